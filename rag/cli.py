@@ -1,0 +1,278 @@
+"""`rag ingest | ask | remove | models`: argument parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from rag.config import Settings, load_settings
+from rag.errors import IndexNotFoundError, QuestionError, RagError
+from rag.types import Answer
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
+
+
+def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any]:
+    """The stable JSON shape of one answer (see README, 'Machine-readable output')."""
+    return {
+        "id": record_id,
+        "question": answer.question,
+        "answer": answer.text,
+        "citations": [
+            {
+                "marker": c.marker,
+                "source": c.chunk.source,
+                "title": c.chunk.title,
+                "chunk_id": c.chunk.chunk_id,
+                "text": c.chunk.text,
+                "start": c.chunk.start,
+                "end": c.chunk.end,
+            }
+            for c in answer.citations
+        ],
+        "invalid_markers": list(answer.invalid_markers),
+        "retrieved": [
+            {
+                "rank": h.rank,
+                "source": h.chunk.source,
+                "title": h.chunk.title,
+                "chunk_id": h.chunk.chunk_id,
+                "text": h.chunk.text,
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+                "score": round(h.score, 6),
+            }
+            for h in answer.retrieved
+        ],
+        "timings": {
+            "retrieve_ms": round(answer.timings.retrieve_ms, 1),
+            "first_token_ms": None
+            if answer.timings.first_token_ms is None
+            else round(answer.timings.first_token_ms, 1),
+            "total_ms": round(answer.timings.total_ms, 1),
+        },
+        "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Offline Vietnamese question answering over your documents."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="add or update documents in an index")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the corpus setting)")
+    p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
+    p.add_argument("--rebuild", action="store_true", help="start the index afresh (after a model or chunking change)")
+    p.add_argument("--prune", action="store_true", help="remove indexed files under PATHS that no longer exist")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("remove", help="remove documents from an index")
+    p.add_argument("sources", nargs="+", help="source paths as listed by ingest")
+    p.add_argument("--index", type=Path)
+
+    p = sub.add_parser("ask", help="ask a question; the answer streams with [n] citations")
+    p.add_argument("question", nargs="?", help="the question, in Vietnamese")
+    p.add_argument("--batch", type=Path, help="JSONL file of {id, question}; one JSON answer per line")
+    p.add_argument("--json", action="store_true", help="print JSON instead of streaming text")
+    p.add_argument("--retrieve-only", action="store_true", help="skip generation, only retrieve passages")
+    p.add_argument("--k", type=int, help="number of passages to retrieve (default 4)")
+    p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
+    p.add_argument("--max-tokens", type=int, help="answer length limit in tokens")
+
+    p = sub.add_parser("models", help="install or check the default offline models")
+    p.add_argument("action", choices=["install", "status", "verify"])
+    p.add_argument("--force", action="store_true", help="rebuild even if already installed")
+    return parser
+
+
+def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=err, format="%(message)s")
+    try:
+        settings = load_settings()
+        from rag.wiring import apply_network_policy
+
+        apply_network_policy(settings)
+        if args.command == "ingest":
+            return _cmd_ingest(args, settings, out, err)
+        if args.command == "remove":
+            return _cmd_remove(args, settings, out)
+        if args.command == "ask":
+            return _cmd_ask(args, settings, out, err)
+        return _cmd_models(args, settings, out)
+    except RagError as e:
+        print(f"rag: error: {e}", file=err)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("rag: interrupted; the index on disk is the last complete state", file=err)
+        return 130
+
+
+def _progress(err: TextIO):  # noqa: ANN202
+    interactive = err.isatty()
+
+    def report(done: int, total: int, current: str) -> None:
+        if interactive:
+            print(f"\r\033[K[{done}/{total}] {current}", end="" if done < total else "\n", file=err, flush=True)
+
+    return report
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from rag.wiring import run_ingest
+
+    settings = settings.replace(index=args.index)
+    paths = args.paths or [settings.corpus]
+    report = run_ingest(settings, paths, rebuild=args.rebuild, prune=args.prune, progress=_progress(err))
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False), file=out)
+    else:
+        print(
+            f"{settings.index}: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, {len(report.failed)} failed; "
+            f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f}s; "
+            f"{report.total_chunks} chunks in the index",
+            file=out,
+        )
+        for source, reason in report.failed:
+            print(f"  failed: {source}: {reason}", file=out)
+    return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def _cmd_remove(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from rag.ingest import remove
+
+    settings = settings.replace(index=args.index)
+    removed = remove(args.sources, index=settings.index)
+    for source in args.sources:
+        print(f"{'removed' if source in removed else 'not in index'}: {source}", file=out)
+    return EXIT_OK if len(removed) == len(args.sources) else EXIT_PARTIAL
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from rag.store import IndexStore
+    from rag.wiring import build_assistant, build_embedder, run_ingest
+
+    if (args.question is None) == (args.batch is None):
+        raise QuestionError("give either a QUESTION or --batch FILE.jsonl")
+    if args.k is not None and not 1 <= args.k <= 100:
+        raise QuestionError(f"--k {args.k} is out of range: use 1..100")
+    settings = settings.replace(index=args.index, k=args.k, max_tokens=args.max_tokens)
+    questions = _read_batch(args.batch) if args.batch else None
+    if questions is None:
+        # Check the question before loading any model, so a bad one fails fast.
+        from rag.assistant import check_question
+
+        check_question(args.question, max_chars=settings.max_question_chars)
+    embedder = build_embedder(settings)
+    if not IndexStore.exists(settings.index):
+        if args.index is not None or not settings.corpus.is_dir():
+            raise IndexNotFoundError(
+                f"no index at {settings.index}: build it with `rag ingest <folder> --index {settings.index}`"
+            )
+        print(f"rag: no index yet, building {settings.index} from {settings.corpus}/ ...", file=err)
+        run_ingest(settings, [settings.corpus], embedder=embedder, progress=_progress(err))
+    assistant = build_assistant(settings, embedder=embedder, with_generator=not args.retrieve_only)
+    if questions is None:
+        if args.json:
+            answer = assistant.ask(args.question, retrieve_only=args.retrieve_only)
+            print(json.dumps(answer_record(answer), ensure_ascii=False), file=out)
+            return EXIT_OK
+        return _stream_answer(assistant, args.question, args.retrieve_only, out, err)
+    failed = 0
+    for record_id, question in questions:
+        try:
+            answer = assistant.ask(question, retrieve_only=args.retrieve_only)
+            record = answer_record(answer, record_id)
+        except QuestionError as e:
+            failed += 1
+            record = {"id": record_id, "question": question, "error": str(e)}
+        print(json.dumps(record, ensure_ascii=False), file=out, flush=True)
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def _stream_answer(assistant: Any, question: str, retrieve_only: bool, out: TextIO, err: TextIO) -> int:
+    answer: Answer | None = None
+    for event in assistant.stream(question, retrieve_only=retrieve_only):
+        if isinstance(event, Answer):
+            answer = event
+        else:
+            print(event, end="", file=out, flush=True)
+    assert answer is not None
+    if retrieve_only:
+        _print_passages(((h.rank, h.chunk) for h in answer.retrieved), out, scores=[h.score for h in answer.retrieved])
+        return EXIT_OK
+    print("\n", file=out)
+    if answer.citations:
+        print("Nguồn:", file=out)
+        _print_passages(((c.marker, c.chunk) for c in answer.citations), out)
+    else:
+        print("(Câu trả lời không trích dẫn đoạn nào.)", file=out)
+    if answer.invalid_markers:
+        markers = ", ".join(f"[{n}]" for n in answer.invalid_markers)
+        print(f"rag: removed citation markers that point at no passage: {markers}", file=err)
+    return EXIT_OK
+
+
+def _print_passages(items: Iterable[tuple[int, Any]], out: TextIO, scores: list[float] | None = None) -> None:
+    for i, (marker, chunk) in enumerate(items):
+        score = f" score {scores[i]:.3f}" if scores else ""
+        text = " ".join(chunk.text.split())
+        print(f"[{marker}] {chunk.source} (ký tự {chunk.start}–{chunk.end}){score}: {text}", file=out)
+
+
+def _read_batch(path: Path) -> list[tuple[str, str]]:
+    if not path.is_file():
+        raise QuestionError(f"batch file {path} does not exist")
+    items: list[tuple[str, str]] = []
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                items.append((str(data.get("id", line_no)), str(data["question"])))
+            except (ValueError, KeyError, AttributeError) as e:
+                raise QuestionError(f"{path}:{line_no} is not a JSON object with a 'question' field") from e
+    return items
+
+
+def _cmd_models(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from rag import models
+
+    if args.action == "install":
+        emb = models.ensure_embedder(settings.cache_dir, force=args.force)
+        print(f"embedder: {emb}", file=out)
+        llm = models.ensure_llm(settings.cache_dir, force=args.force)
+        print(f"llm: {llm} (sha256 verified)", file=out)
+        return EXIT_OK
+    if args.action == "verify":
+        path = models.llm_path(settings.cache_dir)
+        if not path.is_file():
+            print(f"llm: {path} is not assembled: run `rag models install`", file=out)
+            return EXIT_ERROR
+        digest = models.verify_file(path)
+        ok = digest == models.LLM_SHA256
+        print(f"llm: {path} sha256 {digest} {'OK' if ok else 'MISMATCH: run `rag models install --force`'}", file=out)
+        return EXIT_OK if ok else EXIT_ERROR
+    for item in models.status(settings.cache_dir):
+        print(f"{item.name}: {item.detail} ({item.path})", file=out)
+    return EXIT_OK
+
+
+def main_entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    main_entry()

@@ -1,0 +1,172 @@
+"""Files -> Document: decode, extract text, NFC-normalise, find a title."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from rag.errors import LoaderError
+from rag.types import Document
+from rag.vietnamese import nfc
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+MAX_TITLE_CHARS = 200
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Supported files under the given files/folders (sorted), and paths skipped with a reason."""
+    found: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_file():
+            if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                found.append(path)
+            else:
+                skipped.append((path, f"unsupported file type {path.suffix or '(none)'}"))
+        elif path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith(".") or name.lower() in {"license", "readme.md", "sources.md"}:
+                        continue
+                    file = Path(root) / name
+                    if file.suffix.lower() in SUPPORTED_SUFFIXES:
+                        found.append(file)
+        else:
+            skipped.append((path, "no such file or folder"))
+    return sorted(set(found)), skipped
+
+
+def load(path: Path, *, source: str | None = None) -> Document:
+    """Read one file into a Document; raise LoaderError naming the file and the reason."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise LoaderError(f"cannot read {path}: {e.strerror or e}") from e
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise LoaderError(
+            f"{path}: unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
+        )
+    text = decode(raw, path)
+    if suffix in HTML_SUFFIXES:
+        title, text = _html_text(text)
+    else:
+        title = _markdown_title(text) if suffix != ".txt" else _first_line_title(text)
+    text = nfc(text).replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise LoaderError(f"{path} contains no text")
+    title = nfc(title).strip() or path.stem
+    return Document(source=source or str(path), title=title, text=text, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def decode(raw: bytes, path: Path) -> str:
+    """UTF-8 (with or without BOM) or BOM-marked UTF-16; anything else is refused, not guessed."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as e:
+            raise LoaderError(f"{path}: broken UTF-16 text ({e.reason})") from e
+    if b"\x00" in raw[:8192]:
+        raise LoaderError(f"{path} looks like a binary file, not text: convert it to .txt first")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise LoaderError(f"{path} is not valid UTF-8 (byte {e.start}): save it as UTF-8 and ingest again") from e
+
+
+def _first_line_title(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            return line if len(line) <= MAX_TITLE_CHARS else ""
+    return ""
+
+
+def _markdown_title(text: str) -> str:
+    match = re.search(r"^#\s+(.+?)\s*#*\s*$", text, flags=re.MULTILINE)
+    return match.group(1) if match else _first_line_title(text)
+
+
+class _HtmlText(HTMLParser):
+    _SKIP = frozenset({"script", "style", "noscript", "template", "svg", "nav", "footer", "head"})
+    _BLOCK = frozenset(
+        {
+            "p",
+            "div",
+            "br",
+            "li",
+            "tr",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "section",
+            "article",
+            "table",
+            "ul",
+            "ol",
+            "blockquote",
+            "pre",
+            "header",
+            "main",
+            "title",
+        }
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title_parts: list[str] = []
+        self.h1_parts: list[str] = []
+        self._skip_depth = 0
+        self._in_title = False
+        self._in_h1 = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        elif tag in self._SKIP:
+            self._skip_depth += 1
+        if tag == "h1":
+            self._in_h1 = True
+        if tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag in self._SKIP and self._skip_depth:
+            self._skip_depth -= 1
+        if tag == "h1":
+            self._in_h1 = False
+        if tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title_parts.append(data)
+        elif not self._skip_depth:
+            self.parts.append(data)
+            if self._in_h1:
+                self.h1_parts.append(data)
+
+
+def _html_text(html: str) -> tuple[str, str]:
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in "".join(parser.parts).split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    title = " ".join("".join(parser.title_parts).split()) or " ".join("".join(parser.h1_parts).split())
+    return title, text

@@ -1,0 +1,272 @@
+"""The persisted index: FAISS vectors + chunk store + manifest, written atomically.
+
+Layout of ``indexes/<name>/``::
+
+    manifest.json            format version, embedder, chunking, documents, current file names
+    vectors-<gen>.faiss      IndexIDMap2 over an inner-product index of unit vectors
+    chunks-<gen>.jsonl       one chunk per line with its FAISS id
+    .lock                    held while a writer is active
+
+Each save writes a new generation of data files, fsyncs them, then atomically replaces
+manifest.json; only after that are older generations deleted. A crash at any moment leaves
+the previous complete state readable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
+from rag.types import Chunk, Document
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class DocumentRecord:
+    """What the manifest remembers about one ingested file."""
+
+    sha256: str
+    title: str
+    ids: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "title": self.title, "ids": self.ids}
+
+
+class IndexStore:
+    """Vectors and chunks of one index; mutate in memory, then save() atomically."""
+
+    def __init__(self, path: Path, *, model_id: str, dim: int, chunking: dict[str, int]) -> None:
+        self.path = Path(path)
+        self.model_id = model_id
+        self.dim = dim
+        self.chunking = dict(chunking)
+        self.documents: dict[str, DocumentRecord] = {}
+        self._chunks: dict[int, Chunk] = {}
+        self._next_id = 0
+        self._generation = 0
+        self._created = time.strftime("%Y-%m-%dT%H:%M:%S")
+        self._index = _new_faiss_index(dim)
+
+    # ---------------------------------------------------------------- loading
+    @classmethod
+    def exists(cls, path: Path) -> bool:
+        return (Path(path) / MANIFEST).is_file()
+
+    @classmethod
+    def load(cls, path: Path) -> IndexStore:
+        path = Path(path)
+        manifest_path = path / MANIFEST
+        if not manifest_path.is_file():
+            raise IndexNotFoundError(f"no index at {path}: build it with `rag ingest <folder> --index {path}`")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise IndexCorruptError(f"{manifest_path} is unreadable ({e}): run `rag ingest --rebuild`") from e
+        version = manifest.get("format_version")
+        if version != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"index {path} has format version {version}, this rag reads {FORMAT_VERSION}: "
+                "run `rag ingest --rebuild`"
+            )
+        store = cls(
+            path,
+            model_id=manifest["embedder"]["model_id"],
+            dim=int(manifest["embedder"]["dim"]),
+            chunking=manifest.get("chunking", {}),
+        )
+        store._generation = int(manifest["generation"])
+        store._next_id = int(manifest["next_id"])
+        store._created = manifest.get("created", store._created)
+        store.documents = {
+            src: DocumentRecord(rec["sha256"], rec["title"], list(rec["ids"]))
+            for src, rec in manifest["documents"].items()
+        }
+        store._index = _read_faiss(path / manifest["files"]["vectors"])
+        store._chunks = _read_chunks(path / manifest["files"]["chunks"])
+        if store._index.ntotal != len(store._chunks):
+            raise IndexCorruptError(
+                f"index {path} holds {store._index.ntotal} vectors but {len(store._chunks)} chunks: "
+                "run `rag ingest --rebuild`"
+            )
+        return store
+
+    def check_compatible(self, model_id: str, dim: int) -> None:
+        """Refuse to mix vectors of two embedders; the message names both and the fix."""
+        if model_id != self.model_id or dim != self.dim:
+            raise IndexMismatchError(
+                f"index {self.path} was built with {self.model_id} (dim {self.dim}), settings ask for "
+                f"{model_id} (dim {dim}): run `rag ingest --rebuild --index {self.path}` "
+                "or choose the embedder the index was built with"
+            )
+
+    # ---------------------------------------------------------------- content
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def chunks(self) -> list[Chunk]:
+        """All chunks in insertion order."""
+        return [self._chunks[i] for i in sorted(self._chunks)]
+
+    def chunks_of(self, source: str) -> list[Chunk]:
+        record = self.documents.get(source)
+        return [self._chunks[i] for i in record.ids] if record else []
+
+    def add(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Add (or replace) a document with its chunk vectors."""
+        import numpy as np
+
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        if len(vectors) and vectors.shape[1] != self.dim:
+            raise IndexMismatchError(f"vectors of dim {vectors.shape[1]} cannot go into index of dim {self.dim}")
+        self.remove(doc.source)
+        ids = np.arange(self._next_id, self._next_id + len(chunks), dtype=np.int64)
+        self._next_id += len(chunks)
+        if len(chunks):
+            self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        for i, chunk in zip(ids.tolist(), chunks, strict=True):
+            self._chunks[i] = chunk
+        self.documents[doc.source] = DocumentRecord(doc.sha256, doc.title, ids.tolist())
+
+    def remove(self, source: str) -> bool:
+        """Drop a document's chunks and vectors; False when it was not indexed."""
+        import numpy as np
+
+        record = self.documents.pop(source, None)
+        if record is None:
+            return False
+        if record.ids:
+            self._index.remove_ids(np.asarray(record.ids, dtype=np.int64))
+        for i in record.ids:
+            self._chunks.pop(i, None)
+        return True
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
+        """Top-k chunks by inner product (cosine for unit vectors), best first."""
+        import numpy as np
+
+        if not self._chunks or k <= 0:
+            return []
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        scores, ids = self._index.search(q, min(k, len(self._chunks)))
+        return [(self._chunks[int(i)], float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    # ---------------------------------------------------------------- saving
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Exclusive lock on the index folder for the duration of a write session."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as e:
+                raise IndexLockedError(
+                    f"another process is writing {self.path}: wait for it to finish (or stop it) and retry"
+                ) from e
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def save(self) -> None:
+        """Write a new generation atomically, then delete the files of older ones."""
+        import faiss
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        gen = self._generation + 1
+        vectors_name, chunks_name = f"vectors-{gen:06d}.faiss", f"chunks-{gen:06d}.jsonl"
+        tmp_vectors = self.path / f".{vectors_name}.tmp"
+        faiss.write_index(self._index, str(tmp_vectors))
+        _fsync_file(tmp_vectors)
+        os.replace(tmp_vectors, self.path / vectors_name)
+        lines = (json.dumps({"id": i, **self._chunks[i].to_dict()}, ensure_ascii=False) for i in sorted(self._chunks))
+        _atomic_write(self.path / chunks_name, "\n".join(lines) + "\n")
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "generation": gen,
+            "embedder": {"model_id": self.model_id, "dim": self.dim},
+            "chunking": self.chunking,
+            "faiss": "IndexIDMap2(IndexFlatIP)",
+            "created": self._created,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "next_id": self._next_id,
+            "n_chunks": len(self._chunks),
+            "files": {"vectors": vectors_name, "chunks": chunks_name},
+            "documents": {src: rec.to_dict() for src, rec in sorted(self.documents.items())},
+        }
+        _atomic_write(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+        self._generation = gen
+        for old in list(self.path.glob("vectors-*.faiss")) + list(self.path.glob("chunks-*.jsonl")):
+            if old.name not in (vectors_name, chunks_name):
+                old.unlink(missing_ok=True)
+
+
+def _new_faiss_index(dim: int):  # noqa: ANN202 - a faiss.Index
+    import faiss
+
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def _read_faiss(path: Path):  # noqa: ANN202
+    import faiss
+
+    if not path.is_file():
+        raise IndexCorruptError(f"index file {path} is missing: run `rag ingest --rebuild`")
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as e:
+        raise IndexCorruptError(f"index file {path} is unreadable: run `rag ingest --rebuild`") from e
+
+
+def _read_chunks(path: Path) -> dict[int, Chunk]:
+    if not path.is_file():
+        raise IndexCorruptError(f"chunk store {path} is missing: run `rag ingest --rebuild`")
+    chunks: dict[int, Chunk] = {}
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    data = json.loads(line)
+                    chunks[int(data["id"])] = Chunk.from_dict(data)
+    except (ValueError, KeyError, TypeError) as e:
+        raise IndexCorruptError(f"chunk store {path} is damaged ({e}): run `rag ingest --rebuild`") from e
+    return chunks
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

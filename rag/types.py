@@ -1,0 +1,87 @@
+"""Frozen value types passed between the stages of the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded source file: NFC text plus where it came from."""
+
+    source: str  # the path as given to `rag ingest`
+    title: str
+    text: str
+    sha256: str = ""  # of the raw file bytes; empty for in-memory documents
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document; ``document.text[start:end] == text``."""
+
+    chunk_id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    n_tokens: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chunk:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its rank (1-based) and score (higher is better)."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A marker ``[n]`` in an answer and the passage it points at."""
+
+    marker: int
+    chunk: Chunk
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message for the generator."""
+
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Timings:
+    retrieve_ms: float = 0.0
+    first_token_ms: float | None = None
+    total_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of one question: text, the passages it cites and what was retrieved."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+    retrieved: tuple[Hit, ...] = ()
+    invalid_markers: tuple[int, ...] = ()
+    timings: Timings = field(default_factory=Timings)
+    usage: Usage = field(default_factory=Usage)

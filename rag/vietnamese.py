@@ -1,0 +1,91 @@
+"""Vietnamese text handling: NFC normalisation, sentence spans, diacritics folding, script checks."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Sentence ends: . ! ? … (optionally followed by closing quotes/brackets) then whitespace, so a
+# dot inside a number ("1.500", "18.5") never ends one; known abbreviations ("TP. Hồ Chí Minh")
+# are skipped by _is_abbreviation.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
+_ABBREVIATIONS = frozenset(
+    {"tp", "th", "ths", "ts", "gs", "pgs", "bs", "ks", "st", "tr", "q", "p", "v.v", "vv", "mr", "dr"}
+)
+_NON_SPACE = re.compile(r"\S+")
+_LINE_BREAK = re.compile(r"\r?\n|\r|\u2028|\u2029")
+
+
+def nfc(text: str) -> str:
+    """Compose combining marks so 'ệ' typed as e + ̣ + ̂ equals the precomposed letter."""
+    return unicodedata.normalize("NFC", text)
+
+
+def fold_diacritics(text: str) -> str:
+    """Strip tone and vowel marks and map đ→d, so 'Đảng ủy' and 'dang uy' compare equal."""
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped.replace("đ", "d").replace("Đ", "D"))
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of non-empty lines, trimmed: in the text people paste, one line is one paragraph."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for match in _LINE_BREAK.finditer(text):
+        spans.extend(_trimmed(text, pos, match.start()))
+        pos = match.end()
+    spans.extend(_trimmed(text, pos, len(text)))
+    return spans
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans inside text[start:end], each trimmed; abbreviations and numbers kept whole."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    sent_start = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        if _is_abbreviation(text, sent_start, match.start()):
+            continue
+        spans.extend(_trimmed(text, sent_start, match.end()))
+        sent_start = match.end()
+    spans.extend(_trimmed(text, sent_start, end))
+    return spans
+
+
+def word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Whitespace-separated word spans inside text[start:end]."""
+    return [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
+
+
+def _is_abbreviation(text: str, sent_start: int, dot: int) -> bool:
+    if dot >= len(text) or text[dot] != ".":
+        return False
+    word = re.search(r"(\S+)$", text[sent_start:dot])
+    return bool(word) and word.group(1).lower().rstrip(".") in _ABBREVIATIONS
+
+
+def _trimmed(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return [(start, end)] if end > start else []
+
+
+# Letters that only Vietnamese uses among Latin scripts (plus đ); their share tells a
+# Vietnamese answer from an English one, and CJK characters reveal drift into Chinese.
+_VI_MARKED = set("ăâđêôơưàằầèềìòồờùừỳáắấéếíóốớúứýảẳẩẻểỉỏổởủửỷãẵẫẽễĩõỗỡũữỹạặậẹệịọộợụựỵ")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def is_vietnamese(text: str, *, min_marked_share: float = 0.15) -> bool:
+    """True when text reads as Vietnamese: no CJK, and enough words carry Vietnamese letters."""
+    if _CJK.search(text):
+        return False
+    words = _WORD.findall(text.lower())
+    if not words:
+        return True  # numbers or markers only: nothing says it is another language
+    marked = sum(1 for w in words if any(ch in _VI_MARKED for ch in w))
+    return marked / len(words) >= min_marked_share

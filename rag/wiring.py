@@ -1,0 +1,98 @@
+"""Builds concrete components from Settings; used by the CLI and the UI only."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from rag import models
+from rag.assistant import Assistant
+from rag.chunking import ChunkSettings
+from rag.config import Settings
+from rag.embedding import SentenceTransformerEmbedder
+from rag.generate import LlamaCppGenerator
+from rag.ingest import IngestReport, ProgressFn, ingest
+from rag.prompting import PromptBuilder, PromptTemplates
+from rag.retrieve import DenseRetriever
+from rag.store import IndexStore
+
+log = logging.getLogger(__name__)
+
+
+def apply_network_policy(settings: Settings) -> None:
+    """Offline by default: the hub libraries must not even try to reach the network."""
+    if settings.offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        os.environ["HF_DATASETS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def chunk_settings(settings: Settings) -> ChunkSettings:
+    return ChunkSettings(max_tokens=settings.chunk_max_tokens, overlap_tokens=settings.chunk_overlap_tokens)
+
+
+def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    if settings.embedder == "default":
+        folder = models.ensure_embedder(settings.cache_dir)
+        return SentenceTransformerEmbedder(
+            folder, model_id=models.EMBEDDER_ID, batch_size=settings.embed_batch_size, threads=settings.threads
+        )
+    return SentenceTransformerEmbedder(
+        settings.embedder, batch_size=settings.embed_batch_size, threads=settings.threads
+    )
+
+
+def build_generator(settings: Settings) -> LlamaCppGenerator:
+    if settings.llm == "default":
+        path = models.ensure_llm(settings.cache_dir)
+        return LlamaCppGenerator(path, model_id=models.LLM_ID, n_ctx=settings.n_ctx, n_threads=settings.threads)
+    return LlamaCppGenerator(Path(settings.llm), n_ctx=settings.n_ctx, n_threads=settings.threads)
+
+
+def run_ingest(
+    settings: Settings,
+    paths: list[Path],
+    *,
+    embedder: SentenceTransformerEmbedder | None = None,
+    rebuild: bool = False,
+    prune: bool = False,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
+    return ingest(
+        paths,
+        index=settings.index,
+        embedder=embedder or build_embedder(settings),
+        chunking=chunk_settings(settings),
+        rebuild=rebuild,
+        prune=prune,
+        progress=progress,
+    )
+
+
+def build_assistant(
+    settings: Settings,
+    *,
+    embedder: SentenceTransformerEmbedder | None = None,
+    with_generator: bool = True,
+) -> Assistant:
+    """Open the index and wire retriever, generator and prompts together."""
+    embedder = embedder or build_embedder(settings)
+    store = IndexStore.load(settings.index)
+    retriever = DenseRetriever(store, embedder)
+    generator = build_generator(settings) if with_generator else None
+    builder = None
+    if generator is not None:
+        templates = PromptTemplates.load(settings.prompts_dir)
+        builder = PromptBuilder(templates, max_prompt_tokens=settings.n_ctx - settings.max_tokens)
+    return Assistant(
+        retriever,
+        generator,
+        builder,
+        k=settings.k,
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        max_question_chars=settings.max_question_chars,
+    )
