@@ -1,0 +1,84 @@
+"""Deterministic stand-ins that really behave, for the fast test tier."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from rag.types import Message, Usage
+from rag.vietnamese import nfc
+
+_WORD = re.compile(r"\w+")
+
+
+class HashEmbedder:
+    """Bag of words hashed into a fixed space (sha256-seeded), L2-normalised.
+
+    A query sharing words with a chunk retrieves it; tokens are whitespace words.
+    """
+
+    def __init__(self, dim: int = 64, model_id: str = "hash-embedder") -> None:
+        self._dim = dim
+        self._model_id = model_id
+        self.passage_calls = 0
+        self.passages_embedded = 0
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _vector(self, text: str) -> np.ndarray:
+        v = np.zeros(self._dim, dtype=np.float32)
+        for word in _WORD.findall(nfc(text).lower()):
+            seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "little")
+            v += np.random.default_rng(seed).standard_normal(self._dim).astype(np.float32)
+        norm = float(np.linalg.norm(v))
+        return v / norm if norm else v
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.passage_calls += 1
+        self.passages_embedded += len(texts)
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return np.stack([self._vector(t) for t in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+class ScriptedGenerator:
+    """Replays scripted replies piece by piece and records the prompts it received."""
+
+    def __init__(self, replies: Sequence[str], *, piece_chars: int = 3) -> None:
+        self._replies = list(replies)
+        self._piece_chars = piece_chars
+        self.prompts: list[list[Message]] = []
+        self._usage = Usage()
+
+    @property
+    def model_id(self) -> str:
+        return "scripted"
+
+    @property
+    def last_usage(self) -> Usage:
+        return self._usage
+
+    def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(len(m.content.split()) for m in messages)
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]:
+        self.prompts.append(list(messages))
+        reply = self._replies.pop(0)
+        self._usage = Usage(self.count_prompt_tokens(messages), len(reply.split()))
+        for i in range(0, len(reply), self._piece_chars):
+            yield reply[i : i + self._piece_chars]
