@@ -68,13 +68,19 @@ class Assistant:
         markers = MarkerStream(len(prompt.hits))
         raw: list[str] = []
         first_token_ms: float | None = None
+        started_text = False
         for piece in self._generator.stream(
             prompt.messages, max_tokens=self._max_tokens, temperature=self._temperature
         ):
             if first_token_ms is None:
                 first_token_ms = (time.perf_counter() - started) * 1000
             raw.append(piece)
-            yield from markers.feed(piece)
+            for text in markers.feed(piece):
+                if not started_text:
+                    text = text.lstrip()  # the final answer is stripped too
+                    started_text = bool(text)
+                if text:
+                    yield text
         yield from markers.flush()
         cited = cite("".join(raw).strip(), prompt.hits)
         usage = self._generator.last_usage

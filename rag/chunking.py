@@ -152,7 +152,7 @@ def _overlap(group: list[_Unit], overlap_tokens: int) -> list[_Unit]:
     tail: list[_Unit] = []
     total = 0
     for unit in reversed(group[1:]):
-        if total + unit.tokens > overlap_tokens:
+        if total + unit.tokens > overlap_tokens or unit.paragraph != group[-1].paragraph:
             break
         tail.insert(0, unit)
         total += unit.tokens

@@ -173,6 +173,10 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
         from rag.assistant import check_question
 
         check_question(args.question, max_chars=settings.max_question_chars)
+    if args.index is not None and not IndexStore.exists(settings.index):
+        raise IndexNotFoundError(
+            f"no index at {settings.index}: build it with `rag ingest <folder> --index {settings.index}`"
+        )
     embedder = build_embedder(settings)
     if not IndexStore.exists(settings.index):
         if args.index is not None or not settings.corpus.is_dir():

@@ -104,9 +104,9 @@ def ingest(
                 store.save()  # a checkpoint: an interrupted run resumes from here
                 last_save, dirty = time.perf_counter(), False
         if prune:
-            roots = [str(p) for p in paths]
+            roots = [Path(p) for p in paths]
             for source in sorted(store.documents):
-                under_root = any(source == r or source.startswith(r.rstrip("/") + "/") for r in roots)
+                under_root = any(Path(source) == r or r in Path(source).parents for r in roots)
                 if under_root and source not in seen and store.remove(source):
                     report.removed.append(source)
                     dirty = True

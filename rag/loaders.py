@@ -134,6 +134,8 @@ class _HtmlText(HTMLParser):
         self._in_h1 = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body":
+            self._skip_depth = 0  # HTML5 lets </head> be omitted
         if tag == "title":
             self._in_title = True
         elif tag in self._SKIP:
@@ -170,3 +172,27 @@ def _html_text(html: str) -> tuple[str, str]:
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     title = " ".join("".join(parser.title_parts).split()) or " ".join("".join(parser.h1_parts).split())
     return title, text
+
+
+def export_jsonl_documents(jsonl: Path, out_dir: Path) -> list[Path]:
+    """Write each {doc_id, title, text} line of a JSONL file as out_dir/<doc_id>.txt (title first)."""
+    import json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with jsonl.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                doc_id, text = str(data["doc_id"]), str(data["text"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise LoaderError(f"{jsonl}:{line_no} is not a JSON object with doc_id and text") from e
+            if not re.fullmatch(r"[\w.-]+", doc_id):
+                raise LoaderError(f"{jsonl}:{line_no}: doc_id {doc_id!r} is not usable as a file name")
+            title = nfc(str(data.get("title") or doc_id)).strip()
+            path = out_dir / f"{doc_id}.txt"
+            path.write_text(f"{title}\n\n{nfc(text).strip()}\n", encoding="utf-8")
+            written.append(path)
+    return written

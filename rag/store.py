@@ -5,6 +5,7 @@ Layout of ``indexes/<name>/``::
     manifest.json            format version, embedder, chunking, documents, current file names
     vectors-<gen>.faiss      IndexIDMap2 over an inner-product index of unit vectors
     chunks-<gen>.jsonl       one chunk per line with its FAISS id
+    lexical-<gen>.npz        BM25 term counts (exact and diacritics-folded fields)
     .lock                    held while a writer is active
 
 Each save writes a new generation of data files, fsyncs them, then atomically replaces
@@ -19,13 +20,16 @@ import fcntl
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.chunking import passage_text
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
+from rag.lexical import LexicalIndex
 from rag.types import Chunk, Document
 
 if TYPE_CHECKING:
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+_GENERATION_FILE = re.compile(r"(?:vectors|chunks|lexical)-(\d+)\.(?:faiss|jsonl|npz)")
 
 
 @dataclass
@@ -63,6 +68,7 @@ class IndexStore:
         self._generation = 0
         self._created = time.strftime("%Y-%m-%dT%H:%M:%S")
         self._index = _new_faiss_index(dim)
+        self.lexical = LexicalIndex()
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -100,6 +106,12 @@ class IndexStore:
         }
         store._index = _read_faiss(path / manifest["files"]["vectors"])
         store._chunks = _read_chunks(path / manifest["files"]["chunks"])
+        lexical_name = manifest["files"].get("lexical")
+        if lexical_name:
+            store.lexical = _read_lexical(path / lexical_name)
+        else:  # an index written before the lexical field existed: derive it from the chunks
+            for i, chunk in store._chunks.items():
+                store.lexical.add(i, passage_text(chunk))
         if store._index.ntotal != len(store._chunks):
             raise IndexCorruptError(
                 f"index {path} holds {store._index.ntotal} vectors but {len(store._chunks)} chunks: "
@@ -143,6 +155,7 @@ class IndexStore:
             self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
         for i, chunk in zip(ids.tolist(), chunks, strict=True):
             self._chunks[i] = chunk
+            self.lexical.add(i, passage_text(chunk))
         self.documents[doc.source] = DocumentRecord(doc.sha256, doc.title, ids.tolist())
 
     def remove(self, source: str) -> bool:
@@ -156,6 +169,7 @@ class IndexStore:
             self._index.remove_ids(np.asarray(record.ids, dtype=np.int64))
         for i in record.ids:
             self._chunks.pop(i, None)
+            self.lexical.remove(i)
         return True
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
@@ -167,6 +181,10 @@ class IndexStore:
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         scores, ids = self._index.search(q, min(k, len(self._chunks)))
         return [(self._chunks[int(i)], float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    def search_lexical(self, query: str, k: int, *, field: str | None = None) -> list[tuple[Chunk, float]]:
+        """Top-k chunks by BM25; an unaccented query is matched against the folded field."""
+        return [(self._chunks[i], score) for i, score in self.lexical.search(query, k, field=field)]
 
     # ---------------------------------------------------------------- saving
     @contextlib.contextmanager
@@ -190,8 +208,16 @@ class IndexStore:
         import faiss
 
         self.path.mkdir(parents=True, exist_ok=True)
-        gen = self._generation + 1
+        # Never reuse a generation number present on disk (a rebuilt store starts at 0): the
+        # live manifest's files must stay untouched until the new manifest replaces it.
+        on_disk = [int(m.group(1)) for p in self.path.iterdir() if (m := _GENERATION_FILE.fullmatch(p.name))]
+        gen = max([self._generation, *on_disk]) + 1
         vectors_name, chunks_name = f"vectors-{gen:06d}.faiss", f"chunks-{gen:06d}.jsonl"
+        lexical_name = f"lexical-{gen:06d}.npz"
+        tmp_lexical = self.path / f".{lexical_name}.tmp"
+        self.lexical.save(tmp_lexical)
+        _fsync_file(tmp_lexical)
+        os.replace(tmp_lexical, self.path / lexical_name)
         tmp_vectors = self.path / f".{vectors_name}.tmp"
         faiss.write_index(self._index, str(tmp_vectors))
         _fsync_file(tmp_vectors)
@@ -208,14 +234,25 @@ class IndexStore:
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "next_id": self._next_id,
             "n_chunks": len(self._chunks),
-            "files": {"vectors": vectors_name, "chunks": chunks_name},
+            "files": {"vectors": vectors_name, "chunks": chunks_name, "lexical": lexical_name},
             "documents": {src: rec.to_dict() for src, rec in sorted(self.documents.items())},
         }
         _atomic_write(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
         self._generation = gen
-        for old in list(self.path.glob("vectors-*.faiss")) + list(self.path.glob("chunks-*.jsonl")):
-            if old.name not in (vectors_name, chunks_name):
-                old.unlink(missing_ok=True)
+        current = {vectors_name, chunks_name, lexical_name}
+        for pattern in ("vectors-*.faiss", "chunks-*.jsonl", "lexical-*.npz"):
+            for old in self.path.glob(pattern):
+                if old.name not in current:
+                    old.unlink(missing_ok=True)
+
+
+def _read_lexical(path: Path) -> LexicalIndex:
+    if not path.is_file():
+        raise IndexCorruptError(f"lexical index {path} is missing: run `rag ingest --rebuild`")
+    try:
+        return LexicalIndex.load(path)
+    except (OSError, ValueError, KeyError) as e:
+        raise IndexCorruptError(f"lexical index {path} is unreadable ({e}): run `rag ingest --rebuild`") from e
 
 
 def _new_faiss_index(dim: int):  # noqa: ANN202 - a faiss.Index

@@ -82,6 +82,7 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 def is_vietnamese(text: str, *, min_marked_share: float = 0.15) -> bool:
     """True when text reads as Vietnamese: no CJK, and enough words carry Vietnamese letters."""
+    text = nfc(text)
     if _CJK.search(text):
         return False
     words = _WORD.findall(text.lower())

@@ -1,0 +1,240 @@
+"""BM25 over Vietnamese syllables and syllable bigrams, with a diacritics-folded twin.
+
+Vietnamese writes one syllable per space-separated token and most words are two syllables, so
+syllable unigrams + bigrams capture words without a segmenter and without any stemming
+("dày" and "dài" stay different terms). Each chunk is indexed twice: as written (lower-cased
+NFC) and folded (tone and vowel marks stripped, đ→d), so a query typed without diacritics
+("thu tuc dang ky") matches the folded field. The folded field's vocabulary also tells, for
+each unaccented syllable pair, which accented spelling the collection uses most, which lets
+``restore_diacritics`` put the marks back on such a query for the dense retriever.
+
+Term counts are kept per chunk id, so adding or removing documents touches only their rows;
+BM25 weights are recomputed (vectorised) on the first search after a change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.vietnamese import fold_diacritics, nfc
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_TOKEN = re.compile(r"\w+")
+FIELDS = ("exact", "folded")
+
+
+def syllables(text: str) -> list[str]:
+    """Lower-cased NFC syllables (letters/digits runs); punctuation dropped."""
+    return _TOKEN.findall(nfc(text).lower())
+
+
+def terms(tokens: list[str], *, bigrams: bool = True) -> list[str]:
+    """Unigrams plus adjacent pairs joined by '_' (the convention of Vietnamese word segmenters)."""
+    if not bigrams:
+        return list(tokens)
+    return tokens + [f"{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+
+
+def has_diacritics(text: str) -> bool:
+    return fold_diacritics(text) != text
+
+
+class _Field:
+    """Term counts of one field for every chunk, and the BM25 matrix built from them."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # chunk id -> (term ids, counts)
+        self._matrix = None  # csc (n_rows x n_terms) of BM25 weights
+        self._row_ids: np.ndarray | None = None
+        self._df: np.ndarray | None = None
+
+    def add(self, chunk_id: int, words: list[str]) -> None:
+        import numpy as np
+
+        counts = Counter(words)
+        vocab = self.vocab
+        ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in counts), dtype=np.int32, count=len(counts))
+        self.rows[chunk_id] = (ids, np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+        self._matrix = None
+
+    def remove(self, chunk_id: int) -> None:
+        if self.rows.pop(chunk_id, None) is not None:
+            self._matrix = None
+
+    def _build(self, k1: float, b: float) -> None:
+        import numpy as np
+        from scipy import sparse
+
+        row_ids = np.fromiter(self.rows.keys(), dtype=np.int64, count=len(self.rows))
+        lengths = np.array([len(v[0]) for v in self.rows.values()], dtype=np.int64)
+        cols = np.concatenate([v[0] for v in self.rows.values()]) if self.rows else np.zeros(0, np.int32)
+        tf = np.concatenate([v[1] for v in self.rows.values()]) if self.rows else np.zeros(0, np.float32)
+        rows = np.repeat(np.arange(len(row_ids)), lengths)
+        n_docs = max(len(row_ids), 1)
+        doc_len = np.bincount(rows, weights=tf, minlength=len(row_ids)).astype(np.float32)
+        avg_len = float(doc_len.mean()) if len(doc_len) else 1.0
+        df = np.bincount(cols, minlength=len(self.vocab)).astype(np.float32)
+        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+        norm = k1 * (1 - b + b * doc_len[rows] / max(avg_len, 1e-9))
+        weights = idf[cols] * tf * (k1 + 1) / (tf + norm)
+        self._matrix = sparse.csc_matrix((weights, (rows, cols)), shape=(len(row_ids), len(self.vocab)))
+        self._row_ids = row_ids
+        self._df = df
+
+    def scores(self, query_terms: list[str], k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, BM25 scores) for every chunk; zero where no term matches."""
+        import numpy as np
+
+        if self._matrix is None:
+            self._build(k1, b)
+        cols = sorted({self.vocab[t] for t in query_terms if t in self.vocab})
+        if not cols:
+            return self._row_ids, np.zeros(len(self._row_ids), dtype=np.float32)
+        return self._row_ids, np.asarray(self._matrix[:, cols].sum(axis=1)).ravel()
+
+    def document_frequency(self) -> dict[str, int]:
+        if self._matrix is None:
+            self._build(1.2, 0.75)
+        return {t: int(self._df[i]) for t, i in self.vocab.items()}
+
+
+class LexicalIndex:
+    """BM25 (k1, b) over syllables + bigrams, exact and folded fields."""
+
+    def __init__(self, *, k1: float = 1.2, b: float = 0.75, bigrams: bool = True) -> None:
+        self.k1, self.b, self.bigrams = k1, b, bigrams
+        self._fields = {name: _Field() for name in FIELDS}
+        self._restorer: _Restorer | None = None
+
+    def __len__(self) -> int:
+        return len(self._fields["exact"].rows)
+
+    def add(self, chunk_id: int, text: str) -> None:
+        tokens = syllables(text)
+        self._fields["exact"].add(chunk_id, terms(tokens, bigrams=self.bigrams))
+        folded = [fold_diacritics(t) for t in tokens]
+        self._fields["folded"].add(chunk_id, terms(folded, bigrams=self.bigrams))
+        self._restorer = None
+
+    def remove(self, chunk_id: int) -> None:
+        for f in self._fields.values():
+            f.remove(chunk_id)
+        self._restorer = None
+
+    def search(self, query: str, k: int, *, field: str | None = None) -> list[tuple[int, float]]:
+        """Top-k (chunk id, score); field None picks 'folded' for a query typed without marks."""
+        import numpy as np
+
+        if not len(self) or k <= 0:
+            return []
+        tokens = syllables(query)
+        if field is None:
+            field = "exact" if has_diacritics(query) else "folded"
+        if field == "folded":
+            tokens = [fold_diacritics(t) for t in tokens]
+        ids, scores = self._fields[field].scores(terms(tokens, bigrams=self.bigrams), self.k1, self.b)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(ids[i]), float(scores[i])) for i in top if scores[i] > 0]
+
+    def restore_diacritics(self, query: str) -> str:
+        """Put marks back on an unaccented query using the collection's own spellings."""
+        if has_diacritics(query):
+            return query
+        if self._restorer is None:
+            self._restorer = _Restorer(self._fields["exact"].document_frequency())
+        return self._restorer.restore(query)
+
+    # ---------------------------------------------------------------- persistence
+    def save(self, path: Path) -> None:
+        """One .npz holding both fields (vocabulary, row ids, term ids, counts)."""
+        import numpy as np
+
+        arrays: dict[str, np.ndarray] = {}
+        for name, f in self._fields.items():
+            ids = np.fromiter(f.rows.keys(), dtype=np.int64, count=len(f.rows))
+            arrays[f"{name}_ids"] = ids
+            arrays[f"{name}_lengths"] = np.array([len(v[0]) for v in f.rows.values()], dtype=np.int64)
+            arrays[f"{name}_terms"] = (
+                np.concatenate([v[0] for v in f.rows.values()]) if f.rows else np.zeros(0, np.int32)
+            )
+            arrays[f"{name}_counts"] = (
+                np.concatenate([v[1] for v in f.rows.values()]) if f.rows else np.zeros(0, np.float32)
+            )
+            vocab = sorted(f.vocab, key=f.vocab.__getitem__)
+            arrays[f"{name}_vocab"] = np.frombuffer(json.dumps(vocab, ensure_ascii=False).encode(), dtype=np.uint8)
+        arrays["params"] = np.array([self.k1, self.b, float(self.bigrams)], dtype=np.float64)
+        with path.open("wb") as handle:
+            np.savez(handle, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> LexicalIndex:
+        import numpy as np
+
+        with np.load(path, allow_pickle=False) as data:
+            k1, b, bigrams = data["params"].tolist()
+            index = cls(k1=k1, b=b, bigrams=bool(bigrams))
+            for name, f in index._fields.items():
+                vocab = json.loads(data[f"{name}_vocab"].tobytes().decode())
+                f.vocab = {t: i for i, t in enumerate(vocab)}
+                ids, lengths = data[f"{name}_ids"], data[f"{name}_lengths"]
+                splits = np.cumsum(lengths)[:-1]
+                term_rows = np.split(data[f"{name}_terms"], splits) if len(ids) else []
+                count_rows = np.split(data[f"{name}_counts"], splits) if len(ids) else []
+                f.rows = {int(i): (t, c) for i, t, c in zip(ids, term_rows, count_rows, strict=True)}
+        return index
+
+
+class _Restorer:
+    """Viterbi over accented candidates of each unaccented syllable, scored by collection bigrams."""
+
+    def __init__(self, df: dict[str, int]) -> None:
+        self._unigrams: dict[str, list[tuple[str, int]]] = {}
+        self._bigram = {}
+        for term, count in df.items():
+            if "_" in term:
+                self._bigram[term] = count
+            else:
+                self._unigrams.setdefault(fold_diacritics(term), []).append((term, count))
+        for options in self._unigrams.values():
+            options.sort(key=lambda x: -x[1])
+            del options[8:]
+
+    def restore(self, query: str) -> str:
+        pieces = re.split(r"(\w+)", nfc(query))
+        words = [p for i, p in enumerate(pieces) if i % 2 == 1]
+        if not words:
+            return query
+        lattice = [self._unigrams.get(w.lower(), [(w.lower(), 1)]) for w in words]
+        # best[i][cand] = (score, back-pointer)
+        best: list[dict[str, tuple[float, str | None]]] = [{c: (math.log(n + 1), None) for c, n in lattice[0]}]
+        for i in range(1, len(words)):
+            column: dict[str, tuple[float, str | None]] = {}
+            for cand, n in lattice[i]:
+                options = []
+                for prev, (score, _) in best[-1].items():
+                    pair = self._bigram.get(f"{prev}_{cand}", 0)
+                    options.append((score + 3.0 * math.log(pair + 1) + math.log(n + 1), prev))
+                column[cand] = max(options)
+            best.append(column)
+        cand = max(best[-1], key=lambda c: best[-1][c][0])
+        chosen = [cand]
+        for i in range(len(words) - 1, 0, -1):
+            cand = best[i][cand][1]
+            chosen.append(cand)
+        chosen.reverse()
+        out = []
+        for word, restored in zip(words, chosen, strict=True):
+            out.append(restored.capitalize() if word[:1].isupper() else restored)
+        for i, restored in enumerate(out):
+            pieces[2 * i + 1] = restored
+        return "".join(pieces)

@@ -1,0 +1,251 @@
+"""`rag ingest | ask | remove` end to end, with the models replaced by fakes in rag.wiring."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import rag.wiring
+from rag.cli import main
+from tests.fakes import HashEmbedder, ScriptedGenerator
+
+FILES = {
+    "ha-noi.txt": "Hà Nội\nHà Nội là thủ đô của Việt Nam từ năm 1976.\n",
+    "hue.txt": "Huế\nHuế là cố đô của triều Nguyễn, bên bờ sông Hương.\n",
+    "da-nang.txt": "Đà Nẵng\nĐà Nẵng có cầu Rồng bắc qua sông Hàn.\n",
+}
+QUESTION = "Thủ đô của Việt Nam là thành phố nào?"
+
+
+class Fakes:
+    """The replies the next built generator will give, and the generators built so far."""
+
+    def __init__(self) -> None:
+        self.replies: list[str] = []
+        self.generators: list[ScriptedGenerator] = []
+
+
+@pytest.fixture
+def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fakes:
+    """A clean environment in tmp_path with docs/, and fake models behind rag.wiring."""
+    for name in [n for n in os.environ if n.startswith("RAG_")]:
+        monkeypatch.delenv(name)
+    # main() sets these process-wide; registering them here makes monkeypatch restore them afterwards
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    for rel, text in FILES.items():
+        (tmp_path / "docs" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "docs" / rel).write_text(text, encoding="utf-8")
+    state = Fakes()
+
+    def build_generator(settings):  # noqa: ANN001, ANN202
+        generator = ScriptedGenerator(list(state.replies))
+        state.generators.append(generator)
+        return generator
+
+    monkeypatch.setattr(rag.wiring, "build_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr(rag.wiring, "build_generator", build_generator)
+    return state
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def ingest_docs() -> None:
+    code, out, err = run("ingest", "docs", "--index", "idx")
+    assert (code, err) == (0, "")
+    assert out.startswith("idx: 3 added, 0 updated, 0 unchanged, 0 removed, 0 failed; 3 chunks embedded in ")
+
+
+def test_ingest_then_ask_json(fakes: Fakes) -> None:
+    ingest_docs()
+    fakes.replies = ["Thủ đô của Việt Nam là Hà Nội [1] [9]."]
+    code, out, err = run("ask", QUESTION, "--json", "--index", "idx")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert set(record) == {
+        "id",
+        "question",
+        "answer",
+        "citations",
+        "retrieved",
+        "timings",
+        "usage",
+        "invalid_markers",
+    }
+    assert (record["id"], record["question"]) == (None, QUESTION)
+    assert record["answer"] == "Thủ đô của Việt Nam là Hà Nội [1]."
+    assert record["invalid_markers"] == [9]
+    [citation] = record["citations"]
+    assert {k: citation[k] for k in ("marker", "source", "chunk_id", "text", "start", "end")} == {
+        "marker": 1,
+        "source": "docs/ha-noi.txt",
+        "chunk_id": record["retrieved"][0]["chunk_id"],
+        "text": "Hà Nội\nHà Nội là thủ đô của Việt Nam từ năm 1976.",
+        "start": 0,
+        "end": 49,
+    }
+    assert [r["rank"] for r in record["retrieved"]] == [1, 2, 3]
+    assert sorted(r["source"] for r in record["retrieved"]) == ["docs/da-nang.txt", "docs/ha-noi.txt", "docs/hue.txt"]
+    assert set(record["retrieved"][0]) >= {"rank", "source", "chunk_id", "text", "score"}
+    assert (record["retrieved"][0]["source"], record["retrieved"][0]["text"]) == (
+        "docs/ha-noi.txt",
+        citation["text"],
+    )
+    assert isinstance(record["retrieved"][0]["score"], float)
+    assert set(record["timings"]) == {"retrieve_ms", "first_token_ms", "total_ms"}
+    assert isinstance(record["timings"]["first_token_ms"], float)
+    assert record["usage"]["completion_tokens"] == 10  # words of the raw reply, markers included
+    assert record["usage"]["prompt_tokens"] == fakes.generators[0].last_usage.prompt_tokens
+
+
+def test_ask_streams_text_and_sources(fakes: Fakes) -> None:
+    ingest_docs()
+    fakes.replies = ["Hà Nội là thủ đô [1]."]
+    code, out, err = run("ask", QUESTION, "--index", "idx", "--k", "2")
+    assert (code, err) == (0, "")
+    assert out.startswith("Hà Nội là thủ đô [1].\n\nNguồn:\n[1] docs/ha-noi.txt (ký tự 0–49): Hà Nội Hà Nội là thủ đô")
+
+
+def test_batch_json_one_line_per_question_in_order(fakes: Fakes, tmp_path: Path) -> None:
+    ingest_docs()
+    batch = tmp_path / "q.jsonl"
+    batch.write_text(
+        '{"id": "q-b", "question": "Huế là cố đô của triều nào?"}\n\n'
+        '{"id": "q-a", "question": "Cầu Rồng ở đâu?"}\n'
+        '{"question": "Thủ đô là gì?"}\n',
+        encoding="utf-8",
+    )
+    fakes.replies = ["Triều Nguyễn [1].", "Đà Nẵng [1].", "Hà Nội [1]."]
+    code, out, err = run("ask", "--batch", str(batch), "--json", "--index", "idx")
+    assert (code, err) == (0, "")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["id"] for r in records] == ["q-b", "q-a", "4"]  # without an id: the line number
+    assert [r["answer"] for r in records] == ["Triều Nguyễn [1].", "Đà Nẵng [1].", "Hà Nội [1]."]
+    assert [r["citations"][0]["source"] for r in records] == ["docs/hue.txt", "docs/da-nang.txt", "docs/ha-noi.txt"]
+
+
+def test_batch_with_a_bad_question_is_partial(fakes: Fakes, tmp_path: Path) -> None:
+    ingest_docs()
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"id": "1", "question": "  "}\n{"id": "2", "question": "Huế?"}\n', encoding="utf-8")
+    fakes.replies = ["Huế [1]."]
+    code, out, _ = run("ask", "--batch", str(batch), "--json", "--index", "idx")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 3
+    assert records[0]["id"] == "1"
+    assert records[0]["error"].startswith("the question is empty")
+    assert records[1]["answer"] == "Huế [1]."
+
+
+def test_retrieve_only_json(fakes: Fakes) -> None:
+    ingest_docs()
+    code, out, err = run("ask", QUESTION, "--retrieve-only", "--json", "--index", "idx")
+    record = json.loads(out)
+    assert (code, err) == (0, "")
+    assert (record["answer"], record["citations"], record["usage"]) == (
+        "",
+        [],
+        {"prompt_tokens": 0, "completion_tokens": 0},
+    )
+    assert record["retrieved"][0]["source"] == "docs/ha-noi.txt"
+    assert fakes.generators == []  # no generator was built
+
+
+def test_retrieve_only_text(fakes: Fakes) -> None:
+    ingest_docs()
+    code, out, _ = run("ask", QUESTION, "--retrieve-only", "--k", "1", "--index", "idx")
+    assert code == 0
+    assert out.startswith("[1] docs/ha-noi.txt (ký tự 0–49) score ")
+    assert out.endswith(": Hà Nội Hà Nội là thủ đô của Việt Nam từ năm 1976.\n")
+
+
+def test_k_limits_retrieved(fakes: Fakes) -> None:
+    ingest_docs()
+    fakes.replies = ["Hà Nội [1]."]
+    code, out, _ = run("ask", QUESTION, "--json", "--k", "2", "--index", "idx")
+    assert code == 0
+    assert [r["rank"] for r in json.loads(out)["retrieved"]] == [1, 2]
+
+
+def test_index_from_environment(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_INDEX", "env-idx")
+    monkeypatch.setenv("RAG_CORPUS", "docs")
+    code, out, _ = run("ingest")
+    assert code == 0
+    assert out.startswith("env-idx: 3 added")
+    code, out, _ = run("ask", QUESTION, "--retrieve-only", "--json")
+    assert (code, json.loads(out)["retrieved"][0]["source"]) == (0, "docs/ha-noi.txt")
+
+
+def test_empty_question(fakes: Fakes) -> None:
+    ingest_docs()
+    code, out, err = run("ask", "", "--index", "idx")
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1
+    assert err.startswith("rag: error: the question is empty")
+
+
+def test_too_long_question(fakes: Fakes) -> None:
+    ingest_docs()
+    code, out, err = run("ask", "x" * 100_000, "--index", "idx")
+    assert (code, out) == (1, "")
+    assert err == (
+        "rag: error: the question has 100000 characters, the limit is 2000: shorten it (or raise max_question_chars)\n"
+    )
+
+
+def test_k_out_of_range(fakes: Fakes) -> None:
+    code, _, err = run("ask", QUESTION, "--k", "0", "--index", "idx")
+    assert (code, err) == (1, "rag: error: --k 0 is out of range: use 1..100\n")
+
+
+def test_missing_index(fakes: Fakes) -> None:
+    code, out, err = run("ask", QUESTION, "--index", "nowhere")
+    assert (code, out) == (1, "")
+    assert err.startswith("rag: error: no index at nowhere")
+    assert "rag ingest" in err
+    assert err.count("\n") == 1
+
+
+def test_ingest_with_binary_file_is_partial(fakes: Fakes, tmp_path: Path) -> None:
+    (tmp_path / "docs" / "anh.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    code, out, _ = run("ingest", "docs", "--index", "idx", "--json")
+    report = json.loads(out)
+    assert code == 3
+    assert report["failed"] == [
+        {
+            "source": "docs/anh.txt",
+            "reason": "docs/anh.txt looks like a binary file, not text: convert it to .txt first",
+        }
+    ]
+    assert report["added"] == ["docs/da-nang.txt", "docs/ha-noi.txt", "docs/hue.txt"]
+
+
+def test_ingest_text_report_lists_failed(fakes: Fakes, tmp_path: Path) -> None:
+    (tmp_path / "docs" / "anh.txt").write_bytes(b"\x00\x01\x02")
+    code, out, _ = run("ingest", "docs", "--index", "idx")
+    assert code == 3
+    assert out.splitlines()[1:] == [
+        "  failed: docs/anh.txt: docs/anh.txt looks like a binary file, not text: convert it to .txt first"
+    ]
+
+
+def test_remove_command(fakes: Fakes) -> None:
+    ingest_docs()
+    code, out, _ = run("remove", "docs/hue.txt", "docs/none.txt", "--index", "idx")
+    assert code == 3
+    assert out == "removed: docs/hue.txt\nnot in index: docs/none.txt\n"
+    code, out, _ = run("ask", "Huế?", "--retrieve-only", "--json", "--index", "idx")
+    assert sorted(r["source"] for r in json.loads(out)["retrieved"]) == ["docs/da-nang.txt", "docs/ha-noi.txt"]
