@@ -172,7 +172,7 @@ def test_passage_text_without_title() -> None:
 
 
 def test_overlap_never_carries_a_sentence_across_a_paragraph() -> None:
-    long_sentence = "Ba bốn năm sáu bảy tám chín mười mười một mười hai mười ba."
+    long_sentence = "Ba bốn năm sáu bảy tám chín mười mười một mười hai mười."
     text = f"Đầu tiên. Kết.\nMột hai. {long_sentence}"
     doc = Document(source="p.txt", title="", text=text)
     settings = ChunkSettings(max_tokens=16, overlap_tokens=7)
