@@ -55,8 +55,13 @@ class Assistant:
         self._temperature = temperature
         self._max_question_chars = max_question_chars
 
-    def stream(self, question: str, *, k: int | None = None, retrieve_only: bool = False) -> Iterator[str | Answer]:
-        """Yield answer text pieces as they are generated, then the final Answer."""
+    def stream(
+        self, question: str, *, k: int | None = None, prompt_k: int | None = None, retrieve_only: bool = False
+    ) -> Iterator[str | Answer]:
+        """Yield answer text pieces as they are generated, then the final Answer.
+
+        k passages are retrieved (and reported); the first prompt_k (default all k) go to the model.
+        """
         started = time.perf_counter()
         question = check_question(question, max_chars=self._max_question_chars)
         hits = self._retriever.search(question, k or self._k)
@@ -64,7 +69,9 @@ class Assistant:
         if retrieve_only or self._generator is None or self._builder is None:
             yield Answer(question, "", retrieved=tuple(hits), timings=Timings(retrieve_ms, None, retrieve_ms))
             return
-        prompt = self._builder.build(question, hits, self._generator.count_prompt_tokens)
+        prompt = self._builder.build(
+            question, hits[:prompt_k] if prompt_k else hits, self._generator.count_prompt_tokens
+        )
         markers = MarkerStream(len(prompt.hits))
         raw: list[str] = []
         first_token_ms: float | None = None
@@ -94,9 +101,11 @@ class Assistant:
             usage=Usage(usage.prompt_tokens, usage.completion_tokens),
         )
 
-    def ask(self, question: str, *, k: int | None = None, retrieve_only: bool = False) -> Answer:
+    def ask(
+        self, question: str, *, k: int | None = None, prompt_k: int | None = None, retrieve_only: bool = False
+    ) -> Answer:
         """Non-streaming form of stream()."""
-        for event in self.stream(question, k=k, retrieve_only=retrieve_only):
+        for event in self.stream(question, k=k, prompt_k=prompt_k, retrieve_only=retrieve_only):
             if isinstance(event, Answer):
                 return event
         raise RuntimeError("assistant stream ended without an answer")  # unreachable by construction

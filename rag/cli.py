@@ -87,6 +87,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
     p.add_argument("--max-tokens", type=int, help="answer length limit in tokens")
 
+    p = sub.add_parser("eval", help="measure retrieval (and answers) on a questions JSONL file")
+    p.add_argument("questions", type=Path, help="JSONL with id, question, answers (optional doc_id)")
+    p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
+    p.add_argument("--k", type=int, default=10, help="passages retrieved per question (default 10)")
+    p.add_argument("--retrieve-only", action="store_true", help="only measure retrieval")
+    p.add_argument("--limit", type=int, help="use the first N questions")
+    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default: settings)")
+    p.add_argument("--strip-diacritics", action="store_true", help="ask every question without diacritics")
+    p.add_argument("--out", type=Path, help="per-question JSONL (default eval-<timestamp>.jsonl in the index)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    p = sub.add_parser("export-docs", help="write a docs.jsonl (doc_id, title, text) as one .txt file per doc")
+    p.add_argument("jsonl", type=Path)
+    p.add_argument("out_dir", type=Path)
+
     p = sub.add_parser("models", help="install or check the default offline models")
     p.add_argument("action", choices=["install", "status", "verify"])
     p.add_argument("--force", action="store_true", help="rebuild even if already installed")
@@ -108,6 +123,14 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
             return _cmd_remove(args, settings, out)
         if args.command == "ask":
             return _cmd_ask(args, settings, out, err)
+        if args.command == "eval":
+            return _cmd_eval(args, settings, out, err)
+        if args.command == "export-docs":
+            from rag.loaders import export_jsonl_documents
+
+            written = export_jsonl_documents(args.jsonl, args.out_dir)
+            print(f"wrote {len(written)} documents to {args.out_dir}", file=out)
+            return EXIT_OK
         return _cmd_models(args, settings, out)
     except RagError as e:
         print(f"rag: error: {e}", file=err)
@@ -248,6 +271,42 @@ def _read_batch(path: Path) -> list[tuple[str, str]]:
             except (ValueError, KeyError, AttributeError) as e:
                 raise QuestionError(f"{path}:{line_no} is not a JSON object with a 'question' field") from e
     return items
+
+
+def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    import time
+
+    from rag.evaluate import Report, load_questions
+    from rag.store import IndexStore
+    from rag.wiring import build_assistant
+
+    settings = settings.replace(index=args.index, retrieval=args.mode)
+    if not IndexStore.exists(settings.index):
+        raise IndexNotFoundError(
+            f"no index at {settings.index}: build it with `rag ingest <folder> --index {settings.index}`"
+        )
+    questions = load_questions(args.questions, limit=args.limit, strip_diacritics=args.strip_diacritics)
+    assistant = build_assistant(settings, with_generator=not args.retrieve_only)
+    report = Report(k=args.k)
+    rows_path = args.out or settings.index / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    progress = _progress(err)
+    with rows_path.open("w", encoding="utf-8") as rows:
+        for n, question in enumerate(questions, start=1):
+            answer = assistant.ask(question.question, k=args.k, prompt_k=settings.k, retrieve_only=args.retrieve_only)
+            rows.write(json.dumps(report.add(question, answer), ensure_ascii=False) + "\n")
+            progress(n, len(questions), question.id)
+    summary = report.summary() | {
+        "index": str(settings.index),
+        "mode": settings.retrieval,
+        "strip_diacritics": args.strip_diacritics,
+        "per_question": str(rows_path),
+    }
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False), file=out)
+    else:
+        for key, value in summary.items():
+            print(f"{key:>24}: {value}", file=out)
+    return EXIT_OK
 
 
 def _cmd_models(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

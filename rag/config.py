@@ -38,6 +38,12 @@ class Settings:
     n_ctx: int = 4096
     threads: int = 0  # 0: all cores
     temperature: float = 0.0
+    retrieval: str = "hybrid"  # hybrid | dense | lexical
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    candidates: int = 50
+    restore_diacritics: int = 1
     chunk_max_tokens: int = 200
     chunk_overlap_tokens: int = 40
     embed_batch_size: int = 16

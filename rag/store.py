@@ -106,12 +106,12 @@ class IndexStore:
         }
         store._index = _read_faiss(path / manifest["files"]["vectors"])
         store._chunks = _read_chunks(path / manifest["files"]["chunks"])
-        lexical_name = manifest["files"].get("lexical")
-        if lexical_name:
-            store.lexical = _read_lexical(path / lexical_name)
-        else:  # an index written before the lexical field existed: derive it from the chunks
+        lexical = _read_lexical(path / manifest["files"]["lexical"]) if "lexical" in manifest["files"] else None
+        if lexical is None:  # written before the current lexical format: derive it from the chunks
             for i, chunk in store._chunks.items():
                 store.lexical.add(i, passage_text(chunk))
+        else:
+            store.lexical = lexical
         if store._index.ntotal != len(store._chunks):
             raise IndexCorruptError(
                 f"index {path} holds {store._index.ntotal} vectors but {len(store._chunks)} chunks: "
@@ -182,9 +182,9 @@ class IndexStore:
         scores, ids = self._index.search(q, min(k, len(self._chunks)))
         return [(self._chunks[int(i)], float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
-    def search_lexical(self, query: str, k: int, *, field: str | None = None) -> list[tuple[Chunk, float]]:
-        """Top-k chunks by BM25; an unaccented query is matched against the folded field."""
-        return [(self._chunks[i], score) for i, score in self.lexical.search(query, k, field=field)]
+    def search_lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
+        """Top-k chunks by BM25; an unaccented query is matched against the folded fields."""
+        return [(self._chunks[i], score) for i, score in self.lexical.search(query, k)]
 
     # ---------------------------------------------------------------- saving
     @contextlib.contextmanager
@@ -246,12 +246,16 @@ class IndexStore:
                     old.unlink(missing_ok=True)
 
 
-def _read_lexical(path: Path) -> LexicalIndex:
+def _read_lexical(path: Path) -> LexicalIndex | None:
+    """The saved BM25 index, or None when it is of an older layout (it is then re-derived)."""
     if not path.is_file():
         raise IndexCorruptError(f"lexical index {path} is missing: run `rag ingest --rebuild`")
     try:
         return LexicalIndex.load(path)
-    except (OSError, ValueError, KeyError) as e:
+    except KeyError:
+        log.info("lexical index %s has an older layout; rebuilding it from the chunks", path)
+        return None
+    except (OSError, ValueError) as e:
         raise IndexCorruptError(f"lexical index {path} is unreadable ({e}): run `rag ingest --rebuild`") from e
 
 

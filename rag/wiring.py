@@ -14,7 +14,7 @@ from rag.embedding import SentenceTransformerEmbedder
 from rag.generate import LlamaCppGenerator
 from rag.ingest import IngestReport, ProgressFn, ingest
 from rag.prompting import PromptBuilder, PromptTemplates
-from rag.retrieve import DenseRetriever
+from rag.retrieve import HybridRetriever, RetrievalSettings
 from rag.store import IndexStore
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,17 @@ def apply_network_policy(settings: Settings) -> None:
 
 def chunk_settings(settings: Settings) -> ChunkSettings:
     return ChunkSettings(max_tokens=settings.chunk_max_tokens, overlap_tokens=settings.chunk_overlap_tokens)
+
+
+def retrieval_settings(settings: Settings) -> RetrievalSettings:
+    return RetrievalSettings(
+        mode=settings.retrieval,
+        rrf_k=settings.rrf_k,
+        dense_weight=settings.dense_weight,
+        lexical_weight=settings.lexical_weight,
+        candidates=settings.candidates,
+        restore_diacritics=bool(settings.restore_diacritics),
+    )
 
 
 def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
@@ -81,7 +92,7 @@ def build_assistant(
     """Open the index and wire retriever, generator and prompts together."""
     embedder = embedder or build_embedder(settings)
     store = IndexStore.load(settings.index)
-    retriever = DenseRetriever(store, embedder)
+    retriever = HybridRetriever(store, embedder, retrieval_settings(settings))
     generator = build_generator(settings) if with_generator else None
     builder = None
     if generator is not None:
