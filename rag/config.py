@@ -44,6 +44,8 @@ class Settings:
     lexical_weight: float = 1.0
     candidates: int = 50
     restore_diacritics: int = 1
+    ann_threshold: int = 200_000  # from this many chunks on, FAISS switches from exact to IVF-SQ8
+    nprobe: int = 32  # IVF lists scanned per query
     chunk_max_tokens: int = 200
     chunk_overlap_tokens: int = 40
     embed_batch_size: int = 16

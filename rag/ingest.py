@@ -14,6 +14,7 @@ from rag.chunking import ChunkSettings, chunk_document, passage_text
 from rag.errors import IndexMismatchError, LoaderError
 from rag.loaders import discover, load
 from rag.store import IndexStore
+from rag.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
 
 if TYPE_CHECKING:
     from rag.embedding import Embedder
@@ -65,6 +66,8 @@ def ingest(
     rebuild: bool = False,
     prune: bool = False,
     progress: ProgressFn | None = None,
+    ann_threshold: int = DEFAULT_ANN_THRESHOLD,
+    nprobe: int = DEFAULT_NPROBE,
 ) -> IngestReport:
     """Add new and changed files under paths to the index at `index`; never half-writes it."""
     started = time.perf_counter()
@@ -76,6 +79,7 @@ def ingest(
     probe = IndexStore(index, model_id=embedder.model_id, dim=0, chunking=chunk_config)
     with probe.writer_lock():
         store = _open_store(index, embedder, chunk_config, rebuild)
+        store.ann_threshold, store.nprobe = ann_threshold, nprobe
         last_save = time.perf_counter()
         dirty = rebuild
         seen: set[str] = set()

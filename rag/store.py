@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag import vector_index
 from rag.chunking import passage_text
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
 from rag.lexical import LexicalIndex
@@ -57,7 +58,16 @@ class DocumentRecord:
 class IndexStore:
     """Vectors and chunks of one index; mutate in memory, then save() atomically."""
 
-    def __init__(self, path: Path, *, model_id: str, dim: int, chunking: dict[str, int]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        model_id: str,
+        dim: int,
+        chunking: dict[str, int],
+        ann_threshold: int = vector_index.DEFAULT_ANN_THRESHOLD,
+        nprobe: int = vector_index.DEFAULT_NPROBE,
+    ) -> None:
         self.path = Path(path)
         self.model_id = model_id
         self.dim = dim
@@ -67,8 +77,10 @@ class IndexStore:
         self._next_id = 0
         self._generation = 0
         self._created = time.strftime("%Y-%m-%dT%H:%M:%S")
-        self._index = _new_faiss_index(dim)
+        self._index = vector_index.new_exact(dim)
         self.lexical = LexicalIndex()
+        self.ann_threshold = ann_threshold
+        self.nprobe = nprobe
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -76,7 +88,13 @@ class IndexStore:
         return (Path(path) / MANIFEST).is_file()
 
     @classmethod
-    def load(cls, path: Path) -> IndexStore:
+    def load(
+        cls,
+        path: Path,
+        *,
+        ann_threshold: int = vector_index.DEFAULT_ANN_THRESHOLD,
+        nprobe: int = vector_index.DEFAULT_NPROBE,
+    ) -> IndexStore:
         path = Path(path)
         manifest_path = path / MANIFEST
         if not manifest_path.is_file():
@@ -96,6 +114,8 @@ class IndexStore:
             model_id=manifest["embedder"]["model_id"],
             dim=int(manifest["embedder"]["dim"]),
             chunking=manifest.get("chunking", {}),
+            ann_threshold=ann_threshold,
+            nprobe=nprobe,
         )
         store._generation = int(manifest["generation"])
         store._next_id = int(manifest["next_id"])
@@ -105,6 +125,7 @@ class IndexStore:
             for src, rec in manifest["documents"].items()
         }
         store._index = _read_faiss(path / manifest["files"]["vectors"])
+        vector_index.set_nprobe(store._index, nprobe)
         store._chunks = _read_chunks(path / manifest["files"]["chunks"])
         lexical = _read_lexical(path / manifest["files"]["lexical"]) if "lexical" in manifest["files"] else None
         if lexical is None:  # written before the current lexical format: derive it from the chunks
@@ -207,6 +228,10 @@ class IndexStore:
         """Write a new generation atomically, then delete the files of older ones."""
         import faiss
 
+        if not vector_index.is_approximate(self._index) and self._index.ntotal >= self.ann_threshold:
+            vectors, ids = vector_index.exact_contents(self._index)
+            log.info("index %s reached %d vectors: switching to an IVF index", self.path, len(ids))
+            self._index = vector_index.build_ivf(vectors, ids, nprobe=self.nprobe)
         self.path.mkdir(parents=True, exist_ok=True)
         # Never reuse a generation number present on disk (a rebuilt store starts at 0): the
         # live manifest's files must stay untouched until the new manifest replaces it.
@@ -229,7 +254,7 @@ class IndexStore:
             "generation": gen,
             "embedder": {"model_id": self.model_id, "dim": self.dim},
             "chunking": self.chunking,
-            "faiss": "IndexIDMap2(IndexFlatIP)",
+            "faiss": vector_index.describe(self._index),
             "created": self._created,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "next_id": self._next_id,
@@ -257,12 +282,6 @@ def _read_lexical(path: Path) -> LexicalIndex | None:
         return None
     except (OSError, ValueError) as e:
         raise IndexCorruptError(f"lexical index {path} is unreadable ({e}): run `rag ingest --rebuild`") from e
-
-
-def _new_faiss_index(dim: int):  # noqa: ANN202 - a faiss.Index
-    import faiss
-
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
 
 def _read_faiss(path: Path):  # noqa: ANN202

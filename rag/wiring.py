@@ -80,6 +80,8 @@ def run_ingest(
         rebuild=rebuild,
         prune=prune,
         progress=progress,
+        ann_threshold=settings.ann_threshold,
+        nprobe=settings.nprobe,
     )
 
 
@@ -91,7 +93,7 @@ def build_assistant(
 ) -> Assistant:
     """Open the index and wire retriever, generator and prompts together."""
     embedder = embedder or build_embedder(settings)
-    store = IndexStore.load(settings.index)
+    store = IndexStore.load(settings.index, ann_threshold=settings.ann_threshold, nprobe=settings.nprobe)
     retriever = HybridRetriever(store, embedder, retrieval_settings(settings))
     generator = build_generator(settings) if with_generator else None
     builder = None

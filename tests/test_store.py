@@ -231,3 +231,29 @@ def test_unreadable_manifest_and_other_format_version(filled) -> None:
     manifest_path.write_text("{not json", encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="rag ingest --rebuild"):
         IndexStore.load(store.path)
+
+
+def test_large_collection_switches_to_ivf_with_high_recall(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    centers = rng.standard_normal((40, DIM)).astype(np.float32)
+    vectors = centers[rng.integers(0, 40, 3000)] + 0.3 * rng.standard_normal((3000, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = IndexStore(tmp_path / "big", model_id="hash-embedder", dim=DIM, chunking=CHUNKING, ann_threshold=2000, nprobe=16)
+    for d in range(30):
+        doc = Document(source=f"d{d}.txt", title="", text="x", sha256=str(d))
+        chunks = [Chunk(f"d{d}-{i}", doc.source, "", f"chunk {d} {i}", 0, 1) for i in range(100)]
+        store.add(doc, chunks, vectors[d * 100 : (d + 1) * 100])
+    store.save()
+    manifest = json.loads((store.path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["faiss"] == "IndexIVFScalarQuantizer(nlist=256, SQ8, nprobe=16)"
+    loaded = IndexStore.load(store.path, nprobe=16)
+    queries = vectors[rng.choice(3000, 50, replace=False)]
+    found = 0
+    for q in queries:
+        exact = set(np.argsort(-(vectors @ q))[:10].tolist())
+        got = {int(c.chunk_id.split("-")[0][1:]) * 100 + int(c.chunk_id.split("-")[1]) for c, _ in loaded.search(q, 10)}
+        found += len(exact & got)
+    assert found / 500 >= 0.9
+    loaded.remove("d0.txt")
+    assert all(not c.chunk_id.startswith("d0-") for c, _ in loaded.search(vectors[5], 10))
+    assert len(loaded) == 2900
