@@ -7,10 +7,12 @@ They are normalised to ``[n]`` so the UI and JSON see one form.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rag.types import Citation, Hit
+from rag.vietnamese import nfc, sentence_spans
 
 _MARKER = re.compile(r" ?[\[【]\s*(\d{1,3}(?:\s*(?:[,;–-]|và)\s*\d{1,3})*)\s*[\]】]")
 _OPEN = ("[", "【")
@@ -121,3 +123,49 @@ def _first_open(text: str) -> int:
 def _first_close(text: str) -> int:
     positions = [p for p in (text.find(ch) for ch in ("]", "】")) if p >= 0]
     return min(positions) if positions else -1
+
+
+def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
+    """(sentence without markers, markers it carries); markers after the full stop count too."""
+    out: list[tuple[str, list[int]]] = []
+    for start, end in sentence_spans(answer):
+        piece = answer[start:end]
+        lead = re.match(r"(?:\s*\[\d+\])+", piece)
+        if lead and out:  # "... Đảng. [1] Có ...": a leading marker belongs to the sentence before
+            out[-1][1].extend(int(n) for n in re.findall(r"\d+", lead.group(0)))
+            piece = piece[lead.end() :]
+        markers = [int(n) for n in re.findall(r"\[(\d+)\]", piece)]
+        text = re.sub(r"\s*\[\d+\]", "", piece).strip()
+        if text:
+            out.append((text, list(dict.fromkeys(markers))))
+        elif out:
+            out[-1][1].extend(markers)
+    return [(text, list(dict.fromkeys(markers))) for text, markers in out]
+
+
+def supporting_spans(answer: str, marker: int, passage: str) -> list[tuple[int, int]]:
+    """Sentences of the passage that best support the answer sentences citing [marker].
+
+    Support is measured by shared syllables (numbers count double: they are the facts users
+    check); returns character spans into passage, best first, empty when nothing overlaps.
+    """
+    claim: Counter[str] = Counter()
+    for sentence, markers in answer_sentences(answer):
+        if marker in markers:
+            claim.update(_claim_terms(sentence))
+    if not claim:
+        return []
+    scored = []
+    for start, end in sentence_spans(passage):
+        terms = set(_claim_terms(passage[start:end]))
+        overlap = sum(2.0 if t.isdigit() else 1.0 for t in terms if t in claim)
+        if overlap:
+            scored.append((overlap / (len(terms) ** 0.25), start, end))
+    if not scored:
+        return []
+    best = max(s for s, _, _ in scored)
+    return [(start, end) for s, start, end in sorted(scored, reverse=True) if s >= 0.8 * best][:2]
+
+
+def _claim_terms(text: str) -> list[str]:
+    return [t for t in re.findall(r"\w+", nfc(text).lower()) if len(t) > 1 or t.isdigit()]

@@ -102,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("jsonl", type=Path)
     p.add_argument("out_dir", type=Path)
 
+    p = sub.add_parser("ui", help="start the browser chat (http://127.0.0.1:7860)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
+
     p = sub.add_parser("models", help="install or check the default offline models")
     p.add_argument("action", choices=["install", "status", "verify"])
     p.add_argument("--force", action="store_true", help="rebuild even if already installed")
@@ -123,6 +128,8 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
             return _cmd_remove(args, settings, out)
         if args.command == "ask":
             return _cmd_ask(args, settings, out, err)
+        if args.command == "ui":
+            return _cmd_ui(args, settings, err)
         if args.command == "eval":
             return _cmd_eval(args, settings, out, err)
         if args.command == "export-docs":
@@ -140,12 +147,14 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
         return 130
 
 
-def _progress(err: TextIO):  # noqa: ANN202
+def _progress(err: TextIO, *, always: bool = False):  # noqa: ANN202
     interactive = err.isatty()
 
     def report(done: int, total: int, current: str) -> None:
         if interactive:
             print(f"\r\033[K[{done}/{total}] {current}", end="" if done < total else "\n", file=err, flush=True)
+        elif always:
+            print(f"[{done}/{total}] {current}", file=err, flush=True)
 
     return report
 
@@ -273,6 +282,17 @@ def _read_batch(path: Path) -> list[tuple[str, str]]:
     return items
 
 
+def _cmd_ui(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
+    try:
+        from ui.app import launch
+    except ImportError as e:
+        raise RagError(f"the browser chat needs gradio: run `pip install -e .` ({e})") from e
+    settings = settings.replace(index=args.index)
+    print(f"rag: loading models; the chat will be at http://{args.host}:{args.port}", file=err, flush=True)
+    launch(settings, host=args.host, port=args.port, progress=_progress(err, always=True))
+    return EXIT_OK
+
+
 def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     import time
 
@@ -281,6 +301,10 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
     from rag.wiring import build_assistant
 
     settings = settings.replace(index=args.index, retrieval=args.mode)
+    if not 1 <= args.k <= 100:
+        raise QuestionError(f"--k {args.k} is out of range: use 1..100")
+    if args.out is not None and not args.out.parent.is_dir():
+        raise QuestionError(f"--out {args.out}: folder {args.out.parent} does not exist")
     if not IndexStore.exists(settings.index):
         raise IndexNotFoundError(
             f"no index at {settings.index}: build it with `rag ingest <folder> --index {settings.index}`"
@@ -293,7 +317,8 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
     with rows_path.open("w", encoding="utf-8") as rows:
         for n, question in enumerate(questions, start=1):
             answer = assistant.ask(question.question, k=args.k, prompt_k=settings.k, retrieve_only=args.retrieve_only)
-            rows.write(json.dumps(report.add(question, answer), ensure_ascii=False) + "\n")
+            row = report.add(question, answer, generated=not args.retrieve_only)
+            rows.write(json.dumps(row, ensure_ascii=False) + "\n")
             progress(n, len(questions), question.id)
     summary = report.summary() | {
         "index": str(settings.index),

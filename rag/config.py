@@ -50,6 +50,8 @@ class Settings:
     chunk_overlap_tokens: int = 40
     embed_batch_size: int = 16
     max_question_chars: int = 2000
+    uploads: Path = Path("uploads")  # where files uploaded in the browser are kept
+    max_upload_mb: int = 50
     offline: int = 1  # 1: never touch the network (HF_HUB_OFFLINE=1); 0: allow hub model names to download
 
     def replace(self, **changes: Any) -> Settings:

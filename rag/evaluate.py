@@ -52,7 +52,7 @@ def load_questions(path: Path, *, limit: int | None = None, strip_diacritics: bo
                         id=str(data.get("id", line_no)),
                         question=fold_diacritics(text) if strip_diacritics else text,
                         answers=tuple(nfc(str(a)) for a in answers),
-                        doc_id=data.get("doc_id"),
+                        doc_id=None if data.get("doc_id") is None else str(data["doc_id"]),
                     )
                 )
             except (ValueError, KeyError, TypeError) as e:
@@ -111,7 +111,8 @@ class Report:
     k: int
     rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, question: Question, answer: Answer) -> dict[str, Any]:
+    def add(self, question: Question, answer: Answer, *, generated: bool | None = None) -> dict[str, Any]:
+        """Record one question; generated=None infers it from the answer having text or citations."""
         chunks = [h.chunk for h in answer.retrieved]
         rank = first_hit_rank(chunks[: self.k], question)
         row: dict[str, Any] = {
@@ -122,7 +123,7 @@ class Report:
             "retrieved": [{"source": c.source, "chunk_id": c.chunk_id} for c in chunks[: self.k]],
             "retrieve_ms": round(answer.timings.retrieve_ms, 1),
         }
-        if answer.text or answer.citations:
+        if generated or (generated is None and (answer.text or answer.citations)):
             cited = [c.chunk for c in answer.citations]
             row.update(
                 answer=answer.text,

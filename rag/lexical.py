@@ -101,9 +101,11 @@ class _Field:
         return self._row_ids, np.asarray(self._matrix[:, cols].sum(axis=1)).ravel()
 
     def document_frequency(self) -> dict[str, int]:
-        if self._matrix is None:
-            self._build(1.2, 0.75)
-        return {t: int(self._df[i]) for t, i in self.vocab.items()}
+        import numpy as np
+
+        cols = np.concatenate([v[0] for v in self.rows.values()]) if self.rows else np.zeros(0, np.int32)
+        df = np.bincount(cols, minlength=len(self.vocab))
+        return {t: int(df[i]) for t, i in self.vocab.items()}
 
 
 class LexicalIndex:
@@ -253,7 +255,9 @@ class _Restorer:
         chosen.reverse()
         out = []
         for word, restored in zip(words, chosen, strict=True):
-            if word.isupper() and len(word) > 1:
+            if restored == word.lower():  # no marks to add: keep the word exactly as typed
+                restored = word
+            elif word.isupper() and len(word) > 1:
                 restored = restored.upper()
             elif word[:1].isupper():
                 restored = restored[:1].upper() + restored[1:]

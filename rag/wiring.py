@@ -89,13 +89,17 @@ def build_assistant(
     settings: Settings,
     *,
     embedder: SentenceTransformerEmbedder | None = None,
+    generator: LlamaCppGenerator | None = None,
     with_generator: bool = True,
 ) -> Assistant:
     """Open the index and wire retriever, generator and prompts together."""
     embedder = embedder or build_embedder(settings)
     store = IndexStore.load(settings.index, ann_threshold=settings.ann_threshold, nprobe=settings.nprobe)
     retriever = HybridRetriever(store, embedder, retrieval_settings(settings))
-    generator = build_generator(settings) if with_generator else None
+    if with_generator and generator is None:
+        generator = build_generator(settings)
+    elif not with_generator:
+        generator = None
     builder = None
     if generator is not None:
         templates = PromptTemplates.load(settings.prompts_dir)

@@ -238,7 +238,9 @@ def test_large_collection_switches_to_ivf_with_high_recall(tmp_path: Path) -> No
     centers = rng.standard_normal((40, DIM)).astype(np.float32)
     vectors = centers[rng.integers(0, 40, 3000)] + 0.3 * rng.standard_normal((3000, DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    store = IndexStore(tmp_path / "big", model_id="hash-embedder", dim=DIM, chunking=CHUNKING, ann_threshold=2000, nprobe=16)
+    store = IndexStore(
+        tmp_path / "big", model_id="hash-embedder", dim=DIM, chunking=CHUNKING, ann_threshold=2000, nprobe=16
+    )
     for d in range(30):
         doc = Document(source=f"d{d}.txt", title="", text="x", sha256=str(d))
         chunks = [Chunk(f"d{d}-{i}", doc.source, "", f"chunk {d} {i}", 0, 1) for i in range(100)]

@@ -1,0 +1,210 @@
+"""The browser chat (Gradio): wires the rag API into a page; no retrieval or generation logic here.
+
+Each browser tab has its own conversation (a ``gr.State`` list of Turns); the models and the
+index are shared through one Backend.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import RagError
+from rag.types import Answer
+from ui.backend import Backend, vietnamese_error
+from ui.render import CSS, JS, Turn, answer_html, error_html, sources_html
+
+log = logging.getLogger(__name__)
+
+TITLE = "Hỏi đáp tài liệu tiếng Việt"
+Outputs = tuple[list[dict[str, str]], str, list[Turn]]
+
+
+def chat_messages(turns: list[Turn], partial: str | None = None) -> list[dict[str, str]]:
+    """Gradio 'messages' for the conversation; partial is the answer still being streamed."""
+    messages: list[dict[str, str]] = []
+    for index, turn in enumerate(turns):
+        messages.append({"role": "user", "content": html.escape(turn.question)})
+        if turn.error:
+            content = error_html(turn.error)
+        elif turn.answer is not None:
+            content = answer_html(turn.answer.text, index) or "<i>(không có câu trả lời)</i>"
+        elif index == len(turns) - 1 and partial is not None:
+            content = answer_html(partial, index) + " ▌"
+        else:
+            content = "<i>(đã dừng)</i>"
+        messages.append({"role": "assistant", "content": content})
+    return messages
+
+
+def _run(turns: list[Turn], events: Iterator[str | Answer]) -> Iterator[Outputs]:
+    """Stream one turn (the last in turns) into the chat; errors become a chat message."""
+    partial = ""
+    try:
+        for event in events:
+            if isinstance(event, Answer):
+                turns[-1] = Turn(turns[-1].question, turns[-1].standalone, answer=event)
+            else:
+                partial += event
+                yield chat_messages(turns, partial), sources_html(turns[:-1]), turns
+    except RagError as e:
+        log.warning("question failed: %s", e)
+        turns[-1] = Turn(turns[-1].question, turns[-1].standalone, error=vietnamese_error(e))
+    except Exception as e:  # noqa: BLE001 - the page must keep serving whatever failed
+        log.exception("unexpected failure")
+        turns[-1] = Turn(turns[-1].question, turns[-1].standalone, error=vietnamese_error(e))
+    yield chat_messages(turns), sources_html(turns), turns
+
+
+def build_app(backend: Backend) -> Any:
+    """The Gradio Blocks of the chat page."""
+    import gradio as gr
+
+    settings: Settings = backend.settings
+
+    def ask(message: str, turns: list[Turn], k: int, max_tokens: int) -> Iterator[tuple[Any, ...]]:
+        turns = list(turns or [])
+        history = [(t.standalone, t.answer.text) for t in turns if t.answer is not None]
+        turns.append(Turn(message, message))
+        yield chat_messages(turns, ""), sources_html(turns[:-1]), turns, ""
+        try:
+            assistant = backend.assistant()
+            standalone = assistant.condense(history, message)
+            turns[-1] = Turn(message, standalone)
+            events = assistant.stream(standalone, k=int(k), max_tokens=int(max_tokens))
+        except Exception as e:  # noqa: BLE001 - shown in the chat, the app keeps serving
+            turns[-1] = Turn(message, message, error=vietnamese_error(e))
+            yield chat_messages(turns), sources_html(turns), turns, ""
+            return
+        for chat, sources, state in _run(turns, events):
+            yield chat, sources, state, ""
+
+    def regenerate(turns: list[Turn], k: int, max_tokens: int) -> Iterator[tuple[Any, ...]]:
+        turns = list(turns or [])
+        if not turns:
+            yield chat_messages(turns), sources_html(turns), turns, ""
+            return
+        last = turns.pop()
+        yield from ask(last.question, turns, k, max_tokens)
+
+    def summarize(source: str | None, turns: list[Turn], max_tokens: int) -> Iterator[tuple[Any, ...]]:
+        turns = list(turns or [])
+        if not source:
+            gr.Warning("Hãy chọn một tài liệu để tóm tắt.")
+            yield chat_messages(turns), sources_html(turns), turns
+            return
+        title = backend.title_of(source)
+        turns.append(Turn(f"Tóm tắt tài liệu: {title}", f"Tóm tắt tài liệu: {title}"))
+        yield chat_messages(turns, ""), sources_html(turns[:-1]), turns
+        try:
+            events = backend.assistant().summarize(backend.chunks_of(source), topic=title, max_tokens=int(max_tokens))
+        except Exception as e:  # noqa: BLE001
+            turns[-1] = Turn(turns[-1].question, turns[-1].standalone, error=vietnamese_error(e))
+            yield chat_messages(turns), sources_html(turns), turns
+            return
+        yield from _run(turns, events)
+
+    def clear() -> tuple[Any, ...]:
+        return [], sources_html([]), []
+
+    def document_choices() -> Any:
+        return gr.update(choices=backend.documents(), value=None)
+
+    def upload(files: list[str] | None, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        if not files:
+            return "Chưa chọn tệp nào.", document_choices()
+
+        def report(done: int, total: int, current: str) -> None:
+            progress((done, total), desc=f"Đang xử lý {Path(current).name}" if current else "Xong")
+
+        try:
+            result = backend.ingest_uploads([Path(f) for f in files], progress=report)
+        except Exception as e:  # noqa: BLE001
+            return error_html(vietnamese_error(e)), document_choices()
+        lines = [
+            f"Đã thêm {len(result.added)}, cập nhật {len(result.updated)}, không đổi {len(result.unchanged)} tệp; "
+            f"{result.chunks_embedded} đoạn mới trong {result.seconds:.1f} giây."
+        ]
+        for source, reason in result.failed:
+            lines.append(error_html(f"Không đọc được {Path(source).name}: {reason}"))
+        return "<br>".join(lines), document_choices()
+
+    def remove_document(source: str | None) -> tuple[Any, ...]:
+        if not source:
+            return "Hãy chọn một tài liệu để xóa.", document_choices()
+        try:
+            removed = backend.remove(source)
+        except Exception as e:  # noqa: BLE001
+            return error_html(vietnamese_error(e)), document_choices()
+        message = f"Đã xóa {html.escape(source)} khỏi chỉ mục." if removed else "Tài liệu không có trong chỉ mục."
+        return message, document_choices()
+
+    with gr.Blocks(title=TITLE, fill_height=True) as app:
+        turns = gr.State([])
+        gr.Markdown(
+            f"## {TITLE}\nHỏi bằng tiếng Việt; mỗi ý trong câu trả lời có số trích dẫn [n], bấm vào để xem đoạn gốc."
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    label="Hội thoại",
+                    elem_id="rag-chat",
+                    height=520,
+                    buttons=["copy"],
+                    sanitize_html=True,
+                    feedback_options=None,
+                    placeholder="Ví dụ: Ban Tuyên giáo Đảng ủy Khối đã mở bao nhiêu lớp bồi dưỡng?",
+                )
+                question = gr.Textbox(
+                    label="Câu hỏi", placeholder="Nhập câu hỏi rồi nhấn Enter…", elem_id="rag-question", autofocus=True
+                )
+                with gr.Row():
+                    send = gr.Button("Gửi", variant="primary", elem_id="rag-send")
+                    stop = gr.Button("Dừng", elem_id="rag-stop")
+                    again = gr.Button("Tạo lại", elem_id="rag-regenerate")
+                    reset = gr.Button("Xóa hội thoại", elem_id="rag-clear")
+                with gr.Accordion("Cài đặt", open=False):
+                    k = gr.Slider(1, 10, value=settings.k, step=1, label="Số đoạn tài liệu dùng để trả lời")
+                    max_tokens = gr.Slider(64, 1024, value=settings.max_tokens, step=32, label="Độ dài tối đa (token)")
+                with gr.Accordion("Tài liệu", open=False):
+                    files = gr.File(
+                        label="Tải tài liệu lên (.txt, .md, .html)", file_count="multiple", elem_id="rag-upload"
+                    )
+                    add = gr.Button("Thêm vào chỉ mục", elem_id="rag-add")
+                    status = gr.HTML(elem_id="rag-status")
+                    docs = gr.Dropdown(label="Tài liệu trong chỉ mục", choices=[], elem_id="rag-docs")
+                    with gr.Row():
+                        summarize_btn = gr.Button("Tóm tắt tài liệu", elem_id="rag-summarize")
+                        delete = gr.Button("Xóa tài liệu", variant="stop", elem_id="rag-delete")
+            with gr.Column(scale=2):
+                gr.Markdown("### Nguồn")
+                sources = gr.HTML(sources_html([]), elem_id="rag-sources")
+
+        ask_inputs = [question, turns, k, max_tokens]
+        ask_outputs = [chatbot, sources, turns, question]
+        on_submit = question.submit(ask, ask_inputs, ask_outputs)
+        on_send = send.click(ask, ask_inputs, ask_outputs)
+        on_again = again.click(regenerate, [turns, k, max_tokens], ask_outputs)
+        on_summary = summarize_btn.click(summarize, [docs, turns, max_tokens], [chatbot, sources, turns])
+        stop.click(None, cancels=[on_submit, on_send, on_again, on_summary])
+        reset.click(clear, None, [chatbot, sources, turns])
+        add.click(upload, [files], [status, docs])
+        delete.click(remove_document, [docs], [status, docs])
+        app.load(document_choices, None, [docs])
+    app.queue(default_concurrency_limit=4)
+    return app
+
+
+def launch(settings: Settings, *, host: str = "127.0.0.1", port: int = 7860, progress: Any = None) -> None:
+    """Load the models, build the index from the corpus if there is none, then serve the page."""
+    from rag.store import IndexStore
+
+    backend = Backend(settings)
+    if not IndexStore.exists(settings.index) and settings.corpus.is_dir():
+        backend.ingest_corpus(progress=progress)
+    app = build_app(backend)
+    app.launch(server_name=host, server_port=port, css=CSS, js=JS, footer_links=[], show_error=False, quiet=True)

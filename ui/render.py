@@ -1,0 +1,149 @@
+"""HTML for the chat: answers with clickable [n] links and the sources panel.
+
+Pure functions (no Gradio import) so they are tested directly. Every piece of text that comes
+from a document or the model is HTML-escaped here; the only markup is ours.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from rag.cite import supporting_spans
+from rag.types import Answer, Chunk
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange of a conversation, as kept in the session state."""
+
+    question: str  # as typed
+    standalone: str  # after follow-up rewriting (equal to question for a first question)
+    answer: Answer | None = None
+    error: str | None = None  # a readable Vietnamese message instead of an answer
+
+
+def source_anchor(turn: int, marker: int) -> str:
+    return f"src-{turn}-{marker}"
+
+
+def answer_html(text: str, turn: int) -> str:
+    """Escape the answer and turn each [n] into a link to its passage card."""
+    escaped = html.escape(text, quote=False)
+
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        anchor = source_anchor(turn, n)
+        return f'<a class="rag-cite" href="#{anchor}" data-target="{anchor}">[{n}]</a>'
+
+    return _MARKER.sub(link, escaped)
+
+
+def error_html(message: str) -> str:
+    return f'<span class="rag-error">⚠️ {html.escape(message)}</span>'
+
+
+def location(chunk: Chunk) -> str:
+    return f"ký tự {chunk.start}–{chunk.end}"
+
+
+def _highlighted(passage: str, spans: list[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if start < pos:
+            continue
+        out.append(html.escape(passage[pos:start]))
+        out.append(f'<mark class="rag-support">{html.escape(passage[start:end])}</mark>')
+        pos = end
+    out.append(html.escape(passage[pos:]))
+    return "".join(out)
+
+
+def _card(chunk: Chunk, label: str, anchor: str | None, body: str, *, cited: bool) -> str:
+    name = html.escape(PurePath(chunk.source).name)
+    title = html.escape(chunk.title or PurePath(chunk.source).stem)
+    anchor_attr = f' id="{anchor}"' if anchor else ""
+    kind = "rag-src rag-cited" if cited else "rag-src rag-uncited"
+    return (
+        f'<div class="{kind}"{anchor_attr}>'
+        f'<div class="rag-src-head"><b>{html.escape(label)}</b> {title}'
+        f'<span class="rag-src-loc"> · {name} · {location(chunk)}</span></div>'
+        f'<div class="rag-src-text">{body}</div></div>'
+    )
+
+
+def sources_html(turns: list[Turn]) -> str:
+    """The sources panel: newest turn first and open; each cited passage with its support marked."""
+    if not turns:
+        return '<div class="rag-empty">Nguồn trích dẫn sẽ hiện ở đây.</div>'
+    blocks = []
+    for index in range(len(turns) - 1, -1, -1):
+        turn = turns[index]
+        parts = []
+        if turn.standalone != turn.question:
+            parts.append(f'<div class="rag-rewritten">Câu hỏi đã hiểu: <i>{html.escape(turn.standalone)}</i></div>')
+        answer = turn.answer
+        if answer is not None:
+            cited_ids = set()
+            for citation in answer.citations:
+                chunk = citation.chunk
+                cited_ids.add(chunk.chunk_id)
+                spans = supporting_spans(answer.text, citation.marker, chunk.text)
+                body = _highlighted(chunk.text, spans)
+                parts.append(
+                    _card(chunk, f"[{citation.marker}]", source_anchor(index, citation.marker), body, cited=True)
+                )
+            if not answer.citations:
+                parts.append('<div class="rag-note">Câu trả lời không trích dẫn đoạn nào.</div>')
+            others = [h for h in answer.retrieved if h.chunk.chunk_id not in cited_ids]
+            if others:
+                cards = "".join(
+                    _card(h.chunk, f"#{h.rank}", None, html.escape(h.chunk.text), cited=False) for h in others
+                )
+                parts.append(
+                    f'<details class="rag-others"><summary>Các đoạn khác được tìm thấy ({len(others)})</summary>'
+                    f"{cards}</details>"
+                )
+        header = html.escape(turn.question if len(turn.question) <= 80 else turn.question[:77] + "…")
+        is_open = " open" if index == len(turns) - 1 else ""
+        body = "".join(parts)
+        summary = f"<summary>{header}</summary>"
+        blocks.append(f'<details class="rag-turn" id="turn-{index}"{is_open}>{summary}{body}</details>')
+    return "".join(blocks)
+
+
+CSS = """
+.rag-cite { font-weight: 600; text-decoration: none; cursor: pointer; padding: 0 1px; }
+.rag-src { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 8px 0; }
+.rag-src.rag-active { outline: 3px solid var(--color-accent); }
+.rag-uncited { opacity: 0.7; font-size: 0.92em; }
+.rag-src-loc { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.rag-src-text { white-space: pre-wrap; margin-top: 4px; }
+.rag-support { background: #fde68a; color: inherit; padding: 0 1px; }
+.rag-rewritten { margin: 6px 0; color: var(--body-text-color-subdued); }
+.rag-turn > summary { font-weight: 600; cursor: pointer; margin: 6px 0; }
+.rag-error { color: #b91c1c; }
+"""
+
+# A click on [n] in the chat opens the turn's sources, scrolls to the passage and marks it.
+JS = """
+() => {
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('a.rag-cite');
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const card = document.getElementById(link.dataset.target);
+    if (!card) return;
+    const turn = card.closest('details.rag-turn');
+    if (turn) turn.open = true;
+    document.querySelectorAll('.rag-src.rag-active').forEach((el) => el.classList.remove('rag-active'));
+    card.classList.add('rag-active');
+    card.scrollIntoView({behavior: 'smooth', block: 'center'});
+  }, true);
+}
+"""
