@@ -7,6 +7,7 @@ assistant under a lock and swap it in, so a question in flight keeps the state i
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import threading
 from collections.abc import Callable
@@ -41,8 +42,9 @@ def vietnamese_error(error: Exception) -> str:
     if isinstance(error, QuestionError):
         if "empty" in detail:
             return "Câu hỏi đang trống: hãy nhập một câu hỏi."
-        if "characters" in detail:
-            return f"Câu hỏi quá dài. {detail.split(':')[0].replace('the question has', 'Câu hỏi có')}."
+        numbers = re.findall(r"\d+", detail)
+        if "characters" in detail and len(numbers) >= 2:
+            return f"Câu hỏi quá dài: {numbers[0]} ký tự, tối đa {numbers[1]}. Hãy rút gọn câu hỏi."
         return f"Không thể xử lý câu hỏi: {detail}"
     if isinstance(error, IndexNotFoundError):
         return "Chưa có chỉ mục tài liệu. Hãy tải tài liệu lên (mục Tài liệu) hoặc chạy `rag ingest <thư mục>`."

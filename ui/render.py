@@ -38,7 +38,7 @@ def answer_html(text: str, turn: int) -> str:
     def link(match: re.Match[str]) -> str:
         n = int(match.group(1))
         anchor = source_anchor(turn, n)
-        return f'<a class="rag-cite" href="#{anchor}" data-target="{anchor}">[{n}]</a>'
+        return f'<a class="rag-cite" href="#{anchor}">[{n}]</a>'
 
     return _MARKER.sub(link, escaped)
 
@@ -137,7 +137,7 @@ JS = """
     if (!link) return;
     event.preventDefault();
     event.stopPropagation();
-    const card = document.getElementById(link.dataset.target);
+    const card = document.getElementById((link.getAttribute('href') || '').replace(/^#/, ''));
     if (!card) return;
     const turn = card.closest('details.rag-turn');
     if (turn) turn.open = true;

@@ -1,0 +1,137 @@
+"""End to end in a real browser: `rag ui` with the real models, driven by Playwright + Debian chromium.
+
+Asks a question about corpus/, waits for the streamed answer, clicks its citation and checks
+that the highlighted passage is the one holding the answer; a second tab chats at the same
+time; a screenshot is saved under the test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.models
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+QUESTION = "Ban Tuyên giáo Đảng ủy Khối đã mở bao nhiêu lớp bồi dưỡng đối tượng kết nạp Đảng?"
+SECOND = "Hội nghị tổng kết công tác tuyên giáo năm 2016 được tổ chức ở đâu?"
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("ui")
+    port = _free_port()
+    env = dict(
+        os.environ, RAG_INDEX=str(tmp / "index"), RAG_UPLOADS=str(tmp / "uploads"), GRADIO_ANALYTICS_ENABLED="False"
+    )
+    log = (tmp / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "ui", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"rag ui exited: {(tmp / 'server.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(1)
+    else:
+        proc.kill()
+        raise AssertionError("rag ui did not start within 300 s")
+    yield url, tmp
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def _ask(page, question: str) -> None:  # noqa: ANN001 - a playwright Page
+    page.fill("#rag-question textarea", question)
+    page.keyboard.press("Enter")
+
+
+def _wait_answer(page) -> str:  # noqa: ANN001
+    page.wait_for_selector("#rag-chat a.rag-cite", timeout=180_000)
+    page.wait_for_function("() => !document.querySelector('#rag-chat').innerText.includes('▌')", timeout=180_000)
+    return page.inner_text("#rag-chat")
+
+
+def test_question_citation_click_highlights_the_answer_passage(server, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, _ = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        other = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(url)
+        other.goto(url)
+        page.wait_for_selector("#rag-question textarea", timeout=60_000)
+        other.wait_for_selector("#rag-question textarea", timeout=60_000)
+        assert page.inner_text("#rag-send") == "Gửi"
+
+        _ask(page, QUESTION)
+        _ask(other, SECOND)  # a second tab chatting at the same time
+        text = _wait_answer(page)
+        assert "04 lớp" in text or "4 lớp" in text
+
+        page.click("#rag-chat a.rag-cite >> nth=0")
+        page.wait_for_selector(".rag-src.rag-active", timeout=10_000)
+        active = page.query_selector(".rag-src.rag-active")
+        assert active.get_attribute("id") == "src-0-1"
+        assert "tuyen-giao-dang-uy-khoi-tinh-2021.txt" in active.inner_text()
+        highlighted = " ".join(m.inner_text() for m in active.query_selector_all("mark.rag-support"))
+        assert "04 lớp bồi dưỡng đối tượng kết nạp Đảng" in highlighted
+        page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+        assert (tmp_path / "chat.png").stat().st_size > 10_000
+
+        other_text = _wait_answer(other)
+        assert "Hà Nội" in other_text
+        assert QUESTION not in other_text  # each tab keeps its own conversation
+        assert SECOND not in page.inner_text("#rag-chat")
+        browser.close()
+
+
+def test_errors_show_in_vietnamese_and_the_app_keeps_serving(server) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, _ = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_selector("#rag-question textarea", timeout=60_000)
+        _ask(page, "x" * 3000)
+        page.wait_for_selector("#rag-chat .rag-error", timeout=60_000)
+        assert "Câu hỏi quá dài" in page.inner_text("#rag-chat .rag-error")
+        _ask(page, QUESTION)
+        assert "lớp" in _wait_answer(page)
+        browser.close()
