@@ -39,6 +39,7 @@ class Settings:
     threads: int = 0  # 0: all cores
     temperature: float = 0.0
     retrieval: str = "hybrid"  # hybrid | dense | lexical
+    fusion: str = "zscore"  # zscore | rrf
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0

@@ -37,6 +37,7 @@ def chunk_settings(settings: Settings) -> ChunkSettings:
 def retrieval_settings(settings: Settings) -> RetrievalSettings:
     return RetrievalSettings(
         mode=settings.retrieval,
+        fusion=settings.fusion,
         rrf_k=settings.rrf_k,
         dense_weight=settings.dense_weight,
         lexical_weight=settings.lexical_weight,

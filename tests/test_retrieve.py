@@ -12,7 +12,7 @@ import pytest
 from rag.chunking import ChunkSettings, document_key, passage_text
 from rag.errors import ConfigError
 from rag.ingest import ingest
-from rag.retrieve import HybridRetriever, RetrievalSettings, fuse
+from rag.retrieve import HybridRetriever, RetrievalSettings, fuse, fuse_zscore
 from rag.store import IndexStore
 from rag.types import Chunk, Document
 from tests.fakes import HashEmbedder
@@ -172,7 +172,7 @@ def test_hybrid_scores_are_rrf_of_both_rankings(filled, embedder: HashEmbedder) 
     dense = _ids(_retriever(store, embedder, mode="dense").search(query, 6))
     lexical = _ids(store.search_lexical(query, 6))
     assert dense[0] == lexical[0] == "ket-hon-00000"
-    hits = _retriever(store, embedder, mode="hybrid", rrf_k=60).search(query, 6)
+    hits = _retriever(store, embedder, mode="hybrid", fusion="rrf", rrf_k=60).search(query, 6)
     assert hits[0].chunk.chunk_id == "ket-hon-00000"
     assert hits[0].score == pytest.approx(2 / 61, rel=1e-12)
     for hit in hits:
@@ -255,3 +255,15 @@ def test_removed_document_leaves_every_mode(filled, embedder: HashEmbedder) -> N
         hits = _retriever(store, embedder, mode=mode).search("thủ tục đăng ký kết hôn", 10)
         assert not {"ket-hon-00000", "ket-hon-00001"} & set(_ids(hits))
     assert len(_retriever(store, embedder, mode="dense").search("thủ tục", 10)) == 4
+
+
+def test_zscore_fusion_exact_scores() -> None:
+    a, b, c = (Chunk(f"c{i}", "s.txt", "", f"text {i}", 0, 1) for i in range(3))
+    dense = [(a, 0.9), (b, 0.7), (c, 0.5)]  # z = +1.2247, 0, -1.2247
+    lexical = [(b, 12.0), (a, 4.0)]  # z = +1, -1
+    fused = fuse_zscore([dense, lexical], [1.0, 2.0])
+    z = 1.224744871391589
+    expected = {"c1": 0 + 2 * 1, "c0": z + 2 * -1, "c2": -z + 2 * -1}
+    assert [ch.chunk_id for ch, _ in fused] == ["c1", "c0", "c2"]
+    for chunk, score in fused:
+        assert score == pytest.approx(expected[chunk.chunk_id], rel=1e-9)
