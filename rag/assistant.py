@@ -144,8 +144,8 @@ class Assistant:
         recent = [(q, _strip_markers(a)[:400]) for q, a in history[-3:]]
         messages = self._builder.condense(recent, question)
         text = "".join(self._generator.stream(messages, max_tokens=80, temperature=0.0)).strip()
-        rewritten = text.splitlines()[0].strip().strip('"“”') if text else ""
-        rewritten = re.sub(r"^(Câu hỏi( viết lại)?\s*:\s*)", "", rewritten, flags=re.IGNORECASE).strip()
+        rewritten = text.splitlines()[0].strip() if text else ""
+        rewritten = re.sub(r"^(Câu hỏi( viết lại)?\s*:\s*)", "", rewritten, flags=re.IGNORECASE).strip().strip('"“”')
         if not rewritten or not is_vietnamese(rewritten) or len(rewritten) > 4 * len(question) + 200:
             return question
         return rewritten

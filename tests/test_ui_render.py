@@ -1,0 +1,61 @@
+"""The chat's HTML: citation links, escaping, the sources panel and Vietnamese error lines."""
+
+from __future__ import annotations
+
+from rag.errors import IndexNotFoundError, ModelLoadError, QuestionError
+from rag.types import Answer, Chunk, Citation, Hit
+from ui.backend import UploadTooLargeError, vietnamese_error
+from ui.render import Turn, answer_html, sources_html
+
+PASSAGE = "Năm 2021 có nhiều hoạt động. Ban đã mở được 04 lớp bồi dưỡng, có 386 học viên tham dự. Hết."
+CITED = Chunk("a-00001", "corpus/bao-cao.txt", "Báo cáo 2021", PASSAGE, 100, 100 + len(PASSAGE))
+OTHER = Chunk("b-00000", "corpus/khac.txt", "Khác", "Một đoạn <b>khác</b>.", 0, 20)
+
+
+def _answer(text: str) -> Answer:
+    return Answer(
+        "Mở bao nhiêu lớp?",
+        text,
+        citations=(Citation(1, CITED),),
+        retrieved=(Hit(CITED, 0.9, 1), Hit(OTHER, 0.5, 2)),
+    )
+
+
+def test_markers_become_links_to_the_turn_cards_and_text_is_escaped() -> None:
+    html = answer_html("Đã mở 04 lớp <script>x</script> [1][2].", 3)
+    assert html == (
+        'Đã mở 04 lớp &lt;script&gt;x&lt;/script&gt; <a class="rag-cite" href="#src-3-1">[1]</a>'
+        '<a class="rag-cite" href="#src-3-2">[2]</a>.'
+    )
+
+
+def test_sources_panel_marks_the_supporting_sentence_and_keeps_uncited_secondary() -> None:
+    turn = Turn(
+        "Còn lớp bồi dưỡng?", "Ban đã mở bao nhiêu lớp bồi dưỡng năm 2021?", _answer("Ban đã mở 04 lớp bồi dưỡng [1].")
+    )
+    html = sources_html([turn])
+    assert 'id="src-0-1"' in html
+    assert '<mark class="rag-support">Ban đã mở được 04 lớp bồi dưỡng, có 386 học viên tham dự.</mark>' in html
+    assert "Câu hỏi đã hiểu: <i>Ban đã mở bao nhiêu lớp bồi dưỡng năm 2021?</i>" in html
+    assert "bao-cao.txt · ký tự 100–" in html
+    others = html[html.index('<details class="rag-others">') :]
+    assert "Các đoạn khác được tìm thấy (1)" in others
+    assert "Một đoạn &lt;b&gt;khác&lt;/b&gt;." in others  # document text is escaped
+
+
+def test_newest_turn_is_first_and_open() -> None:
+    turns = [Turn("Câu 1", "Câu 1", _answer("A [1].")), Turn("Câu 2", "Câu 2", _answer("B [1]."))]
+    html = sources_html(turns)
+    assert html.index('id="turn-1" open') < html.index('id="turn-0"')
+    assert 'id="turn-0" open' not in html
+
+
+def test_errors_read_in_vietnamese() -> None:
+    assert vietnamese_error(QuestionError("the question is empty: type a question")) == (
+        "Câu hỏi đang trống: hãy nhập một câu hỏi."
+    )
+    long = QuestionError("the question has 3000 characters, the limit is 2000: shorten it")
+    assert vietnamese_error(long) == "Câu hỏi quá dài: 3000 ký tự, tối đa 2000. Hãy rút gọn câu hỏi."
+    assert vietnamese_error(IndexNotFoundError("no index")).startswith("Chưa có chỉ mục tài liệu.")
+    assert "rag models install --force" in vietnamese_error(ModelLoadError("bad gguf"))
+    assert vietnamese_error(UploadTooLargeError("Tệp a.txt quá lớn")) == "Tệp a.txt quá lớn"
