@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from rag.chunking import ChunkSettings, chunk_document, passage_text
 from rag.errors import IndexMismatchError, LoaderError
-from rag.loaders import discover, load
+from rag.loaders import discover, file_sha256, load
 from rag.store import IndexStore
 from rag.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
 
@@ -47,14 +46,6 @@ class IngestReport:
             "total_chunks": self.total_chunks,
             "seconds": round(self.seconds, 3),
         }
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def ingest(

@@ -45,6 +45,15 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
     return sorted(set(found)), skipped
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in blocks so large files cost no memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def load(path: Path, *, source: str | None = None) -> Document:
     """Read one file into a Document; raise LoaderError naming the file and the reason."""
     try:

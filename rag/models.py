@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import ModelLoadError
+from rag.loaders import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +143,7 @@ def ensure_llm(cache_dir: Path, *, force: bool = False, progress: Callable[[int,
 
 def verify_file(path: Path) -> str:
     """Full sha256 of a file (used by `rag models verify`)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(8 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def _verified(target: Path) -> bool:
