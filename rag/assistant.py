@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -104,16 +105,23 @@ class Assistant:
         first_token_ms: float | None = None
         started_text = False
         limit = max_tokens or self._max_tokens
-        for piece in self._generator.stream(messages, max_tokens=limit, temperature=self._temperature):
-            if first_token_ms is None:
-                first_token_ms = (time.perf_counter() - started) * 1000
-            raw.append(piece)
-            for text in markers.feed(piece):
-                if not started_text:
-                    text = text.lstrip()  # the final answer is stripped too
-                    started_text = bool(text)
-                if text:
-                    yield text
+        pieces = self._generator.stream(messages, max_tokens=limit, temperature=self._temperature)
+        with contextlib.closing(pieces):  # stopping early must release the model at once
+            for piece in pieces:
+                if first_token_ms is None:
+                    first_token_ms = (time.perf_counter() - started) * 1000
+                raw.append(piece)
+                if _SENTENCE_BREAK.search(piece):
+                    cut = repetition_cut("".join(raw))
+                    if cut is not None:  # a small model looping at temperature 0: stop and drop the repeat
+                        raw = ["".join(raw)[:cut]]
+                        break
+                for text in markers.feed(piece):
+                    if not started_text:
+                        text = text.lstrip()  # the final answer is stripped too
+                        started_text = bool(text)
+                    if text:
+                        yield text
         yield from markers.flush()
         cited = cite("".join(raw).strip(), hits)
         usage = self._generator.last_usage
@@ -191,3 +199,26 @@ class Assistant:
 
 def _strip_markers(text: str) -> str:
     return re.sub(r"\s*\[\d+\]", "", text)
+
+
+_SENTENCE_BREAK = re.compile(r"[.!?…\n]")
+_SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|\n|$)")
+
+
+def repetition_cut(text: str, *, min_chars: int = 20) -> int | None:
+    """Start of the first complete sentence that repeats an earlier one, or None.
+
+    Markers and spacing are ignored in the comparison; short sentences (< min_chars) may repeat.
+    """
+    seen: set[str] = set()
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group(0)
+        if not sentence.rstrip(" ").endswith((".", "!", "?", "…", "\n")):
+            break  # the last sentence is still being written
+        key = " ".join(_strip_markers(sentence).lower().split())
+        if len(key) < min_chars:
+            continue
+        if key in seen:
+            return match.start()
+        seen.add(key)
+    return None

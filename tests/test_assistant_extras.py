@@ -56,7 +56,9 @@ def test_short_document_summary_cites_its_passages(retriever) -> None:  # noqa: 
 def test_long_document_is_summarised_in_parts_then_combined(retriever) -> None:  # noqa: F811
     generator = ScriptedGenerator(["Phần đầu [1].", "Phần giữa [3].", "Phần cuối [5].", "Tổng hợp [1][5]."])
     assistant = _assistant(retriever, generator)
-    assistant._builder.max_prompt_tokens = 110  # words, for the scripted generator: two passages per part
+    # the scripted generator counts words: a budget that holds two passages per part
+    two = generator.count_prompt_tokens(assistant._builder.summary("Tài liệu dài", _chunks(2), [1, 2]))
+    assistant._builder.max_prompt_tokens = two
     answer = list(assistant.summarize(_chunks(6), topic="Tài liệu dài"))[-1]
     assert len(generator.prompts) == 4
     part_prompts = [p[1].content for p in generator.prompts[:3]]
@@ -71,3 +73,19 @@ def test_long_document_is_summarised_in_parts_then_combined(retriever) -> None: 
 def test_summary_of_an_empty_document_is_refused(retriever) -> None:  # noqa: F811
     with pytest.raises(QuestionError, match="nothing to summarise"):
         list(_assistant(retriever, ScriptedGenerator([])).summarize([], topic="Trống"))
+
+
+def test_repetition_cut_finds_the_first_repeated_sentence() -> None:
+    from rag.assistant import repetition_cut
+
+    text = "Hợp tác xã trồng lúa hữu cơ [1]. Năm 2023 xuất khẩu gạo.\nHợp tác xã trồng lúa hữu cơ [2]. Năm"
+    assert repetition_cut(text) == text.index("\nHợp") + 1
+    assert repetition_cut("Có 57 thành viên. Có 57 thành viên.") is None  # short sentences may repeat
+    assert repetition_cut("Hà Nội là thủ đô của Việt Nam. Hà Nội là thủ đô của Việt Nam") is None  # unfinished
+
+
+def test_a_looping_answer_is_stopped_and_the_repeat_dropped(retriever) -> None:  # noqa: F811
+    loop = "Hà Nội là thủ đô của Việt Nam [1]. " * 6
+    generator = ScriptedGenerator([loop], piece_chars=4)
+    answer = _assistant(retriever, generator).ask(QUESTION)
+    assert answer.text == "Hà Nội là thủ đô của Việt Nam [1]."

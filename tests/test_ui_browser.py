@@ -135,3 +135,57 @@ def test_errors_show_in_vietnamese_and_the_app_keeps_serving(server) -> None:
         _ask(page, QUESTION)
         assert "lớp" in _wait_answer(page)
         browser.close()
+
+
+UPLOADED = (
+    "Hợp tác xã Hoa Sen\n\n"
+    "Hợp tác xã Hoa Sen được thành lập năm 2019 tại xã Tân Phú với 57 thành viên. "
+    "Năm 2023, hợp tác xã trồng 120 héc-ta lúa hữu cơ và xuất khẩu lô gạo đầu tiên sang Nhật Bản.\n"
+)
+
+
+def test_upload_ask_summarise_and_remove_a_document(server, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, _ = server
+    doc = tmp_path / "hop-tac-xa-hoa-sen.txt"
+    doc.write_text(UPLOADED, encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.wait_for_selector("#rag-question textarea", timeout=60_000)
+        page.get_by_text("Tài liệu", exact=True).click()
+        page.set_input_files("#rag-upload input[type=file]", str(doc))
+        page.click("#rag-add")
+        page.wait_for_function(
+            "() => document.querySelector('#rag-status').innerText.includes('Đã thêm 1')", timeout=180_000
+        )
+
+        _ask(page, "Hợp tác xã Hoa Sen có bao nhiêu thành viên khi thành lập?")
+        text = _wait_answer(page)
+        assert "57" in text
+        page.click("#rag-chat a.rag-cite >> nth=-1")
+        page.wait_for_selector(".rag-src.rag-active", timeout=10_000)
+        assert "hop-tac-xa-hoa-sen.txt" in page.inner_text(".rag-src.rag-active")
+
+        page.click("#rag-docs input")
+        page.get_by_role("option", name="Hợp tác xã Hoa Sen — ").click()
+        page.click("#rag-summarize")
+        page.wait_for_function(
+            "() => document.querySelector('#rag-chat').innerText.includes('Tóm tắt tài liệu: Hợp tác xã Hoa Sen')",
+            timeout=60_000,
+        )
+        page.wait_for_function(
+            "() => document.querySelectorAll('#rag-chat a.rag-cite[href^=\"#src-1-\"]').length > 0"
+            " && !document.querySelector('#rag-chat').innerText.includes('▌')",
+            timeout=180_000,
+        )
+        page.screenshot(path=str(tmp_path / "summary.png"), full_page=True)
+
+        page.click("#rag-delete")
+        page.wait_for_function(
+            "() => document.querySelector('#rag-status').innerText.includes('Đã xóa')", timeout=60_000
+        )
+        assert "uploads/hop-tac-xa-hoa-sen.txt" in page.inner_text("#rag-status")
+        browser.close()
