@@ -119,9 +119,9 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=err, format="%(message)s")
     try:
         settings = load_settings()
-        from rag.wiring import apply_network_policy
+        from rag.wiring import apply_runtime_policy
 
-        apply_network_policy(settings)
+        apply_runtime_policy(settings)
         if args.command == "ingest":
             return _cmd_ingest(args, settings, out, err)
         if args.command == "remove":

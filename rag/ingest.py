@@ -128,7 +128,7 @@ def remove(sources: list[str], *, index: Path) -> list[str]:
 def _open_store(index: Path, embedder: Embedder, chunk_config: dict[str, int], rebuild: bool) -> IndexStore:
     if IndexStore.exists(index) and not rebuild:
         store = IndexStore.load(index)
-        store.check_compatible(embedder.model_id, store.dim)
+        store.check_compatible(embedder.model_id)
         if store.chunking != chunk_config:
             raise IndexMismatchError(
                 f"index {index} was chunked with {store.chunking}, settings ask for {chunk_config}: "

@@ -140,8 +140,12 @@ class IndexStore:
             )
         return store
 
-    def check_compatible(self, model_id: str, dim: int) -> None:
-        """Refuse to mix vectors of two embedders; the message names both and the fix."""
+    def check_compatible(self, model_id: str, dim: int | None = None) -> None:
+        """Refuse to mix vectors of two embedders; the message names both and the fix.
+
+        The dimension is checked too when given (and on every search, from the query vector).
+        """
+        dim = self.dim if dim is None else dim
         if model_id != self.model_id or dim != self.dim:
             raise IndexMismatchError(
                 f"index {self.path} was built with {self.model_id} (dim {self.dim}), settings ask for "
@@ -200,6 +204,11 @@ class IndexStore:
         if not self._chunks or k <= 0:
             return []
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        if q.shape[1] != self.dim:
+            raise IndexMismatchError(
+                f"index {self.path} holds vectors of dim {self.dim} ({self.model_id}), the query has dim "
+                f"{q.shape[1]}: run `rag ingest --rebuild --index {self.path}` or use the index's embedder"
+            )
         scores, ids = self._index.search(q, min(k, len(self._chunks)))
         return [(self._chunks[int(i)], float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
