@@ -22,14 +22,14 @@ import time
 import numpy as np
 
 
-def synthetic(n: int, dim: int, seed: int = 0) -> np.ndarray:
+def synthetic(n: int, dim: int, noise: float, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((2048, dim)).astype(np.float32)
     out = np.empty((n, dim), dtype=np.float32)
     step = 100_000
     for start in range(0, n, step):
         m = min(step, n - start)
-        block = centres[rng.integers(0, len(centres), m)] + 0.6 * rng.standard_normal((m, dim)).astype(np.float32)
+        block = centres[rng.integers(0, len(centres), m)] + noise * rng.standard_normal((m, dim)).astype(np.float32)
         out[start : start + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
 
@@ -58,13 +58,19 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--noise", type=float, default=1.0, help="spread around the 2,048 centres (larger: harder, less clustered)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     print(f"# bench_scale  {time.strftime('%Y-%m-%d %H:%M')}  cpu={os.cpu_count()}  {platform.processor() or ''}")
-    print(f"# faiss {faiss.__version__}, threads {faiss.omp_get_max_threads()}, n={args.n:,}, dim={args.dim}")
+    print(
+        f"# faiss {faiss.__version__}, threads {faiss.omp_get_max_threads()}, n={args.n:,}, dim={args.dim}, "
+        f"noise={args.noise}"
+    )
     t = time.perf_counter()
-    vectors = synthetic(args.n, args.dim)
+    vectors = synthetic(args.n, args.dim, args.noise)
     rng = np.random.default_rng(1)
     queries = vectors[rng.choice(args.n, args.queries, replace=False)] + 0.05 * rng.standard_normal(
         (args.queries, args.dim)
@@ -99,7 +105,7 @@ def main() -> None:
     ivf_build = time.perf_counter() - t
     ivf_mem = index_bytes(ivf) / 2**20
     results["ivf"] = {"nlist": ivf.nlist, "build_s": round(ivf_build, 1), "memory_mib": round(ivf_mem), "nprobe": {}}
-    for nprobe in (8, 16, 32, 64):
+    for nprobe in (16, 64, 128, 256):
         ivf.nprobe = nprobe
         ms = latencies(ivf.search, queries)
         _, got = ivf.search(queries, 10)

@@ -46,7 +46,7 @@ class Settings:
     candidates: int = 50
     restore_diacritics: int = 1
     ann_threshold: int = 200_000  # from this many chunks on, FAISS switches from exact to IVF-SQ8
-    nprobe: int = 32  # IVF lists scanned per query
+    nprobe: int = 128  # IVF lists scanned per query
     chunk_max_tokens: int = 300
     chunk_overlap_tokens: int = 60
     embed_batch_size: int = 16

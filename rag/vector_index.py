@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_ANN_THRESHOLD = 200_000
-DEFAULT_NPROBE = 32
+DEFAULT_NPROBE = 128
 
 
 def new_exact(dim: int) -> Any:
