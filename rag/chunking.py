@@ -21,8 +21,8 @@ TokenCounter = Callable[[str], int]
 class ChunkSettings:
     """How documents are cut; stored in the index manifest so a change is detected."""
 
-    max_tokens: int = 300
-    overlap_tokens: int = 60
+    max_tokens: int = 200
+    overlap_tokens: int = 40
 
     def __post_init__(self) -> None:
         if self.max_tokens < 16:
