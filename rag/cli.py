@@ -267,19 +267,15 @@ def _print_passages(items: Iterable[tuple[int, Any]], out: TextIO, scores: list[
 
 
 def _read_batch(path: Path) -> list[tuple[str, str]]:
+    from rag.loaders import read_jsonl
+
     if not path.is_file():
         raise QuestionError(f"batch file {path} does not exist")
-    items: list[tuple[str, str]] = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                items.append((str(data.get("id", line_no)), str(data["question"])))
-            except (ValueError, KeyError, AttributeError) as e:
-                raise QuestionError(f"{path}:{line_no} is not a JSON object with a 'question' field") from e
-    return items
+
+    def parse(data: dict[str, Any], line_no: int) -> tuple[str, str]:
+        return str(data.get("id", line_no)), str(data["question"])
+
+    return list(read_jsonl(path, parse, error=QuestionError, problem="is not a JSON object with a 'question' field"))
 
 
 def _cmd_ui(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:

@@ -8,7 +8,6 @@ folding.
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 import unicodedata
@@ -19,6 +18,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from rag.errors import ConfigError
+from rag.loaders import read_jsonl
 from rag.types import Answer, Chunk
 from rag.vietnamese import fold_diacritics, is_vietnamese, nfc
 
@@ -37,28 +37,23 @@ def load_questions(path: Path, *, limit: int | None = None, strip_diacritics: bo
     """Read `id`, `question`, `answers` (and optional `doc_id`) per JSONL line."""
     if not path.is_file():
         raise ConfigError(f"questions file {path} does not exist")
+
+    def parse(data: dict[str, Any], line_no: int) -> Question:
+        answers = data["answers"]
+        answers = [answers] if isinstance(answers, str) else list(answers)
+        text = nfc(str(data["question"]))
+        return Question(
+            id=str(data.get("id", line_no)),
+            question=fold_diacritics(text) if strip_diacritics else text,
+            answers=tuple(nfc(str(a)) for a in answers),
+            doc_id=None if data.get("doc_id") is None else str(data["doc_id"]),
+        )
+
     questions: list[Question] = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                answers = data["answers"]
-                answers = [answers] if isinstance(answers, str) else list(answers)
-                text = nfc(str(data["question"]))
-                questions.append(
-                    Question(
-                        id=str(data.get("id", line_no)),
-                        question=fold_diacritics(text) if strip_diacritics else text,
-                        answers=tuple(nfc(str(a)) for a in answers),
-                        doc_id=None if data.get("doc_id") is None else str(data["doc_id"]),
-                    )
-                )
-            except (ValueError, KeyError, TypeError) as e:
-                raise ConfigError(f"{path}:{line_no} needs JSON with 'question' and 'answers'") from e
-            if limit and len(questions) >= limit:
-                break
+    for question in read_jsonl(path, parse, error=ConfigError, problem="needs JSON with 'question' and 'answers'"):
+        questions.append(question)
+        if limit and len(questions) >= limit:
+            break
     return questions
 
 

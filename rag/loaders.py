@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any, TypeVar
 
-from rag.errors import LoaderError
+from rag.errors import LoaderError, RagError
 from rag.types import Document
 from rag.vietnamese import nfc
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -183,25 +187,41 @@ def _html_text(html: str) -> tuple[str, str]:
     return title, text
 
 
-def export_jsonl_documents(jsonl: Path, out_dir: Path) -> list[Path]:
-    """Write each {doc_id, title, text} line of a JSONL file as out_dir/<doc_id>.txt (title first)."""
-    import json
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    with jsonl.open(encoding="utf-8") as handle:
+def read_jsonl(
+    path: Path, parse: Callable[[dict[str, Any], int], T], *, error: type[RagError], problem: str
+) -> Iterator[T]:
+    """parse(object, line number) for each non-empty line; a line that is not a JSON object or that
+    parse rejects (KeyError, TypeError, ValueError) raises error("<path>:<line> <problem>")."""
+    with path.open(encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
                 data = json.loads(line)
-                doc_id, text = str(data["doc_id"]), str(data["text"])
-            except (ValueError, KeyError, TypeError) as e:
-                raise LoaderError(f"{jsonl}:{line_no} is not a JSON object with doc_id and text") from e
-            if not re.fullmatch(r"[\w.-]+", doc_id):
-                raise LoaderError(f"{jsonl}:{line_no}: doc_id {doc_id!r} is not usable as a file name")
-            title = nfc(str(data.get("title") or doc_id)).strip()
-            path = out_dir / f"{doc_id}.txt"
-            path.write_text(f"{title}\n\n{nfc(text).strip()}\n", encoding="utf-8")
-            written.append(path)
+                if not isinstance(data, dict):
+                    raise TypeError("not an object")
+                yield parse(data, line_no)
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                raise error(f"{path}:{line_no} {problem}") from e
+
+
+def export_jsonl_documents(jsonl: Path, out_dir: Path) -> list[Path]:
+    """Write each {doc_id, title, text} line of a JSONL file as out_dir/<doc_id>.txt (title first)."""
+    if not jsonl.is_file():
+        raise LoaderError(f"documents file {jsonl} does not exist")
+
+    def parse(data: dict[str, Any], line_no: int) -> tuple[int, str, str, str]:
+        doc_id = str(data["doc_id"])
+        return line_no, doc_id, nfc(str(data.get("title") or doc_id)).strip(), str(data["text"])
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for line_no, doc_id, title, text in read_jsonl(
+        jsonl, parse, error=LoaderError, problem="is not a JSON object with doc_id and text"
+    ):
+        if not re.fullmatch(r"[\w.-]+", doc_id):
+            raise LoaderError(f"{jsonl}:{line_no}: doc_id {doc_id!r} is not usable as a file name")
+        path = out_dir / f"{doc_id}.txt"
+        path.write_text(f"{title}\n\n{nfc(text).strip()}\n", encoding="utf-8")
+        written.append(path)
     return written
