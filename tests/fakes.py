@@ -82,3 +82,48 @@ class ScriptedGenerator:
         self._usage = Usage(self.count_prompt_tokens(messages), len(reply.split()))
         for i in range(0, len(reply), self._piece_chars):
             yield reply[i : i + self._piece_chars]
+
+
+class CliFakes:
+    """Fake models behind rag.wiring for CLI tests: the replies the next generator gives, and
+    the generators built so far."""
+
+    def __init__(self) -> None:
+        self.replies: list[str] = []
+        self.generators: list[ScriptedGenerator] = []
+
+
+def fake_cli_environment(tmp_path, monkeypatch) -> CliFakes:  # noqa: ANN001 - pytest's Path and MonkeyPatch
+    """A clean environment in tmp_path (no RAG_* settings, cwd there) with fake models in rag.wiring."""
+    import os
+
+    import rag.wiring
+
+    for name in [n for n in os.environ if n.startswith("RAG_")]:
+        monkeypatch.delenv(name)
+    # main() sets these process-wide; registering them here makes monkeypatch restore them afterwards
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    state = CliFakes()
+
+    def build_generator(settings):  # noqa: ANN001, ANN202
+        generator = ScriptedGenerator(list(state.replies))
+        state.generators.append(generator)
+        return generator
+
+    monkeypatch.setattr(rag.wiring, "build_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr(rag.wiring, "build_generator", build_generator)
+    return state
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """rag.cli.main with captured output: (exit code, stdout, stderr)."""
+    import io
+
+    from rag.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-import rag.wiring
-from rag.cli import main
-from tests.fakes import HashEmbedder, ScriptedGenerator
+from tests.fakes import CliFakes, fake_cli_environment, run_cli
 
 FILES = {
     "ha-noi.txt": "Hà Nội\nHà Nội là thủ đô của Việt Nam từ năm 1976.\n",
@@ -21,43 +17,17 @@ FILES = {
 QUESTION = "Thủ đô của Việt Nam là thành phố nào?"
 
 
-class Fakes:
-    """The replies the next built generator will give, and the generators built so far."""
-
-    def __init__(self) -> None:
-        self.replies: list[str] = []
-        self.generators: list[ScriptedGenerator] = []
-
-
 @pytest.fixture
-def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fakes:
+def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliFakes:
     """A clean environment in tmp_path with docs/, and fake models behind rag.wiring."""
-    for name in [n for n in os.environ if n.startswith("RAG_")]:
-        monkeypatch.delenv(name)
-    # main() sets these process-wide; registering them here makes monkeypatch restore them afterwards
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
-        monkeypatch.setenv(name, "1")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
+    state = fake_cli_environment(tmp_path, monkeypatch)
     for rel, text in FILES.items():
         (tmp_path / "docs" / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "docs" / rel).write_text(text, encoding="utf-8")
-    state = Fakes()
-
-    def build_generator(settings):  # noqa: ANN001, ANN202
-        generator = ScriptedGenerator(list(state.replies))
-        state.generators.append(generator)
-        return generator
-
-    monkeypatch.setattr(rag.wiring, "build_embedder", lambda settings: HashEmbedder())
-    monkeypatch.setattr(rag.wiring, "build_generator", build_generator)
     return state
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+run = run_cli
 
 
 def ingest_docs() -> None:
@@ -66,7 +36,7 @@ def ingest_docs() -> None:
     assert out.startswith("idx: 3 added, 0 updated, 0 unchanged, 0 removed, 0 failed; 3 chunks embedded in ")
 
 
-def test_ingest_then_ask_json(fakes: Fakes) -> None:
+def test_ingest_then_ask_json(fakes: CliFakes) -> None:
     ingest_docs()
     fakes.replies = ["Thủ đô của Việt Nam là Hà Nội [1] [9]."]
     code, out, err = run("ask", QUESTION, "--json", "--index", "idx")
@@ -110,7 +80,7 @@ def test_ingest_then_ask_json(fakes: Fakes) -> None:
     assert record["usage"]["prompt_tokens"] == fakes.generators[0].last_usage.prompt_tokens
 
 
-def test_ask_streams_text_and_sources(fakes: Fakes) -> None:
+def test_ask_streams_text_and_sources(fakes: CliFakes) -> None:
     ingest_docs()
     fakes.replies = ["Hà Nội là thủ đô [1]."]
     code, out, err = run("ask", QUESTION, "--index", "idx", "--k", "2")
@@ -118,7 +88,7 @@ def test_ask_streams_text_and_sources(fakes: Fakes) -> None:
     assert out.startswith("Hà Nội là thủ đô [1].\n\nNguồn:\n[1] docs/ha-noi.txt (ký tự 0–49): Hà Nội Hà Nội là thủ đô")
 
 
-def test_batch_json_one_line_per_question_in_order(fakes: Fakes, tmp_path: Path) -> None:
+def test_batch_json_one_line_per_question_in_order(fakes: CliFakes, tmp_path: Path) -> None:
     ingest_docs()
     batch = tmp_path / "q.jsonl"
     batch.write_text(
@@ -136,7 +106,7 @@ def test_batch_json_one_line_per_question_in_order(fakes: Fakes, tmp_path: Path)
     assert [r["citations"][0]["source"] for r in records] == ["docs/hue.txt", "docs/da-nang.txt", "docs/ha-noi.txt"]
 
 
-def test_batch_with_a_bad_question_is_partial(fakes: Fakes, tmp_path: Path) -> None:
+def test_batch_with_a_bad_question_is_partial(fakes: CliFakes, tmp_path: Path) -> None:
     ingest_docs()
     batch = tmp_path / "q.jsonl"
     batch.write_text('{"id": "1", "question": "  "}\n{"id": "2", "question": "Huế?"}\n', encoding="utf-8")
@@ -149,7 +119,7 @@ def test_batch_with_a_bad_question_is_partial(fakes: Fakes, tmp_path: Path) -> N
     assert records[1]["answer"] == "Huế [1]."
 
 
-def test_retrieve_only_json(fakes: Fakes) -> None:
+def test_retrieve_only_json(fakes: CliFakes) -> None:
     ingest_docs()
     code, out, err = run("ask", QUESTION, "--retrieve-only", "--json", "--index", "idx")
     record = json.loads(out)
@@ -163,7 +133,7 @@ def test_retrieve_only_json(fakes: Fakes) -> None:
     assert fakes.generators == []  # no generator was built
 
 
-def test_retrieve_only_text(fakes: Fakes) -> None:
+def test_retrieve_only_text(fakes: CliFakes) -> None:
     ingest_docs()
     code, out, _ = run("ask", QUESTION, "--retrieve-only", "--k", "1", "--index", "idx")
     assert code == 0
@@ -171,7 +141,7 @@ def test_retrieve_only_text(fakes: Fakes) -> None:
     assert out.endswith(": Hà Nội Hà Nội là thủ đô của Việt Nam từ năm 1976.\n")
 
 
-def test_k_limits_retrieved(fakes: Fakes) -> None:
+def test_k_limits_retrieved(fakes: CliFakes) -> None:
     ingest_docs()
     fakes.replies = ["Hà Nội [1]."]
     code, out, _ = run("ask", QUESTION, "--json", "--k", "2", "--index", "idx")
@@ -179,7 +149,7 @@ def test_k_limits_retrieved(fakes: Fakes) -> None:
     assert [r["rank"] for r in json.loads(out)["retrieved"]] == [1, 2]
 
 
-def test_index_from_environment(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_index_from_environment(fakes: CliFakes, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAG_INDEX", "env-idx")
     monkeypatch.setenv("RAG_CORPUS", "docs")
     code, out, _ = run("ingest")
@@ -189,7 +159,7 @@ def test_index_from_environment(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -
     assert (code, json.loads(out)["retrieved"][0]["source"]) == (0, "docs/ha-noi.txt")
 
 
-def test_empty_question(fakes: Fakes) -> None:
+def test_empty_question(fakes: CliFakes) -> None:
     ingest_docs()
     code, out, err = run("ask", "", "--index", "idx")
     assert (code, out) == (1, "")
@@ -197,7 +167,7 @@ def test_empty_question(fakes: Fakes) -> None:
     assert err.startswith("rag: error: the question is empty")
 
 
-def test_too_long_question(fakes: Fakes) -> None:
+def test_too_long_question(fakes: CliFakes) -> None:
     ingest_docs()
     code, out, err = run("ask", "x" * 100_000, "--index", "idx")
     assert (code, out) == (1, "")
@@ -206,12 +176,12 @@ def test_too_long_question(fakes: Fakes) -> None:
     )
 
 
-def test_k_out_of_range(fakes: Fakes) -> None:
+def test_k_out_of_range(fakes: CliFakes) -> None:
     code, _, err = run("ask", QUESTION, "--k", "0", "--index", "idx")
     assert (code, err) == (1, "rag: error: --k 0 is out of range: use 1..100\n")
 
 
-def test_missing_index(fakes: Fakes) -> None:
+def test_missing_index(fakes: CliFakes) -> None:
     code, out, err = run("ask", QUESTION, "--index", "nowhere")
     assert (code, out) == (1, "")
     assert err.startswith("rag: error: no index at nowhere")
@@ -219,7 +189,7 @@ def test_missing_index(fakes: Fakes) -> None:
     assert err.count("\n") == 1
 
 
-def test_ingest_with_binary_file_is_partial(fakes: Fakes, tmp_path: Path) -> None:
+def test_ingest_with_binary_file_is_partial(fakes: CliFakes, tmp_path: Path) -> None:
     (tmp_path / "docs" / "anh.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     code, out, _ = run("ingest", "docs", "--index", "idx", "--json")
     report = json.loads(out)
@@ -233,7 +203,7 @@ def test_ingest_with_binary_file_is_partial(fakes: Fakes, tmp_path: Path) -> Non
     assert report["added"] == ["docs/da-nang.txt", "docs/ha-noi.txt", "docs/hue.txt"]
 
 
-def test_ingest_text_report_lists_failed(fakes: Fakes, tmp_path: Path) -> None:
+def test_ingest_text_report_lists_failed(fakes: CliFakes, tmp_path: Path) -> None:
     (tmp_path / "docs" / "anh.txt").write_bytes(b"\x00\x01\x02")
     code, out, _ = run("ingest", "docs", "--index", "idx")
     assert code == 3
@@ -242,7 +212,7 @@ def test_ingest_text_report_lists_failed(fakes: Fakes, tmp_path: Path) -> None:
     ]
 
 
-def test_remove_command(fakes: Fakes) -> None:
+def test_remove_command(fakes: CliFakes) -> None:
     ingest_docs()
     code, out, _ = run("remove", "docs/hue.txt", "docs/none.txt", "--index", "idx")
     assert code == 3

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-import rag.wiring
-from rag.cli import main
-from tests.fakes import HashEmbedder, ScriptedGenerator
+from tests.fakes import CliFakes, fake_cli_environment, run_cli
 
 DOCS = [
     {"doc_id": "ha-noi", "title": "Hà Nội", "text": "Hà Nội là thủ đô của Việt Nam từ năm 1976."},
@@ -32,32 +28,12 @@ RANKS = [1, 1, 1, 2, None]
 SUMMARY = {"questions": 5, "recall@1": 0.6, "recall@5": 0.8, "mrr@5": 0.7}  # mrr = (1 + 1 + 1 + 1/2) / 5
 
 
-class Fakes:
-    def __init__(self) -> None:
-        self.replies: list[str] = []
-        self.generators: list[ScriptedGenerator] = []
-
-
 @pytest.fixture
-def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fakes:
+def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliFakes:
     """A clean environment in tmp_path with docs.jsonl and questions.jsonl, fake models in rag.wiring."""
-    for name in [n for n in os.environ if n.startswith("RAG_")]:
-        monkeypatch.delenv(name)
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
-        monkeypatch.setenv(name, "1")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
+    state = fake_cli_environment(tmp_path, monkeypatch)
     _jsonl(tmp_path / "docs.jsonl", DOCS)
     _jsonl(tmp_path / "questions.jsonl", QUESTIONS)
-    state = Fakes()
-
-    def build_generator(settings):  # noqa: ANN001, ANN202
-        generator = ScriptedGenerator(list(state.replies))
-        state.generators.append(generator)
-        return generator
-
-    monkeypatch.setattr(rag.wiring, "build_embedder", lambda settings: HashEmbedder())
-    monkeypatch.setattr(rag.wiring, "build_generator", build_generator)
     return state
 
 
@@ -65,10 +41,7 @@ def _jsonl(path: Path, records: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+run = run_cli
 
 
 def build_index() -> None:
@@ -90,7 +63,7 @@ def evaluate(*options: str) -> tuple[dict, list[dict]]:
     return json.loads(lines[0]), rows
 
 
-def test_export_docs_writes_one_file_per_doc_with_title_first(fakes: Fakes, tmp_path: Path) -> None:
+def test_export_docs_writes_one_file_per_doc_with_title_first(fakes: CliFakes, tmp_path: Path) -> None:
     code, out, _ = run("export-docs", "docs.jsonl", "out")
     assert (code, out) == (0, "wrote 3 documents to out\n")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["da-nang.txt", "ha-noi.txt", "hue.txt"]
@@ -100,14 +73,14 @@ def test_export_docs_writes_one_file_per_doc_with_title_first(fakes: Fakes, tmp_
     assert (tmp_path / "out" / "hue.txt").read_text(encoding="utf-8").splitlines()[0] == "Huế"
 
 
-def test_export_docs_rejects_a_bad_doc_id(fakes: Fakes, tmp_path: Path) -> None:
+def test_export_docs_rejects_a_bad_doc_id(fakes: CliFakes, tmp_path: Path) -> None:
     _jsonl(tmp_path / "bad.jsonl", [{"doc_id": "../x", "text": "Hà Nội"}])
     code, out, err = run("export-docs", "bad.jsonl", "out")
     assert (code, out) == (1, "")
     assert err == "rag: error: bad.jsonl:1: doc_id '../x' is not usable as a file name\n"
 
 
-def test_eval_retrieve_only_exact_summary(fakes: Fakes) -> None:
+def test_eval_retrieve_only_exact_summary(fakes: CliFakes) -> None:
     build_index()
     summary, rows = evaluate("--retrieve-only")
     assert {k: summary[k] for k in SUMMARY} == SUMMARY
@@ -131,7 +104,7 @@ def test_eval_retrieve_only_exact_summary(fakes: Fakes) -> None:
     assert fakes.generators == []
 
 
-def test_eval_lexical_mode(fakes: Fakes) -> None:
+def test_eval_lexical_mode(fakes: CliFakes) -> None:
     build_index()
     summary, rows = evaluate("--retrieve-only", "--mode", "lexical")
     assert {k: summary[k] for k in SUMMARY} == SUMMARY
@@ -147,7 +120,7 @@ def test_eval_lexical_mode(fakes: Fakes) -> None:
     ]
 
 
-def test_eval_strip_diacritics(fakes: Fakes) -> None:
+def test_eval_strip_diacritics(fakes: CliFakes) -> None:
     build_index()
     summary, rows = evaluate("--retrieve-only", "--strip-diacritics")
     # q4 drops to rank 3: 'nam' (for 'nằm', which the collection lacks) stays 'nam' and matches the
@@ -165,7 +138,7 @@ def test_eval_strip_diacritics(fakes: Fakes) -> None:
     assert [r["retrieved"][1]["source"] for r in rows][3] == "out/ha-noi.txt"
 
 
-def test_eval_limit_one(fakes: Fakes) -> None:
+def test_eval_limit_one(fakes: CliFakes) -> None:
     build_index()
     summary, rows = evaluate("--retrieve-only", "--limit", "1")
     assert {k: summary[k] for k in ("questions", "recall@1", "recall@5", "mrr@5")} == {
@@ -177,7 +150,7 @@ def test_eval_limit_one(fakes: Fakes) -> None:
     assert [(r["id"], r["hit_rank"]) for r in rows] == [("q1", 1)]
 
 
-def test_eval_k_one(fakes: Fakes) -> None:
+def test_eval_k_one(fakes: CliFakes) -> None:
     build_index()
     code, out, _ = run("eval", "questions.jsonl", "--index", "idx", "--json", "--k", "1", "--retrieve-only")
     summary = json.loads(out)
@@ -194,7 +167,7 @@ def test_eval_k_one(fakes: Fakes) -> None:
     assert len(rows_path.read_text(encoding="utf-8").splitlines()) == 5
 
 
-def test_eval_with_generation(fakes: Fakes) -> None:
+def test_eval_with_generation(fakes: CliFakes) -> None:
     build_index()
     fakes.replies = ["Hà Nội [1].", "Đó là sông Hàn [1] [2].", "Huế [1]", "I do not know.", "Hà Nội [1]."]
     summary, rows = evaluate()
@@ -216,13 +189,13 @@ def test_eval_with_generation(fakes: Fakes) -> None:
     assert len(fakes.generators) == 1
 
 
-def test_eval_missing_index(fakes: Fakes) -> None:
+def test_eval_missing_index(fakes: CliFakes) -> None:
     code, out, err = run("eval", "questions.jsonl", "--index", "nowhere", "--retrieve-only")
     assert (code, out) == (1, "")
     assert err == "rag: error: no index at nowhere: build it with `rag ingest <folder> --index nowhere`\n"
 
 
-def test_eval_bad_questions_file(fakes: Fakes, tmp_path: Path) -> None:
+def test_eval_bad_questions_file(fakes: CliFakes, tmp_path: Path) -> None:
     build_index()
     (tmp_path / "bad.jsonl").write_text('{"question": "Huế?"}\n', encoding="utf-8")
     code, out, err = run("eval", "bad.jsonl", "--index", "idx", "--retrieve-only")
