@@ -27,6 +27,7 @@ def apply_runtime_policy(settings: Settings) -> None:
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         os.environ["HF_DATASETS_OFFLINE"] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # the chat never reports usage or checks for updates
     # torch and llama.cpp both use OpenMP; spinning idle threads steal the 2 cores from each
     # other and from any other load (measured: query embedding 974 ms -> 25 ms, decode
     # 0.5-8 -> 19 tok/s under load). Must be set before either library is first imported.

@@ -104,6 +104,8 @@ def fake_cli_environment(tmp_path, monkeypatch) -> CliFakes:  # noqa: ANN001 - p
     # main() sets these process-wide; registering them here makes monkeypatch restore them afterwards
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
         monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     state = CliFakes()

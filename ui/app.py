@@ -143,7 +143,7 @@ def build_app(backend: Backend) -> Any:
         message = f"Đã xóa {html.escape(source)} khỏi chỉ mục." if removed else "Tài liệu không có trong chỉ mục."
         return message, document_choices()
 
-    with gr.Blocks(title=TITLE, fill_height=True) as app:
+    with gr.Blocks(title=TITLE, fill_height=True, analytics_enabled=False) as app:
         turns = gr.State([])
         gr.Markdown(
             f"## {TITLE}\nHỏi bằng tiếng Việt; mỗi ý trong câu trả lời có số trích dẫn [n], bấm vào để xem đoạn gốc."
