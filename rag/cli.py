@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rag.config import Settings, load_settings
-from rag.errors import IndexNotFoundError, QuestionError, RagError
+from rag.errors import QuestionError, RagError
 from rag.types import Answer
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
@@ -191,7 +191,7 @@ def _cmd_remove(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from rag.store import IndexStore
+    from rag.store import IndexStore, require_index
     from rag.wiring import build_assistant, build_embedder, run_ingest
 
     if (args.question is None) == (args.batch is None):
@@ -205,16 +205,10 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
         from rag.assistant import check_question
 
         check_question(args.question, max_chars=settings.max_question_chars)
-    if args.index is not None and not IndexStore.exists(settings.index):
-        raise IndexNotFoundError(
-            f"no index at {settings.index}: build it with `rag ingest <folder> --index {settings.index}`"
-        )
+    if args.index is not None or not settings.corpus.is_dir():
+        require_index(settings.index)  # only the default index is built on demand, from the corpus
     embedder = build_embedder(settings)
     if not IndexStore.exists(settings.index):
-        if args.index is not None or not settings.corpus.is_dir():
-            raise IndexNotFoundError(
-                f"no index at {settings.index}: build it with `rag ingest <folder> --index {settings.index}`"
-            )
         print(f"rag: no index yet, building {settings.index} from {settings.corpus}/ ...", file=err)
         run_ingest(settings, [settings.corpus], embedder=embedder, progress=_progress(err))
     assistant = build_assistant(settings, embedder=embedder, with_generator=not args.retrieve_only)
@@ -293,7 +287,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
     import time
 
     from rag.evaluate import Report, load_questions
-    from rag.store import IndexStore
+    from rag.store import require_index
     from rag.wiring import build_assistant
 
     settings = settings.replace(index=args.index, retrieval=args.mode)
@@ -301,10 +295,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
         raise QuestionError(f"--k {args.k} is out of range: use 1..100")
     if args.out is not None and not args.out.parent.is_dir():
         raise QuestionError(f"--out {args.out}: folder {args.out.parent} does not exist")
-    if not IndexStore.exists(settings.index):
-        raise IndexNotFoundError(
-            f"no index at {settings.index}: build it with `rag ingest <folder> --index {settings.index}`"
-        )
+    require_index(settings.index)
     questions = load_questions(args.questions, limit=args.limit, strip_diacritics=args.strip_diacritics)
     assistant = build_assistant(settings, with_generator=not args.retrieve_only)
     report = Report(k=args.k)

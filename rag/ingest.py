@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from rag.chunking import ChunkSettings, chunk_document, passage_text
 from rag.errors import IndexMismatchError, LoaderError
 from rag.loaders import discover, file_sha256, load
-from rag.store import IndexStore
+from rag.store import IndexStore, require_index, writer_lock
 from rag.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
 
 if TYPE_CHECKING:
@@ -67,8 +67,7 @@ def ingest(
     files, skipped = discover(paths)
     report.failed.extend((str(p), reason) for p, reason in skipped)
 
-    probe = IndexStore(index, model_id=embedder.model_id, dim=0, chunking=chunk_config)
-    with probe.writer_lock():
+    with writer_lock(index):
         store = _open_store(index, embedder, chunk_config, rebuild)
         store.ann_threshold, store.nprobe = ann_threshold, nprobe
         last_save = time.perf_counter()
@@ -116,9 +115,9 @@ def ingest(
 
 def remove(sources: list[str], *, index: Path) -> list[str]:
     """Remove documents by source path; returns those that were indexed."""
-    store = IndexStore.load(index)
-    with store.writer_lock():
-        store = IndexStore.load(index)  # re-read under the lock
+    require_index(index)  # before the lock, which would create the folder
+    with writer_lock(index):
+        store = IndexStore.load(index)
         removed = [s for s in sources if store.remove(s)]
         if removed:
             store.save()

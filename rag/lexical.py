@@ -54,7 +54,6 @@ class _Field:
         self.rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # chunk id -> (term ids, counts)
         self._matrix = None  # csc (n_rows x n_terms) of BM25 weights
         self._row_ids: np.ndarray | None = None
-        self._df: np.ndarray | None = None
 
     def add(self, chunk_id: int, words: list[str]) -> None:
         import numpy as np
@@ -87,7 +86,6 @@ class _Field:
         weights = idf[cols] * tf * (k1 + 1) / (tf + norm)
         self._matrix = sparse.csc_matrix((weights, (rows, cols)), shape=(len(row_ids), len(self.vocab)))
         self._row_ids = row_ids
-        self._df = df
 
     def scores(self, query_terms: list[str], k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, BM25 scores) for every chunk; zero where no term matches."""

@@ -96,9 +96,8 @@ class IndexStore:
         nprobe: int = vector_index.DEFAULT_NPROBE,
     ) -> IndexStore:
         path = Path(path)
+        require_index(path)
         manifest_path = path / MANIFEST
-        if not manifest_path.is_file():
-            raise IndexNotFoundError(f"no index at {path}: build it with `rag ingest <folder> --index {path}`")
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
@@ -219,19 +218,9 @@ class IndexStore:
     # ---------------------------------------------------------------- saving
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
-        """Exclusive lock on the index folder for the duration of a write session."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / ".lock", "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as e:
-                raise IndexLockedError(
-                    f"another process is writing {self.path}: wait for it to finish (or stop it) and retry"
-                ) from e
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        """Exclusive lock on this index's folder for the duration of a write session."""
+        with writer_lock(self.path):
+            yield
 
     def save(self) -> None:
         """Write a new generation atomically, then delete the files of older ones."""
@@ -278,6 +267,30 @@ class IndexStore:
             for old in self.path.glob(pattern):
                 if old.name not in current:
                     old.unlink(missing_ok=True)
+
+
+def require_index(path: Path) -> None:
+    """IndexNotFoundError naming the fix when no index exists at path."""
+    if not (Path(path) / MANIFEST).is_file():
+        raise IndexNotFoundError(f"no index at {path}: build it with `rag ingest <folder> --index {path}`")
+
+
+@contextlib.contextmanager
+def writer_lock(path: Path) -> Iterator[None]:
+    """Exclusive lock on an index folder (created if needed) while one process writes it."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise IndexLockedError(
+                f"another process is writing {path}: wait for it to finish (or stop it) and retry"
+            ) from e
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _read_lexical(path: Path) -> LexicalIndex | None:
