@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rag.errors import ConfigError
+from rag.structure import Outline, outline
 from rag.types import Chunk, Document
 from rag.vietnamese import paragraph_spans, sentence_spans, word_spans
 
@@ -40,6 +41,8 @@ class _Unit:
     end: int
     tokens: int
     paragraph: int
+    section: int = -1  # index into the document's Outline.sections (-1: before any section)
+    heading: bool = False  # part of a section's heading line(s)
 
 
 def document_key(source: str) -> str:
@@ -48,14 +51,20 @@ def document_key(source: str) -> str:
 
 
 def chunk_document(doc: Document, *, count_tokens: TokenCounter, settings: ChunkSettings) -> list[Chunk]:
-    """Cut doc into chunks of at most settings.max_tokens tokens (title excluded)."""
-    units = _units(doc.text, count_tokens, settings.max_tokens)
+    """Cut doc into chunks of at most settings.max_tokens tokens (title excluded).
+
+    A chunk never runs across the start of a section (a heading, a Chương or an Điều) once it holds
+    body text, and it records its section path as ``location`` and, for PDFs, its pages.
+    """
+    structure = outline(doc)
+    units = _tag(_units(doc.text, count_tokens, settings.max_tokens), structure)
     groups = _pack(units, settings)
     key = document_key(doc.source)
     chunks = []
     for i, group in enumerate(groups):
         start, end = group[0].start, group[-1].end
         text = doc.text[start:end]
+        page, page_end = structure.pages(start, end)
         chunks.append(
             Chunk(
                 chunk_id=f"{key}-{i:05d}",
@@ -65,6 +74,9 @@ def chunk_document(doc: Document, *, count_tokens: TokenCounter, settings: Chunk
                 start=start,
                 end=end,
                 n_tokens=count_tokens(text),
+                location=structure.location(start, end),
+                page=page,
+                page_end=page_end,
             )
         )
     return chunks
@@ -81,6 +93,15 @@ def _units(text: str, count_tokens: TokenCounter, max_tokens: int) -> list[_Unit
             else:
                 units.extend(_split_long(text, s_start, s_end, count_tokens, max_tokens, p_index))
     return units
+
+
+def _tag(units: list[_Unit], structure: Outline) -> list[_Unit]:
+    if not structure.sections:
+        return units
+    return [
+        _Unit(u.start, u.end, u.tokens, u.paragraph, structure.section_index(u.start), structure.is_heading(u.start, u.end))
+        for u in units
+    ]
 
 
 def _split_long(
@@ -131,7 +152,9 @@ def _pack(units: list[_Unit], settings: ChunkSettings) -> list[list[_Unit]]:
     for unit in units:
         if current:
             new_paragraph = unit.paragraph != current[-1].paragraph
-            full = used + unit.tokens > budget
+            # A new section closes the chunk unless all it holds so far are headings ("Chương I" above "Điều 1").
+            new_section = unit.section != current[-1].section and not all(u.heading for u in current)
+            full = new_section or used + unit.tokens > budget
             # Close early at a paragraph end when the next paragraph would not fit anyway.
             early = new_paragraph and used >= budget // 2 and used + paragraph_tokens[unit.paragraph] > budget
             if full or early:

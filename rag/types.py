@@ -7,13 +7,24 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Heading:
+    """A heading the file format marked (Markdown #, HTML <h2>, a DOCX heading style)."""
+
+    start: int  # offset of the heading line in Document.text
+    level: int  # 1 = top level
+    text: str
+
+
+@dataclass(frozen=True)
 class Document:
     """A loaded source file: NFC text plus where it came from."""
 
-    source: str  # the path as given to `rag ingest`
+    source: str  # the path as given to `rag ingest` (``file.jsonl#id`` for one record of a JSON lines file)
     title: str
     text: str
     sha256: str = ""  # of the raw file bytes; empty for in-memory documents
+    headings: tuple[Heading, ...] = ()
+    page_starts: tuple[int, ...] = ()  # PDF: offset in text where page 1, 2, ... begins
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,9 @@ class Chunk:
     start: int
     end: int
     n_tokens: int = 0
+    location: str = ""  # where in the document: "Chương II › Điều 5 › Khoản 2", a heading path, or ""
+    page: int | None = None  # PDF: first page of the chunk (1-based)
+    page_end: int | None = None  # PDF: last page of the chunk
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

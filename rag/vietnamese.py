@@ -12,6 +12,7 @@ _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
 _ABBREVIATIONS = frozenset(
     {"tp", "th", "ths", "ts", "gs", "pgs", "bs", "ks", "st", "tr", "q", "p", "v.v", "vv", "mr", "dr"}
 )
+_LIST_MARKER = re.compile(r"\d{1,3}|[IVXLC]{1,5}")
 _NON_SPACE = re.compile(r"\S+")
 _LINE_BREAK = re.compile(r"\r?\n|\r|\u2028|\u2029")
 
@@ -45,7 +46,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     spans: list[tuple[int, int]] = []
     sent_start = start
     for match in _SENTENCE_END.finditer(text, start, end):
-        if _is_abbreviation(text, sent_start, match.start()):
+        if _is_abbreviation(text, sent_start, match.start()) or _is_list_marker(text, sent_start, match.start()):
             continue
         spans.extend(_trimmed(text, sent_start, match.end()))
         sent_start = match.end()
@@ -63,6 +64,11 @@ def _is_abbreviation(text: str, sent_start: int, dot: int) -> bool:
         return False
     word = re.search(r"(\S+)$", text[sent_start:dot])
     return bool(word) and word.group(1).lower().rstrip(".") in _ABBREVIATIONS
+
+
+def _is_list_marker(text: str, sent_start: int, dot: int) -> bool:
+    """'1.' or 'IV.' opening a line item ("1. Cơ quan nhà nước ..."): the item's sentence goes on."""
+    return dot < len(text) and text[dot] == "." and _LIST_MARKER.fullmatch(text[sent_start:dot].strip()) is not None
 
 
 def _trimmed(text: str, start: int, end: int) -> list[tuple[int, int]]:
