@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.types import Citation, Hit
+from rag.types import Chunk, Citation, Hit
 from rag.vietnamese import nfc, sentence_spans
 
 _MARKER = re.compile(r" ?[\[【]\s*(\d{1,3}(?:\s*(?:[,;–-]|và)\s*\d{1,3})*)\s*[\]】]")
@@ -24,6 +24,18 @@ class CitedText:
     text: str
     citations: tuple[Citation, ...]
     invalid_markers: tuple[int, ...]
+
+
+def chunk_place(chunk: Chunk) -> str:
+    """Where a passage is, for people: "trang 2–3 · Chương II › Điều 5 › Khoản 2 · ký tự 10–80"."""
+    parts = []
+    if chunk.page is not None:
+        last = chunk.page_end if chunk.page_end is not None else chunk.page
+        parts.append(f"trang {chunk.page}" if last == chunk.page else f"trang {chunk.page}–{last}")
+    if chunk.location:
+        parts.append(chunk.location)
+    parts.append(f"ký tự {chunk.start}–{chunk.end}")
+    return " · ".join(parts)
 
 
 def _numbers(group: str) -> list[int]:

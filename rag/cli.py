@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from rag.cite import chunk_place
 from rag.config import Settings, load_settings
 from rag.errors import QuestionError, RagError
 from rag.types import Answer
@@ -32,6 +33,9 @@ def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any
                 "text": c.chunk.text,
                 "start": c.chunk.start,
                 "end": c.chunk.end,
+                "page": c.chunk.page,
+                "page_end": c.chunk.page_end,
+                "location": c.chunk.location,
             }
             for c in answer.citations
         ],
@@ -45,6 +49,9 @@ def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any
                 "text": h.chunk.text,
                 "start": h.chunk.start,
                 "end": h.chunk.end,
+                "page": h.chunk.page,
+                "page_end": h.chunk.page_end,
+                "location": h.chunk.location,
                 "score": round(h.score, 6),
             }
             for h in answer.retrieved
@@ -257,7 +264,7 @@ def _print_passages(items: Iterable[tuple[int, Any]], out: TextIO, scores: list[
     for i, (marker, chunk) in enumerate(items):
         score = f" score {scores[i]:.3f}" if scores else ""
         text = " ".join(chunk.text.split())
-        print(f"[{marker}] {chunk.source} (ký tự {chunk.start}–{chunk.end}){score}: {text}", file=out)
+        print(f"[{marker}] {chunk.source} ({chunk_place(chunk)}){score}: {text}", file=out)
 
 
 def _read_batch(path: Path) -> list[tuple[str, str]]:

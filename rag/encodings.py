@@ -18,7 +18,7 @@ from rag.errors import LoaderError
 from rag.syllables import is_known_syllable
 
 LEGACY_ENCODINGS = ("cp1258", "tcvn3", "vni")
-MIN_SCORE = 0.6  # share of accented words that must be real syllables
+MIN_SCORE = 0.5  # share of accented words that must be real syllables
 MIN_MARGIN = 0.25  # lead over the runner-up
 
 # --- TCVN 5712:1993 (VN3, the "ABC" fonts): one byte per precomposed lowercase letter ----------

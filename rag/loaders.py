@@ -1,4 +1,4 @@
-"""Files -> Document: decode, extract text, NFC-normalise, find a title."""
+"""Files -> Document: pick the format, decode, extract text, NFC-normalise, find a title."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rag import encodings
 from rag.errors import LoaderError, RagError
-from rag.types import Document
+from rag.formats.html import html_text
+from rag.formats.markdown import markdown_headings
+from rag.types import Document, Heading
 from rag.vietnamese import nfc
 
 log = logging.getLogger(__name__)
@@ -21,7 +23,10 @@ T = TypeVar("T")
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+PDF_SUFFIXES = frozenset({".pdf"})
+DOCX_SUFFIXES = frozenset({".docx"})
+JSONL_SUFFIXES = frozenset({".jsonl"})  # several documents per file: see load_all
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES | JSONL_SUFFIXES
 MAX_TITLE_CHARS = 200
 
 
@@ -59,41 +64,114 @@ def file_sha256(path: Path) -> str:
 
 
 def load(path: Path, *, source: str | None = None) -> Document:
-    """Read one file into a Document; raise LoaderError naming the file and the reason."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise LoaderError(f"cannot read {path}: {e.strerror or e}") from e
+    """Read one file into a Document; raise LoaderError naming the file and the reason.
+
+    A .jsonl file holds several documents: use load_all (load accepts one holding a single record).
+    """
+    docs = load_all(path, source=source)
+    if len(docs) != 1:
+        raise LoaderError(f"{path} holds {len(docs)} documents (one per line): read it with load_all")
+    return docs[0]
+
+
+def load_all(path: Path, *, source: str | None = None) -> list[Document]:
+    """Every document of one file: one for most formats, one per line of a .jsonl file.
+
+    Each document of a .jsonl file has the source ``<source>#<id>`` (its ``id`` or ``doc_id`` field,
+    else its line number) and the sha256 of the whole file.
+    """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise LoaderError(
             f"{path}: unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
         )
-    text = decode(raw, path)
-    if suffix in HTML_SUFFIXES:
-        title, text = _html_text(text)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise LoaderError(f"cannot read {path}: {e.strerror or e}") from e
+    source = source or str(path)
+    sha = hashlib.sha256(raw).hexdigest()
+    if not raw.strip():
+        raise LoaderError(f"{path} contains no text")
+    if suffix in JSONL_SUFFIXES:
+        return _jsonl_documents(decode(raw, path), path, source, sha)
+    headings: tuple[Heading, ...] = ()
+    page_starts: tuple[int, ...] = ()
+    if suffix in PDF_SUFFIXES:
+        from rag.formats.pdf import pdf_pages
+
+        title, pages = pdf_pages(raw, path)
+        text, page_starts = _join_pages(pages)
+        title = title or _first_line_title(text)
+    elif suffix in DOCX_SUFFIXES:
+        from rag.formats.word import docx_text
+
+        title, text, headings = docx_text(path)
+        title = title or _first_line_title(text)
+    elif suffix in HTML_SUFFIXES:
+        title, text, headings = html_text(_newlines(decode(raw, path)))
     else:
-        title = _markdown_title(text) if suffix != ".txt" else _first_line_title(text)
-    text = nfc(text).replace("\r\n", "\n").replace("\r", "\n")
+        text = _newlines(decode(raw, path))
+        if suffix == ".txt":
+            title = _first_line_title(text)
+        else:
+            title, headings = _markdown_title(text), markdown_headings(text)
     if not text.strip():
         raise LoaderError(f"{path} contains no text")
     title = nfc(title).strip() or path.stem
-    return Document(source=source or str(path), title=title, text=text, sha256=hashlib.sha256(raw).hexdigest())
+    return [Document(source, title, text, sha, headings=headings, page_starts=page_starts)]
 
 
 def decode(raw: bytes, path: Path) -> str:
-    """UTF-8 (with or without BOM) or BOM-marked UTF-16; anything else is refused, not guessed."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    """NFC text of a text file: UTF-8/UTF-16 (BOM or not), or Windows-1258, TCVN3 or VNI when the
+    bytes clearly read as Vietnamese in one of them; LoaderError otherwise (see rag.encodings)."""
+    text, encoding = encodings.decode(raw, path)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        log.info("%s read as %s", path, encoding)
+    return nfc(text)
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
+    """Pages separated by a blank line, and the offset where each one starts."""
+    starts, parts, pos = [], [], 0
+    for page in pages:
+        starts.append(pos)
+        parts.append(page)
+        pos += len(page) + 2
+    return "\n\n".join(parts), tuple(starts)
+
+
+def _jsonl_documents(text: str, path: Path, source: str, sha: str) -> list[Document]:
+    docs: list[Document] = []
+    seen: set[str] = set()
+    for line_no, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
         try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError as e:
-            raise LoaderError(f"{path}: broken UTF-16 text ({e.reason})") from e
-    if b"\x00" in raw[:8192]:
-        raise LoaderError(f"{path} looks like a binary file, not text: convert it to .txt first")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise LoaderError(f"{path} is not valid UTF-8 (byte {e.start}): save it as UTF-8 and ingest again") from e
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise TypeError("not an object")
+            body = data["text"]
+            if not isinstance(body, str):
+                raise TypeError("text is not a string")
+        except (ValueError, KeyError, TypeError) as e:
+            raise LoaderError(f"{path}:{line_no} is not a JSON object with a text field ({e}): fix that line") from e
+        key = str(data.get("id") or data.get("doc_id") or line_no)
+        if key in seen:
+            raise LoaderError(f"{path}:{line_no} repeats the id {key!r}: give every line its own id")
+        seen.add(key)
+        body = _newlines(body)
+        if not body.strip():
+            raise LoaderError(f"{path}:{line_no} has an empty text field: fill it or remove the line")
+        title = nfc(str(data.get("title") or "")).strip() or f"{path.stem} #{key}"
+        docs.append(Document(f"{source}#{key}", title, body, sha))
+    if not docs:
+        raise LoaderError(f"{path} contains no text")
+    return docs
 
 
 def _first_line_title(text: str) -> str:
@@ -107,84 +185,6 @@ def _first_line_title(text: str) -> str:
 def _markdown_title(text: str) -> str:
     match = re.search(r"^#\s+(.+?)\s*#*\s*$", text, flags=re.MULTILINE)
     return match.group(1) if match else _first_line_title(text)
-
-
-class _HtmlText(HTMLParser):
-    _SKIP = frozenset({"script", "style", "noscript", "template", "svg", "nav", "footer", "head"})
-    _BLOCK = frozenset(
-        {
-            "p",
-            "div",
-            "br",
-            "li",
-            "tr",
-            "h1",
-            "h2",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-            "section",
-            "article",
-            "table",
-            "ul",
-            "ol",
-            "blockquote",
-            "pre",
-            "header",
-            "main",
-            "title",
-        }
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title_parts: list[str] = []
-        self.h1_parts: list[str] = []
-        self._skip_depth = 0
-        self._in_title = False
-        self._in_h1 = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":
-            self._skip_depth = 0  # HTML5 lets </head> be omitted
-        if tag == "title":
-            self._in_title = True
-        elif tag in self._SKIP:
-            self._skip_depth += 1
-        if tag == "h1":
-            self._in_h1 = True
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag in self._SKIP and self._skip_depth:
-            self._skip_depth -= 1
-        if tag == "h1":
-            self._in_h1 = False
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title_parts.append(data)
-        elif not self._skip_depth:
-            self.parts.append(data)
-            if self._in_h1:
-                self.h1_parts.append(data)
-
-
-def _html_text(html: str) -> tuple[str, str]:
-    parser = _HtmlText()
-    parser.feed(html)
-    parser.close()
-    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in "".join(parser.parts).split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    title = " ".join("".join(parser.title_parts).split()) or " ".join("".join(parser.h1_parts).split())
-    return title, text
 
 
 def read_jsonl(

@@ -37,6 +37,7 @@ class Outline:
     sections: tuple[Section, ...]
     clauses: tuple[tuple[int, str], ...]  # (line start, clause number), in text order
     page_starts: tuple[int, ...] = ()
+    title_end: int = 0  # end of the capitalised title lines before the first section ("NGHỊ ĐỊNH")
 
     def section_index(self, offset: int) -> int:
         """Index of the section holding offset; -1 before the first section."""
@@ -45,7 +46,7 @@ class Outline:
     def is_heading(self, start: int, end: int) -> bool:
         """True when text[start:end] lies inside a section's heading line(s)."""
         i = self.section_index(start)
-        return i >= 0 and end <= self.sections[i].heading_end
+        return end <= self.title_end if i < 0 else end <= self.sections[i].heading_end
 
     def location(self, start: int, end: int) -> str:
         """The label of text[start:end] (a chunk inside one section): path, plus clauses when partial."""
@@ -115,7 +116,13 @@ def outline(doc: Document) -> Outline:
         stack.append((rank, label))
         path = tuple(lab for _, lab in stack if lab.casefold() != title)
         sections.append(Section(start, heading_end, path, rank == _LEGAL_RANKS["điều"]))
-    return Outline(tuple(sections), tuple(clauses), doc.page_starts)
+    title_end = 0
+    for start, end in lines:
+        line = text[start:end].strip()
+        if not sections or start >= sections[0].start or (line and not line.isupper()):
+            break
+        title_end = end
+    return Outline(tuple(sections), tuple(clauses), doc.page_starts, title_end)
 
 
 def _legal_unit(line: str) -> tuple[int, str] | None:

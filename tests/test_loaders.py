@@ -108,12 +108,13 @@ def test_binary_file_is_refused(tmp_path: Path) -> None:
         load(path)
 
 
-def test_invalid_utf8_names_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "cp1258.txt"
-    path.write_bytes(b"Ti\xeau \xc4\x91\xe1")  # Windows-1258 bytes, not UTF-8
+def test_undecodable_text_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "la.txt"
+    path.write_bytes(b"Gr\xfc\xdfe aus K\xf6ln und M\xfcnchen")  # German in cp1252: no Vietnamese reading
     with pytest.raises(LoaderError) as info:
         load(path)
-    assert str(info.value) == f"{path} is not valid UTF-8 (byte 2): save it as UTF-8 and ingest again"
+    assert str(info.value).startswith(f"cannot tell the encoding of {path}: it is not UTF-8 or UTF-16")
+    assert str(info.value).endswith(": save it as UTF-8 and ingest again")
 
 
 @pytest.mark.parametrize("content", [b"", b"  \n\n \t"])
@@ -125,10 +126,10 @@ def test_empty_file_is_refused(tmp_path: Path, content: bytes) -> None:
 
 
 def test_unsupported_and_missing_files(tmp_path: Path) -> None:
-    pdf = tmp_path / "x.pdf"
-    pdf.write_bytes(b"%PDF-1.7")
-    with pytest.raises(LoaderError, match=r"unsupported file type \.pdf"):
-        load(pdf)
+    odt = tmp_path / "x.odt"
+    odt.write_bytes(b"PK\x03\x04")
+    with pytest.raises(LoaderError, match=r"unsupported file type \.odt; supported: \.docx, \.htm, \.html, \.jsonl"):
+        load(odt)
     with pytest.raises(LoaderError, match=r"cannot read .*missing\.txt"):
         load(tmp_path / "missing.txt")
 
@@ -141,7 +142,9 @@ def folder(tmp_path: Path) -> Path:
         "a.md",
         "README.md",
         "LICENSE",
-        "notes.pdf",
+        "notes.odt",
+        "scan.pdf",
+        "data.jsonl",
         ".secret.txt",
         ".hidden/x.txt",
         "sub/c.html",
@@ -160,6 +163,8 @@ def test_discover_folder_sorted_recursive_hidden_skipped(folder: Path) -> None:
     assert [p.relative_to(folder).as_posix() for p in found] == [
         "a.md",
         "b.txt",
+        "data.jsonl",
+        "scan.pdf",
         "sub/Z.txt",
         "sub/c.html",
         "sub/deep/d.markdown",
@@ -169,10 +174,10 @@ def test_discover_folder_sorted_recursive_hidden_skipped(folder: Path) -> None:
 
 
 def test_discover_reports_unsupported_and_missing_given_directly(folder: Path) -> None:
-    found, skipped = discover([folder / "notes.pdf", folder / "missing", folder / "b.txt", folder / "b.txt"])
+    found, skipped = discover([folder / "notes.odt", folder / "missing", folder / "b.txt", folder / "b.txt"])
     assert found == [folder / "b.txt"]
     assert skipped == [
-        (folder / "notes.pdf", "unsupported file type .pdf"),
+        (folder / "notes.odt", "unsupported file type .odt"),
         (folder / "missing", "no such file or folder"),
     ]
 

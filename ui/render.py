@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from rag.cite import supporting_spans
+from rag.cite import chunk_place, supporting_spans
 from rag.types import Answer, Chunk
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -48,7 +48,8 @@ def error_html(message: str) -> str:
 
 
 def location(chunk: Chunk) -> str:
-    return f"ký tự {chunk.start}–{chunk.end}"
+    """Page (PDF), section path and character range of a passage."""
+    return chunk_place(chunk)
 
 
 def _highlighted(passage: str, spans: list[tuple[int, int]]) -> str:
