@@ -99,7 +99,14 @@ def _tag(units: list[_Unit], structure: Outline) -> list[_Unit]:
     if not structure.sections:
         return units
     return [
-        _Unit(u.start, u.end, u.tokens, u.paragraph, structure.section_index(u.start), structure.is_heading(u.start, u.end))
+        _Unit(
+            u.start,
+            u.end,
+            u.tokens,
+            u.paragraph,
+            structure.section_index(u.start),
+            structure.is_heading(u.start, u.end),
+        )
         for u in units
     ]
 

@@ -58,7 +58,9 @@ class Outline:
         if section.is_article:
             next_start = self.sections[i + 1].start if i + 1 < len(self.sections) else None
             own = [c for c in self.clauses if c[0] >= section.start and (next_start is None or c[0] < next_start)]
-            covered = [c for j, c in enumerate(own) if start <= c[0] < end or (c[0] <= start and _before(own, j, start))]
+            covered = [
+                c for j, c in enumerate(own) if start <= c[0] < end or (c[0] <= start and _before(own, j, start))
+            ]
             if covered and len(covered) < len(own):
                 first, last = covered[0][1], covered[-1][1]
                 labels.append(f"Khoản {first}" if first == last else f"Khoản {first}–{last}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,27 @@ def test_retrieve_only_text(fakes: CliFakes) -> None:
     assert code == 0
     assert out.startswith("[1] docs/ha-noi.txt (ký tự 0–49) score ")
     assert out.endswith(": Hà Nội Hà Nội là thủ đô của Việt Nam từ năm 1976.\n")
+
+
+def test_pdf_citation_names_page_and_location(fakes: CliFakes, tmp_path: Path) -> None:
+    shutil.copy(Path(__file__).parent / "fixtures" / "docs" / "nghi-dinh.pdf", tmp_path / "docs" / "nghi-dinh.pdf")
+    code, out, err = run("ingest", "docs", "--index", "idx")
+    assert (code, err) == (0, "")
+    assert out.startswith("idx: 4 added, 0 updated, 0 unchanged, 0 removed, 0 failed; 6 chunks embedded in ")
+    question = "Nghị định có hiệu lực thi hành từ ngày nào?"
+    fakes.replies = ["Từ ngày 01 tháng 7 năm 2024 [1]."]
+    code, out, err = run("ask", question, "--json", "--k", "1", "--index", "idx")
+    assert (code, err) == (0, "")
+    [citation] = json.loads(out)["citations"]
+    assert {k: citation[k] for k in ("source", "page", "page_end", "location")} == {
+        "source": "docs/nghi-dinh.pdf",
+        "page": 2,
+        "page_end": 2,
+        "location": "Chương II › Điều 3",
+    }
+    assert citation["text"].startswith("Chương II\nĐIỀU KHOẢN THI HÀNH\nĐiều 3. Hiệu lực thi hành\n")
+    code, out, _ = run("ask", question, "--k", "1", "--index", "idx")
+    assert "\nNguồn:\n[1] docs/nghi-dinh.pdf (trang 2 · Chương II › Điều 3 · ký tự " in out
 
 
 def test_k_limits_retrieved(fakes: CliFakes) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rag.errors import IndexNotFoundError, ModelLoadError, QuestionError
 from rag.types import Answer, Chunk, Citation, Hit
 from ui.backend import UploadTooLargeError, vietnamese_error
-from ui.render import Turn, answer_html, sources_html
+from ui.render import Turn, answer_html, location, sources_html
 
 PASSAGE = "Năm 2021 có nhiều hoạt động. Ban đã mở được 04 lớp bồi dưỡng, có 386 học viên tham dự. Hết."
 CITED = Chunk("a-00001", "corpus/bao-cao.txt", "Báo cáo 2021", PASSAGE, 100, 100 + len(PASSAGE))
@@ -41,6 +41,28 @@ def test_sources_panel_marks_the_supporting_sentence_and_keeps_uncited_secondary
     others = html[html.index('<details class="rag-others">') :]
     assert "Các đoạn khác được tìm thấy (1)" in others
     assert "Một đoạn &lt;b&gt;khác&lt;/b&gt;." in others  # document text is escaped
+
+
+def test_source_card_shows_page_and_location() -> None:
+    chunk = Chunk(
+        "c-00002",
+        "docs/nghi-dinh.pdf",
+        "Nghị định",
+        PASSAGE,
+        5,
+        90,
+        location="Chương II › Điều 5 › Khoản 2",
+        page=3,
+        page_end=4,
+    )
+    answer = Answer("Hỏi?", "Đáp [1].", citations=(Citation(1, chunk),), retrieved=(Hit(chunk, 0.9, 1),))
+    html = sources_html([Turn("Hỏi?", "Hỏi?", answer)])
+    assert (
+        '<span class="rag-src-loc"> · nghi-dinh.pdf · trang 3–4 · Chương II › Điều 5 › Khoản 2 · ký tự 5–90</span>'
+        in html
+    )
+    assert location(CITED) == f"ký tự 100–{100 + len(PASSAGE)}"
+    assert location(Chunk("d", "a.pdf", "", "x", 0, 1, page=2, page_end=2)) == "trang 2 · ký tự 0–1"
 
 
 def test_newest_turn_is_first_and_open() -> None:

@@ -25,15 +25,15 @@ def pdf_pages(raw: bytes, path: Path) -> tuple[str, list[str]]:
     try:
         reader = PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise LoaderError(
-                f"{path} is password-protected: save an unprotected copy (print to PDF) and ingest that"
-            )
+            raise LoaderError(f"{path} is password-protected: save an unprotected copy (print to PDF) and ingest that")
         title = ""
         if reader.metadata is not None and reader.metadata.title:
             title = str(reader.metadata.title)
         pages = [page.extract_text() or "" for page in reader.pages]
     except DependencyError as e:
-        raise LoaderError(f"{path} is encrypted with a cipher this install cannot read ({e}): save an unprotected copy") from e
+        raise LoaderError(
+            f"{path} is encrypted with a cipher this install cannot read ({e}): save an unprotected copy"
+        ) from e
     except (PyPdfError, PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as e:
         raise LoaderError(f"{path} is a damaged PDF ({type(e).__name__}: {e}): export it again") from e
     if not any(p.strip() for p in pages):
