@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from rag.chunking import ChunkSettings, chunk_document, passage_text
 from rag.errors import IndexMismatchError, LoaderError
-from rag.loaders import discover, file_sha256, load
+from rag.loaders import JSONL_SUFFIXES, discover, file_sha256, load_all
 from rag.store import IndexStore, require_index, writer_lock
 from rag.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
 
@@ -79,20 +79,27 @@ def ingest(
             if progress:
                 progress(n - 1, len(files), source)
             try:
-                record = store.documents.get(source)
-                if record is not None and record.sha256 == file_sha256(path):
+                stored = _stored_parts(store, path, source)
+                if stored and all(store.documents[s].sha256 == file_sha256(path) for s in stored):
                     report.unchanged.append(source)
+                    seen.update(stored)
                     continue
-                doc = load(path, source=source)
-                chunks = chunk_document(doc, count_tokens=embedder.count_tokens, settings=chunking)
-                vectors = embedder.embed_passages([passage_text(c) for c in chunks])
+                prepared = []
+                for doc in load_all(path, source=source):  # a .jsonl file holds one document per line
+                    chunks = chunk_document(doc, count_tokens=embedder.count_tokens, settings=chunking)
+                    prepared.append((doc, chunks, embedder.embed_passages([passage_text(c) for c in chunks])))
             except (LoaderError, OSError) as e:
                 report.failed.append((source, str(e)))
                 log.warning("skipped %s: %s", source, e)
+                seen.update(stored)  # keep what was indexed before; prune only drops deleted files
                 continue
-            store.add(doc, chunks, vectors)
-            (report.updated if record is not None else report.added).append(source)
-            report.chunks_embedded += len(chunks)
+            for stale in set(stored) - {doc.source for doc, _, _ in prepared}:
+                store.remove(stale)
+            for doc, chunks, vectors in prepared:
+                store.add(doc, chunks, vectors)
+                seen.add(doc.source)
+                report.chunks_embedded += len(chunks)
+            (report.updated if stored else report.added).append(source)
             dirty = True
             if time.perf_counter() - last_save > SAVE_EVERY_SECONDS:
                 store.save()  # a checkpoint: an interrupted run resumes from here
@@ -118,10 +125,23 @@ def remove(sources: list[str], *, index: Path) -> list[str]:
     require_index(index)  # before the lock, which would create the folder
     with writer_lock(index):
         store = IndexStore.load(index)
-        removed = [s for s in sources if store.remove(s)]
+        removed = []
+        for source in sources:
+            # a .jsonl file was indexed as its records, "<file>#<id>"
+            parts = (
+                [source] if source in store.documents else [s for s in store.documents if s.startswith(source + "#")]
+            )
+            removed.extend(s for s in parts if store.remove(s))
         if removed:
             store.save()
     return removed
+
+
+def _stored_parts(store: IndexStore, path: Path, source: str) -> list[str]:
+    """Indexed documents that came from this file: itself, or its ``source#id`` records for .jsonl."""
+    if path.suffix.lower() in JSONL_SUFFIXES:
+        return sorted(s for s in store.documents if s.startswith(source + "#"))
+    return [source] if source in store.documents else []
 
 
 def _open_store(index: Path, embedder: Embedder, chunk_config: dict[str, int], rebuild: bool) -> IndexStore:

@@ -184,3 +184,32 @@ def test_rebuild_never_overwrites_the_files_the_live_manifest_uses(docs: Path, t
     after = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
     assert after["generation"] == 2
     assert after["files"]["vectors"] == "vectors-000002.faiss"
+
+
+def test_jsonl_records_are_documents_of_their_file(docs: Path, tmp_path: Path) -> None:
+    path = docs / "bai.jsonl"
+    path.write_text(
+        '{"id": "a", "title": "Sông Hồng", "text": "Sông Hồng chảy qua Hà Nội."}\n'
+        '{"id": "b", "title": "Sông Hương", "text": "Sông Hương chảy qua Huế."}\n',
+        encoding="utf-8",
+    )
+    embedder = HashEmbedder()
+    report = _run(docs, tmp_path / "idx", embedder, prune=True)
+    assert report.added == _sources(docs, "bai.jsonl", "ha-noi.txt", "hue.md", "sub/da-nang.html")
+    store = IndexStore.load(tmp_path / "idx")
+    assert sorted(s for s in store.documents if "bai.jsonl" in s) == [f"{path}#a", f"{path}#b"]
+    assert [c.title for c in store.chunks_of(f"{path}#b")] == ["Sông Hương"]
+
+    report = _run(docs, tmp_path / "idx", embedder, prune=True)
+    assert (report.unchanged, report.removed, embedder.passages_embedded) == (
+        _sources(docs, "bai.jsonl", "ha-noi.txt", "hue.md", "sub/da-nang.html"),
+        [],
+        5,
+    )
+
+    path.write_text('{"id": "b", "title": "Sông Hương", "text": "Sông Hương chảy qua thành phố Huế."}\n', "utf-8")
+    report = _run(docs, tmp_path / "idx", embedder, prune=True)
+    assert (report.updated, report.removed) == ([str(path)], [])
+    store = IndexStore.load(tmp_path / "idx")
+    assert sorted(s for s in store.documents if "bai.jsonl" in s) == [f"{path}#b"]
+    assert remove([str(path)], index=tmp_path / "idx") == [f"{path}#b"]
