@@ -77,7 +77,10 @@ def _chains(line: str) -> list[list[tuple[int, int]]]:
     current: list[tuple[int, int]] = []
     for m in _LETTERS.finditer(line):
         start, end = m.span()
-        glued = (start > 0 and not line[start - 1].isspace()) or (end < len(line) and line[end].isalnum())
+        # "5a", "x_y": part of a larger token; punctuation around a word ("(Vi ệt)") is fine
+        glued = (start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_")) or (
+            end < len(line) and (line[end].isalnum() or line[end] == "_")
+        )
         if current and not glued and _JOINABLE_GAP.fullmatch(line[current[-1][1] : start]):
             current.append((start, end))
             continue

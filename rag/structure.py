@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.types import Document
 
@@ -38,10 +38,14 @@ class Outline:
     clauses: tuple[tuple[int, str], ...]  # (line start, clause number), in text order
     page_starts: tuple[int, ...] = ()
     title_end: int = 0  # end of the capitalised title lines before the first section ("NGHỊ ĐỊNH")
+    _starts: list[int] = field(init=False, repr=False, compare=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_starts", [s.start for s in self.sections])
 
     def section_index(self, offset: int) -> int:
         """Index of the section holding offset; -1 before the first section."""
-        return bisect.bisect_right([s.start for s in self.sections], offset) - 1
+        return bisect.bisect_right(self._starts, offset) - 1
 
     def is_heading(self, start: int, end: int) -> bool:
         """True when text[start:end] lies inside a section's heading line(s)."""

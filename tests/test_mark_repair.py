@@ -16,6 +16,7 @@ from rag.syllables import is_known_syllable, is_syllable
         ("CỘNG HOÀ XÃ H ỘI CH Ủ NGH ĨA VI ỆT NAM", "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
         ("Đ iều 5. Quy ền v à ngh ĩa v ụ", "Điều 5. Quyền và nghĩa vụ"),
         ("Hà N ội", "Hà Nội"),  # "N" joins "ội", not "Hà" (Hàn): more fragments explained
+        ("(Vi ệt Nam) và “ĐIỀ U 5”", "(Việt Nam) và “ĐIỀU 5”"),
         ("Ngh ị đ ịnh số 15", "Nghị định số 15"),
         ("Vie \u0323\u0302t Nam", "Việt Nam"),  # combining marks after a space
         ("Viê \u0323 t Nam", "Việt Nam"),

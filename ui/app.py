@@ -172,7 +172,9 @@ def build_app(backend: Backend) -> Any:
                     max_tokens = gr.Slider(64, 1024, value=settings.max_tokens, step=32, label="Độ dài tối đa (token)")
                 with gr.Accordion("Tài liệu", open=False):
                     files = gr.File(
-                        label="Tải tài liệu lên (.txt, .md, .html, .pdf, .docx, .jsonl)", file_count="multiple", elem_id="rag-upload"
+                        label="Tải tài liệu lên (.txt, .md, .html, .pdf, .docx, .jsonl)",
+                        file_count="multiple",
+                        elem_id="rag-upload",
                     )
                     add = gr.Button("Thêm vào chỉ mục", elem_id="rag-add")
                     status = gr.HTML(elem_id="rag-status")
