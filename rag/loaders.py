@@ -164,7 +164,7 @@ def _jsonl_documents(text: str, path: Path, source: str, sha: str) -> list[Docum
         if key in seen:
             raise LoaderError(f"{path}:{line_no} repeats the id {key!r}: give every line its own id")
         seen.add(key)
-        body = _newlines(body)
+        body = nfc(_newlines(body))
         if not body.strip():
             raise LoaderError(f"{path}:{line_no} has an empty text field: fill it or remove the line")
         title = nfc(str(data.get("title") or "")).strip() or f"{path.stem} #{key}"

@@ -214,6 +214,24 @@ def test_jsonl_bad_lines_name_the_line(tmp_path: Path, content: str, problem: st
         load_all(path)
 
 
+def test_nfd_docx_and_jsonl_come_out_nfc(tmp_path: Path) -> None:
+    import unicodedata
+
+    import docx
+
+    nfd = unicodedata.normalize("NFD", "Điều kiện được hưởng trợ cấp")
+    document = docx.Document()
+    document.add_heading(nfd, level=1)
+    document.add_paragraph(nfd + ".")
+    document.save(str(tmp_path / "nfd.docx"))
+    doc = load(tmp_path / "nfd.docx")
+    assert doc.text == "Điều kiện được hưởng trợ cấp\nĐiều kiện được hưởng trợ cấp."
+    assert doc.headings == (Heading(0, 1, "Điều kiện được hưởng trợ cấp"),)
+    path = tmp_path / "nfd.jsonl"
+    path.write_text(json.dumps({"title": nfd, "text": nfd}) + "\n", encoding="utf-8")
+    assert (load(path).title, load(path).text) == ("Điều kiện được hưởng trợ cấp", "Điều kiện được hưởng trợ cấp")
+
+
 def test_single_record_jsonl_loads(tmp_path: Path) -> None:
     path = tmp_path / "mot.jsonl"
     path.write_text('{"id": "a", "title": "Một", "text": "Nội dung."}\n', encoding="utf-8")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rag.errors import LoaderError
 from rag.types import Heading
+from rag.vietnamese import nfc
 
 _HEADING_STYLE = re.compile(r"heading\s*(\d)", re.IGNORECASE)
 
@@ -27,10 +28,10 @@ def docx_text(path: Path) -> tuple[str, str, tuple[Heading, ...]]:
         pos = 0
         for block in document.iter_inner_content():
             if isinstance(block, Table):
-                new = [_row_text(row) for row in block.rows]
+                new = [nfc(_row_text(row)) for row in block.rows]
                 level = 0
             else:
-                new = [" ".join(block.text.split())]
+                new = [nfc(" ".join(block.text.split()))]
                 style = block.style.name if block.style is not None else ""
                 level = _heading_level(style)
                 if style.lower() == "title" and not title_style:
