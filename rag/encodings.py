@@ -204,10 +204,12 @@ def _guess_legacy(raw: bytes, path: Path) -> tuple[str, str]:
     scored = []
     for encoding in LEGACY_ENCODINGS:
         text = decode_legacy(raw, encoding)
+        if any(text == other for _, _, other, _ in scored):
+            continue  # "chào" reads the same in cp1258 and VNI: one candidate, not a tie
         score, n_words = vietnamese_score(text)
         scored.append((score, encoding, text, n_words))
     scored.sort(key=lambda s: s[0], reverse=True)
-    (best, encoding, text, n_words), runner_up = scored[0], scored[1][0]
+    (best, encoding, text, n_words), runner_up = scored[0], (scored[1][0] if len(scored) > 1 else 0.0)
     if n_words and best >= MIN_SCORE and best - runner_up >= MIN_MARGIN:
         return text, encoding
     tried = ", ".join(f"{e} {s:.0%}" for s, e, _, _ in scored)

@@ -60,6 +60,11 @@ def test_known_bytes_of_each_encoding() -> None:
     )
 
 
+def test_text_that_reads_the_same_in_two_encodings_is_accepted() -> None:
+    # only Latin-1 accents: cp1258 and VNI give the same text, so there is nothing to choose
+    assert decode("Xin chào các em".encode("cp1258"), Path("a")) == ("Xin chào các em", "cp1258")
+
+
 def test_utf8_and_utf16_variants() -> None:
     text = "Tiêu đề\nNội dung tiếng Việt."
     assert decode(text.encode(), Path("a")) == (text, "utf-8")
