@@ -279,6 +279,17 @@ def test_pdf_with_owner_password_only_is_read(tmp_path: Path) -> None:
     assert load(path).text == PAGE_1 + "\n\n" + PAGE_2
 
 
+def test_pdf_title_named_after_a_file_falls_back_to_the_first_line(tmp_path: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(PDF))
+    writer.add_metadata({"/Title": "Microsoft Word - nghi-dinh.docx"})
+    path = tmp_path / "word.pdf"
+    with path.open("wb") as handle:
+        writer.write(handle)
+    assert load(path).title == "NGHỊ ĐỊNH MẪU"
+
+
 def test_scanned_pdf_without_text_layer(tmp_path: Path) -> None:
     from pypdf import PdfWriter
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from rag.errors import LoaderError
 from rag.mark_repair import repair_split_diacritics
 
 log = logging.getLogger(__name__)
+_GENERATED_TITLE = re.compile(r"^(untitled|microsoft \w+ - )|\.(docx?|odt|pdf|txt|xlsx?|pptx?)$", re.IGNORECASE)
 
 
 def pdf_pages(raw: bytes, path: Path) -> tuple[str, list[str]]:
@@ -26,9 +28,9 @@ def pdf_pages(raw: bytes, path: Path) -> tuple[str, list[str]]:
         reader = PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):
             raise LoaderError(f"{path} is password-protected: save an unprotected copy (print to PDF) and ingest that")
-        title = ""
-        if reader.metadata is not None and reader.metadata.title:
-            title = str(reader.metadata.title)
+        title = str(reader.metadata.title or "") if reader.metadata is not None else ""
+        if _GENERATED_TITLE.search(title):
+            title = ""  # "Microsoft Word - bao-cao.docx" names the source file, not the document
         pages = [page.extract_text() or "" for page in reader.pages]
     except DependencyError as e:
         raise LoaderError(
