@@ -97,9 +97,8 @@ def _best_joining(line: str, chain: list[tuple[int, int]]) -> str:
     words = [line[s:e] for s, e in chain]
     known = [is_known_syllable(w) for w in words]
     n = len(words)
-    # best[i]: (attested words explained, -joins) for words[:i], and the group sizes
-    best: list[tuple[tuple[int, int], list[int]] | None] = [None] * (n + 1)
-    best[0] = ((0, 0), [])
+    # best[i]: ((attested words explained, -joins), size of the last group) for words[:i]
+    best: list[tuple[tuple[int, int], int] | None] = [((0, 0), 0)] + [None] * n
     for i in range(1, n + 1):
         for k in range(1, min(_MAX_PARTS, i) + 1):
             prev = best[i - k]
@@ -112,13 +111,19 @@ def _best_joining(line: str, chain: list[tuple[int, int]]) -> str:
             else:
                 gain = (k, -1)
             score = (prev[0][0] + gain[0], prev[0][1] + gain[1])
-            if best[i] is None or score > best[i][0]:
-                best[i] = (score, [*prev[1], k])
-    result = best[n]
-    assert result is not None
+            current = best[i]
+            if current is None or score > current[0]:
+                best[i] = (score, k)
+    sizes: list[int] = []
+    i = n
+    while i > 0:
+        entry = best[i]
+        assert entry is not None  # k = 1 always applies
+        sizes.insert(0, entry[1])
+        i -= entry[1]
     pieces: list[str] = []
     i = 0
-    for k in result[1]:
+    for k in sizes:
         pieces.append("".join(words[i : i + k]))
         if i + k < n:
             pieces.append(line[chain[i + k - 1][1] : chain[i + k][0]])
