@@ -179,3 +179,22 @@ def test_overlap_never_carries_a_sentence_across_a_paragraph() -> None:
     chunks = chunk_document(doc, count_tokens=lambda s: len(s.split()), settings=settings)
     # "Kết." would fit in the overlap budget, but it belongs to the previous paragraph
     assert [c.text for c in chunks] == ["Đầu tiên. Kết.\nMột hai.", f"Một hai. {long_sentence}"]
+
+
+def test_chunk_place_fields_default_and_round_trip() -> None:
+    old = {"chunk_id": "k-00000", "source": "a.txt", "title": "A", "text": "Văn bản.", "start": 0, "end": 8}
+    chunk = Chunk.from_dict(old)  # an index written before location/page existed
+    assert (chunk.location, chunk.page, chunk.page_end) == ("", None, None)
+    pdf = Chunk("k-00001", "a.pdf", "A", "Văn bản.", 0, 8, 2, location="Chương I › Điều 1", page=3, page_end=4)
+    assert Chunk.from_dict(pdf.to_dict()) == pdf
+
+
+def test_headings_and_legal_units_start_chunks() -> None:
+    text = "Mở đầu ngắn.\nĐiều 1. Phạm vi\nNội dung một.\nĐiều 2. Đối tượng\nNội dung hai."
+    chunks = _chunk(text, max_tokens=200, overlap=40)
+    assert [(c.location, c.text) for c in chunks] == [
+        ("", "Mở đầu ngắn."),
+        ("Điều 1", "Điều 1. Phạm vi\nNội dung một."),
+        ("Điều 2", "Điều 2. Đối tượng\nNội dung hai."),
+    ]
+    assert [text[c.start : c.end] for c in chunks] == [c.text for c in chunks]
