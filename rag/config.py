@@ -41,8 +41,9 @@ class Settings:
     retrieval: str = "hybrid"  # hybrid | dense | lexical
     fusion: str = "zscore"  # zscore | rrf
     rrf_k: int = 60
-    dense_weight: float = 1.0
+    dense_weight: float = 1.5
     lexical_weight: float = 1.0
+    coverage_weight: float = 1.5  # best-sentence query coverage, added after zscore fusion
     candidates: int = 50
     restore_diacritics: int = 1
     ann_threshold: int = 200_000  # from this many chunks on, FAISS switches from exact to IVF-SQ8

@@ -46,6 +46,7 @@ def retrieval_settings(settings: Settings) -> RetrievalSettings:
         rrf_k=settings.rrf_k,
         dense_weight=settings.dense_weight,
         lexical_weight=settings.lexical_weight,
+        coverage_weight=settings.coverage_weight,
         candidates=settings.candidates,
         restore_diacritics=bool(settings.restore_diacritics),
     )

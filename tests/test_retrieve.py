@@ -172,7 +172,7 @@ def test_hybrid_scores_are_rrf_of_both_rankings(filled, embedder: HashEmbedder) 
     dense = _ids(_retriever(store, embedder, mode="dense").search(query, 6))
     lexical = _ids(store.search_lexical(query, 6))
     assert dense[0] == lexical[0] == "ket-hon-00000"
-    hits = _retriever(store, embedder, mode="hybrid", fusion="rrf", rrf_k=60).search(query, 6)
+    hits = _retriever(store, embedder, mode="hybrid", fusion="rrf", rrf_k=60, dense_weight=1.0).search(query, 6)
     assert hits[0].chunk.chunk_id == "ket-hon-00000"
     assert hits[0].score == pytest.approx(2 / 61, rel=1e-12)
     for hit in hits:
