@@ -156,6 +156,7 @@ def ingest(
         store = _open_store(index, embedder, chunk_config, rebuild)
         store.ann_threshold, store.nprobe = ann_threshold, nprobe
         journal = ResumeJournal(index, model_id=embedder.model_id, dim=embedder.dim, chunking=chunk_config)
+        ingest_file = _FileIngester(store, journal, embedder, chunking, limits, report, tell)
         dirty = rebuild
         seen: set[str] = set()
         done = 0
@@ -165,7 +166,7 @@ def ingest(
                 seen.add(source)
                 tell(n, source)
                 try:
-                    dirty |= _ingest_file(path, source, store, journal, embedder, chunking, limits, report, tell, n)
+                    dirty |= ingest_file(path, source, n)
                 except (LoaderError, OSError) as e:
                     reason = str(e) if isinstance(e, LoaderError) else f"cannot read {path}: {e.strerror or e}"
                     report.failed.append((source, reason))
@@ -176,7 +177,7 @@ def ingest(
             log.warning("interrupted: committing the %d files finished so far", len(report.added + report.updated))
         if prune and not report.interrupted:
             for source in _under_roots(store.documents, paths):
-                if source not in seen and store.remove(source):
+                if not _from_seen_file(source, seen) and store.remove(source):
                     report.removed.append(source)
                     dirty = True
         if dirty or not IndexStore.exists(index):
@@ -189,72 +190,102 @@ def ingest(
     return report
 
 
-def _ingest_file(
-    path: Path,
-    source: str,
-    store: IndexStore,
-    journal: ResumeJournal,
-    embedder: Embedder,
-    chunking: ChunkSettings,
-    limits: _Limits,
-    report: IngestReport,
-    tell: Callable[[int, str], None],
-    n: int,
-) -> bool:
-    """Bring one file up to date in the store; True when the store changed."""
-    stat = path.stat()
-    record = store.documents.get(source)
-    if record is not None and (record.size, record.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-        report.unchanged.append(source)
-        return False
-    settled = time.time_ns() - stat.st_mtime_ns > SETTLED_NS
-    size, mtime_ns = (stat.st_size, stat.st_mtime_ns) if settled else (None, None)
-    if limits.max_file_bytes is not None and stat.st_size > limits.max_file_bytes:
-        raise LoaderError(
-            f"{path} is {stat.st_size / 2**20:.1f} MB, above the limit of {limits.max_file_bytes / 2**20:.0f} MB: "
-            "raise max_file_mb (rag.toml or RAG_MAX_FILE_MB) to ingest it"
-        )
-    sha256 = file_sha256(path)
-    if record is not None and record.sha256 == sha256:
-        report.unchanged.append(source)
-        if size is None or (record.size, record.mtime_ns) == (size, mtime_ns):
+class _FileIngester:
+    """Brings one file at a time up to date in the store, journaling each finished file."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        journal: ResumeJournal,
+        embedder: Embedder,
+        chunking: ChunkSettings,
+        limits: _Limits,
+        report: IngestReport,
+        tell: Callable[[int, str], None],
+    ) -> None:
+        self.store, self.journal, self.embedder, self.chunking = store, journal, embedder, chunking
+        self.limits, self.report, self.tell = limits, report, tell
+        self._documents_of_file = _documents_by_file(store.documents)
+
+    def __call__(self, path: Path, source: str, n: int) -> bool:
+        """Ingest path unless it is unchanged; True when the store changed."""
+        stat = path.stat()
+        old = self._documents_of_file.get(source, [])
+        records = [self.store.documents[s] for s in old]
+        if records and all((r.size, r.mtime_ns) == (stat.st_size, stat.st_mtime_ns) for r in records):
+            self.report.unchanged.append(source)
             return False
-        record.size, record.mtime_ns = size, mtime_ns  # hash confirmed: next time a stat suffices
-        return True
-    entry = journal.take(source, sha256)
-    resumed = entry is not None
-    if entry is not None:
-        report.resumed.append(source)
-    else:
-        streamed = path.suffix.lower() in STREAMABLE_SUFFIXES and stat.st_size > limits.stream_over_bytes
-        if streamed:
-            title, sha256, chunks, vectors = _embed_streamed(path, source, embedder, chunking, limits, tell, n)
+        settled = time.time_ns() - stat.st_mtime_ns > SETTLED_NS
+        size, mtime_ns = (stat.st_size, stat.st_mtime_ns) if settled else (None, None)
+        limit = self.limits.max_file_bytes
+        if limit is not None and stat.st_size > limit:
+            raise LoaderError(
+                f"{path} is {stat.st_size / 2**20:.1f} MB, above the limit of {limit / 2**20:.0f} MB: "
+                "raise max_file_mb (rag.toml or RAG_MAX_FILE_MB) to ingest it"
+            )
+        sha256 = file_sha256(path)
+        if records and all(r.sha256 == sha256 for r in records):
+            self.report.unchanged.append(source)
+            if size is None or all((r.size, r.mtime_ns) == (size, mtime_ns) for r in records):
+                return False
+            for r in records:  # the hash confirmed it: next time a stat suffices
+                r.size, r.mtime_ns = size, mtime_ns
+            return True
+        entry = self.journal.take(source, sha256)
+        resumed = entry is not None
+        if entry is None:
+            entry = self._embed(path, source, stat.st_size, n)
+            entry = dataclasses.replace(entry, size=size, mtime_ns=mtime_ns)
+            self.report.chunks_embedded += len(entry.chunks)
         else:
-            doc = _load(path, source)
-            title, sha256 = doc.title, doc.sha256
-            chunks = chunk_document(doc, count_tokens=embedder.count_tokens, settings=chunking)
-            vectors = embedder.embed_passages([passage_text(c) for c in chunks])
-        entry = JournalEntry(source, sha256, title, chunks, vectors, size, mtime_ns)
-        report.chunks_embedded += len(chunks)
-    with _sigint_deferred():  # the journal line and the store change happen together or not at all
-        if not resumed:
-            journal.append(entry)
-        store.add(
-            Document(source=source, title=entry.title, text="", sha256=entry.sha256),
-            entry.chunks,
-            entry.vectors,
-            size=entry.size,
-            mtime_ns=entry.mtime_ns,
-        )
-    (report.updated if record is not None else report.added).append(source)
-    return True
+            self.report.resumed.append(source)
+        with _sigint_deferred():  # the journal line and the store change happen together or not at all
+            if not resumed:
+                self.journal.append(entry)
+            for doc_source in old:  # a file of several documents (JSON lines) may have lost some
+                self.store.remove(doc_source)
+            for doc_source, title, chunks, vectors in entry.documents_with_vectors():
+                doc = Document(source=doc_source, title=title, text="", sha256=entry.sha256)
+                self.store.add(doc, chunks, vectors, size=entry.size, mtime_ns=entry.mtime_ns)
+        (self.report.updated if records else self.report.added).append(source)
+        return True
+
+    def _embed(self, path: Path, source: str, size: int, n: int) -> JournalEntry:
+        import numpy as np
+
+        if path.suffix.lower() in STREAMABLE_SUFFIXES and size > self.limits.stream_over_bytes:
+            return _embed_streamed(path, source, self.embedder, self.chunking, self.limits, self.tell, n)
+        docs = _load_documents(path, source)
+        chunks = [
+            c for d in docs for c in chunk_document(d, count_tokens=self.embedder.count_tokens, settings=self.chunking)
+        ]
+        vectors = self.embedder.embed_passages([passage_text(c) for c in chunks])
+        counts = {d.source: 0 for d in docs}
+        for c in chunks:
+            counts[c.source] += 1
+        documents = [(d.source, d.title, counts[d.source]) for d in docs]
+        return JournalEntry(source, docs[0].sha256, documents, chunks, np.asarray(vectors, dtype=np.float32))
 
 
-def _load(path: Path, source: str) -> Document:
-    """loaders.load, with any unexpected failure of a loader turned into a per-file LoaderError."""
+def _documents_by_file(documents: dict[str, object]) -> dict[str, list[str]]:
+    """Indexed document sources by the file they came from: a file ``f.jsonl`` holds ``f.jsonl#<id>``."""
+    by_file: dict[str, list[str]] = {}
+    for source in documents:
+        by_file.setdefault(source, []).append(source)
+        for i, char in enumerate(source):
+            if char == "#":
+                by_file.setdefault(source[:i], []).append(source)
+    return by_file
+
+
+def _load_documents(path: Path, source: str) -> list[Document]:
+    """The documents of one file, with any unexpected failure of a loader turned into a per-file LoaderError.
+
+    (With the formats branch: ``loaders.load_all``, one document per line of a JSON lines file.)
+    """
     try:
-        return load(path, source=source)
-    except (LoaderError, OSError, KeyboardInterrupt, MemoryError):
+        return [load(path, source=source)]
+    except (LoaderError, OSError, MemoryError):
         raise
     except Exception as e:  # a broken PDF can make a parser raise anything; the batch must go on
         log.debug("loader failed on %s", path, exc_info=True)
@@ -269,7 +300,7 @@ def _embed_streamed(
     limits: _Limits,
     tell: Callable[[int, str], None],
     n: int,
-) -> tuple[str, str, list[Chunk], np.ndarray]:
+) -> JournalEntry:
     """Chunk and embed a large text file segment by segment; offsets stay relative to the whole text."""
     import numpy as np
 
@@ -287,7 +318,8 @@ def _embed_streamed(
         parts.append(embedder.embed_passages([passage_text(c) for c in chunks[first:]]))
         tell(n, f"{source} (part {part}, {len(chunks)} chunks)")
     vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
-    return segments.title or path.stem, segments.sha256, chunks, vectors
+    title = segments.title or path.stem
+    return JournalEntry(source, segments.sha256, [(source, title, len(chunks))], chunks, vectors)
 
 
 @contextlib.contextmanager
@@ -304,6 +336,10 @@ def _sigint_deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if received:
         raise KeyboardInterrupt
+
+
+def _from_seen_file(source: str, seen: set[str]) -> bool:
+    return source in seen or any(source[:i] in seen for i, char in enumerate(source) if char == "#")
 
 
 def _under_roots(documents: dict[str, object], paths: list[Path]) -> list[str]:

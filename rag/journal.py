@@ -1,7 +1,7 @@
 """The resume journal: files an unfinished ingest has already embedded, so a crash loses no work.
 
 ``<index>/ingest-journal.jsonl`` is append-only: a header line naming the embedder and chunking,
-then one line per finished file (source, sha256, title, chunks and their vectors), written and
+then one line per finished file (source, sha256, its documents, chunks and their vectors), written and
 fsynced as soon as the file is embedded. Appending costs only the new file's work, however
 large the index. The index itself (manifest and data files) is untouched until the run commits
 with one atomic save, so the index on disk is always the last complete state; the next ingest
@@ -15,6 +15,7 @@ import base64
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,15 +33,25 @@ JOURNAL_VERSION = 1
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """One finished file: what the store needs to add it without embedding it again."""
+    """One finished file: what the store needs to add it without embedding it again.
+
+    A file may hold several documents (a JSON lines file): ``documents`` lists (source, title,
+    number of chunks) in order, and ``chunks``/``vectors`` are theirs, concatenated.
+    """
 
     source: str
     sha256: str
-    title: str
+    documents: list[tuple[str, str, int]]
     chunks: list[Chunk]
     vectors: np.ndarray
     size: int | None = None
     mtime_ns: int | None = None
+
+    def documents_with_vectors(self) -> Iterator[tuple[str, str, list[Chunk], np.ndarray]]:
+        start = 0
+        for source, title, n in self.documents:
+            yield source, title, self.chunks[start : start + n], self.vectors[start : start + n]
+            start += n
 
 
 class ResumeJournal:
@@ -71,7 +82,7 @@ class ResumeJournal:
         return JournalEntry(
             source=source,
             sha256=sha256,
-            title=data["title"],
+            documents=[(d[0], d[1], int(d[2])) for d in data["documents"]],
             chunks=[Chunk.from_dict(c) for c in data["chunks"]],
             vectors=vectors.astype(np.float32),
             size=data.get("size"),
@@ -91,7 +102,7 @@ class ResumeJournal:
         record = {
             "source": entry.source,
             "sha256": entry.sha256,
-            "title": entry.title,
+            "documents": entry.documents,
             "size": entry.size,
             "mtime_ns": entry.mtime_ns,
             "chunks": [c.to_dict() for c in entry.chunks],
