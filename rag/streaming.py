@@ -60,8 +60,9 @@ class TextSegments:
                     try:
                         pending += decoder.decode(block, final=final)
                     except UnicodeDecodeError as e:
+                        name = "UTF-8" if encoding.startswith("utf-8") else encoding
                         raise LoaderError(
-                            f"{self.path} is not valid {encoding} (near byte {consumed + max(e.start, 0)}): "
+                            f"{self.path} is not valid {name} (near byte {consumed + max(e.start, 0)}): "
                             "save it as UTF-8 and ingest again"
                         ) from e
                     consumed += len(block)
@@ -96,18 +97,18 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 
 def _cut(text: str, target: int, final: bool) -> int:
-    """Where to end the next segment of text (0: wait for more text)."""
+    """Where to end the next segment of text (0: wait for more text): the first paragraph break in
+    [target, 2*target), else the first line break in [target, 4*target), else at 4*target."""
     if final:
-        # keep a trailing "\r" with its text: the last segment takes everything
-        return len(text)
+        return len(text)  # the last segment takes everything, a trailing "\r" included
     if len(text) < target:
         return 0
-    match = _PARAGRAPH_BREAK.search(text, target)
+    match = _PARAGRAPH_BREAK.search(text, target, 2 * target)
     if match:
         return match.end()
     if len(text) < 2 * target:
         return 0
-    newline = text.find("\n", target)
+    newline = text.find("\n", target, 4 * target)
     if newline >= 0:
         return newline + 1
     if len(text) < 4 * target:
