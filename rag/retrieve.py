@@ -54,7 +54,7 @@ class DenseRetriever:
     """Nearest passages by cosine similarity of embeddings in the FAISS index."""
 
     def __init__(self, store: IndexStore, embedder: Embedder) -> None:
-        store.check_compatible(embedder.model_id)
+        store.check_compatible(embedder.model_id, embedder.dim)
         self._store = store
         self._embedder = embedder
 
@@ -71,7 +71,7 @@ class HybridRetriever:
     """Dense + BM25 fused by weighted reciprocal rank: score = sum_i w_i / (rrf_k + rank_i)."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
-        store.check_compatible(embedder.model_id)
+        store.check_compatible(embedder.model_id, embedder.dim)
         self._store = store
         self._embedder = embedder
         self._s = settings or RetrievalSettings()
