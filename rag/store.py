@@ -6,7 +6,8 @@ Layout of ``indexes/<name>/``::
     vectors-<gen>.faiss      IndexIDMap2 over an inner-product index of unit vectors
     chunks-<gen>.jsonl       one chunk per line with its FAISS id
     lexical-<gen>.npz        BM25 term counts (exact and diacritics-folded fields)
-    .lock                    held while a writer is active
+    .lock                    held while a writer is active; names the holder
+    ingest-journal.jsonl     only while an ingest is unfinished: its finished files (rag/journal.py)
 
 Each save writes a new generation of data files, fsyncs them, then atomically replaces
 manifest.json; only after that are older generations deleted. A crash at any moment leaves
