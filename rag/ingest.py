@@ -157,24 +157,27 @@ def ingest(
         store.ann_threshold, store.nprobe = ann_threshold, nprobe
         journal = ResumeJournal(index, model_id=embedder.model_id, dim=embedder.dim, chunking=chunk_config)
         ingest_file = _FileIngester(store, journal, embedder, chunking, limits, report, tell)
-        dirty = rebuild
-        seen: set[str] = set()
-        done = 0
+        seen: set[str] = set()  # files reached by this run
+        finished: set[str] = set()  # files whose processing ended (ingested, unchanged or failed)
         try:
             for n, path in enumerate(files):
                 source = str(path)
                 seen.add(source)
                 tell(n, source)
                 try:
-                    dirty |= ingest_file(path, source, n)
+                    ingest_file(path, source, n)
                 except (LoaderError, OSError) as e:
                     reason = str(e) if isinstance(e, LoaderError) else f"cannot read {path}: {e.strerror or e}"
                     report.failed.append((source, reason))
                     log.warning("skipped %s: %s", source, reason)
-                done = n + 1
+                finished.add(source)
         except KeyboardInterrupt:
             report.interrupted = True
             log.warning("interrupted: committing the %d files finished so far", len(report.added + report.updated))
+        except BaseException:
+            journal.close()  # what it holds stays on disk for the next run
+            raise
+        dirty = rebuild or ingest_file.changed
         if prune and not report.interrupted:
             for source in _under_roots(store.documents, paths):
                 if not _from_seen_file(source, seen) and store.remove(source):
@@ -182,9 +185,9 @@ def ingest(
                     dirty = True
         if dirty or not IndexStore.exists(index):
             store.save()
-        # Everything this run reached is committed now; keep only journaled files it did not reach.
-        journal.keep_only({s for s in journal.sources() - seen if Path(s).exists()})
-        tell(done, "")
+        # Everything this run finished is committed now; keep only journaled files it did not finish.
+        journal.keep_only({s for s in journal.sources() - finished if Path(s).exists()})
+        tell(len(finished), "")
     report.total_chunks = len(store)
     report.seconds = time.perf_counter() - started
     return report
@@ -205,16 +208,17 @@ class _FileIngester:
     ) -> None:
         self.store, self.journal, self.embedder, self.chunking = store, journal, embedder, chunking
         self.limits, self.report, self.tell = limits, report, tell
+        self.changed = False  # whether the store differs from the saved index
         self._documents_of_file = _documents_by_file(store.documents)
 
-    def __call__(self, path: Path, source: str, n: int) -> bool:
-        """Ingest path unless it is unchanged; True when the store changed."""
+    def __call__(self, path: Path, source: str, n: int) -> None:
+        """Ingest path unless it is unchanged."""
         stat = path.stat()
         old = self._documents_of_file.get(source, [])
         records = [self.store.documents[s] for s in old]
         if records and all((r.size, r.mtime_ns) == (stat.st_size, stat.st_mtime_ns) for r in records):
             self.report.unchanged.append(source)
-            return False
+            return
         settled = time.time_ns() - stat.st_mtime_ns > SETTLED_NS
         size, mtime_ns = (stat.st_size, stat.st_mtime_ns) if settled else (None, None)
         limit = self.limits.max_file_bytes
@@ -226,29 +230,29 @@ class _FileIngester:
         sha256 = file_sha256(path)
         if records and all(r.sha256 == sha256 for r in records):
             self.report.unchanged.append(source)
-            if size is None or all((r.size, r.mtime_ns) == (size, mtime_ns) for r in records):
-                return False
-            for r in records:  # the hash confirmed it: next time a stat suffices
-                r.size, r.mtime_ns = size, mtime_ns
-            return True
+            if size is not None and any((r.size, r.mtime_ns) != (size, mtime_ns) for r in records):
+                for r in records:  # the hash confirmed it: next time a stat suffices
+                    r.size, r.mtime_ns = size, mtime_ns
+                self.changed = True
+            return
         entry = self.journal.take(source, sha256)
         resumed = entry is not None
         if entry is None:
             entry = self._embed(path, source, stat.st_size, n)
             entry = dataclasses.replace(entry, size=size, mtime_ns=mtime_ns)
             self.report.chunks_embedded += len(entry.chunks)
-        else:
-            self.report.resumed.append(source)
         with _sigint_deferred():  # the journal line and the store change happen together or not at all
-            if not resumed:
+            if resumed:
+                self.report.resumed.append(source)
+            else:
                 self.journal.append(entry)
             for doc_source in old:  # a file of several documents (JSON lines) may have lost some
                 self.store.remove(doc_source)
             for doc_source, title, chunks, vectors in entry.documents_with_vectors():
                 doc = Document(source=doc_source, title=title, text="", sha256=entry.sha256)
                 self.store.add(doc, chunks, vectors, size=entry.size, mtime_ns=entry.mtime_ns)
-        (self.report.updated if records else self.report.added).append(source)
-        return True
+            self.changed = True
+            (self.report.updated if records else self.report.added).append(source)
 
     def _embed(self, path: Path, source: str, size: int, n: int) -> JournalEntry:
         import numpy as np
