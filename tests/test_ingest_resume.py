@@ -114,6 +114,25 @@ def test_ctrl_c_commits_the_finished_files(tmp_path: Path) -> None:
     assert embedder.passages_embedded == 4
 
 
+def test_ctrl_c_during_a_files_commit_waits_for_the_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs, index = tmp_path / "docs", tmp_path / "idx"
+    sources = _write_docs(docs, 0, 4)
+    real_add = IndexStore.add
+    calls: list[str] = []
+
+    def add(self: IndexStore, doc, chunks, vectors, **options) -> None:  # noqa: ANN001
+        calls.append(doc.source)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C half-way through adding the second file
+        real_add(self, doc, chunks, vectors, **options)
+
+    monkeypatch.setattr(IndexStore, "add", add)
+    report = ingest([docs], index=index, embedder=HashEmbedder(), chunking=CHUNKING)
+    assert (report.interrupted, report.added, calls) == (True, sources[:2], sources[:2])
+    store = IndexStore.load(index)
+    assert (sorted(store.documents), len(store)) == (sources[:2], 2)
+
+
 def test_kill_9_mid_ingest_then_resume_and_query(tmp_path: Path) -> None:
     docs, index = tmp_path / "docs", tmp_path / "idx"
     first = _write_docs(docs, 0, 2)
