@@ -15,7 +15,7 @@ from rag.config import Settings, load_settings
 from rag.errors import QuestionError, RagError
 from rag.types import Answer
 
-EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
 def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any]:
@@ -151,50 +151,78 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("rag: interrupted; the index on disk is the last complete state", file=err)
-        return 130
+        return EXIT_INTERRUPTED
 
 
-def _progress(err: TextIO, *, always: bool = False):  # noqa: ANN202
+def _progress(err: TextIO):  # noqa: ANN202
     interactive = err.isatty()
 
     def report(done: int, total: int, current: str) -> None:
         if interactive:
             print(f"\r\033[K[{done}/{total}] {current}", end="" if done < total else "\n", file=err, flush=True)
-        elif always:
-            print(f"[{done}/{total}] {current}", file=err, flush=True)
 
     return report
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from rag.progress import ProgressBar
     from rag.wiring import run_ingest
 
     settings = settings.replace(index=args.index)
     paths = args.paths or [settings.corpus]
-    report = run_ingest(settings, paths, rebuild=args.rebuild, prune=args.prune, progress=_progress(err))
+    bar = ProgressBar(err)
+    try:
+        report = run_ingest(settings, paths, rebuild=args.rebuild, prune=args.prune, progress=bar)
+    finally:
+        bar.clear()
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False), file=out)
     else:
         print(
             f"{settings.index}: {len(report.added)} added, {len(report.updated)} updated, "
             f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, {len(report.failed)} failed; "
-            f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f}s; "
+            f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f}s "
+            f"({report.files_per_second:.1f} files/s, {report.chunks_per_second:.1f} chunks/s); "
             f"{report.total_chunks} chunks in the index",
             file=out,
         )
         for source, reason in report.failed:
             print(f"  failed: {source}: {reason}", file=out)
+        if report.resumed:
+            print(f"  resumed: {len(report.resumed)} files embedded by an interrupted run were reused", file=out)
+    if report.interrupted:
+        command = " ".join(["rag", *(argv_of_ingest(args))])
+        print(
+            f"rag: interrupted; the index holds the files finished so far. Run `{command}` again to resume",
+            file=err,
+        )
+        return EXIT_INTERRUPTED
     return EXIT_PARTIAL if report.failed else EXIT_OK
 
 
+def argv_of_ingest(args: argparse.Namespace) -> list[str]:
+    """The ingest command line that resumes this one (the same paths and options)."""
+    argv = ["ingest", *(str(p) for p in args.paths)]
+    if args.index is not None:
+        argv += ["--index", str(args.index)]
+    argv += [flag for flag, on in (("--rebuild", args.rebuild), ("--prune", args.prune)) if on]
+    return argv
+
+
 def _cmd_remove(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from rag.ingest import remove
+    from rag.ingest import remove, source_matches
 
     settings = settings.replace(index=args.index)
     removed = remove(args.sources, index=settings.index)
-    for source in args.sources:
-        print(f"{'removed' if source in removed else 'not in index'}: {source}", file=out)
-    return EXIT_OK if len(removed) == len(args.sources) else EXIT_PARTIAL
+    missing = 0
+    for wanted in args.sources:
+        mine = [s for s in removed if s == wanted or source_matches(wanted, s)]
+        for source in mine:
+            print(f"removed: {source}", file=out)
+        if not mine:
+            missing += 1
+            print(f"not in index: {wanted}", file=out)
+    return EXIT_PARTIAL if missing else EXIT_OK
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
@@ -216,8 +244,10 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
         require_index(settings.index)  # only the default index is built on demand, from the corpus
     embedder = build_embedder(settings)
     if not IndexStore.exists(settings.index):
+        from rag.progress import ProgressBar
+
         print(f"rag: no index yet, building {settings.index} from {settings.corpus}/ ...", file=err)
-        run_ingest(settings, [settings.corpus], embedder=embedder, progress=_progress(err))
+        run_ingest(settings, [settings.corpus], embedder=embedder, progress=ProgressBar(err))
     assistant = build_assistant(settings, embedder=embedder, with_generator=not args.retrieve_only)
     if questions is None:
         if args.json:
@@ -286,7 +316,9 @@ def _cmd_ui(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
         raise RagError(f"the browser chat needs gradio: run `pip install -e .` ({e})") from e
     settings = settings.replace(index=args.index)
     print(f"rag: loading models; the chat will be at http://{args.host}:{args.port}", file=err, flush=True)
-    launch(settings, host=args.host, port=args.port, progress=_progress(err, always=True))
+    from rag.progress import ProgressBar
+
+    launch(settings, host=args.host, port=args.port, progress=ProgressBar(err, every=5.0))
     return EXIT_OK
 
 

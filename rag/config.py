@@ -54,6 +54,7 @@ class Settings:
     max_question_chars: int = 2000
     uploads: Path = Path("uploads")  # where files uploaded in the browser are kept
     max_upload_mb: int = 50
+    max_file_mb: int = 100  # larger files are reported and skipped by ingest (embedding 100 MB takes hours on 2 cores)
     offline: int = 1  # 1: never touch the network (HF_HUB_OFFLINE=1); 0: allow hub model names to download
 
     def replace(self, **changes: Any) -> Settings:

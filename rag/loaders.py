@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,30 +27,6 @@ DOCX_SUFFIXES = frozenset({".docx"})
 JSONL_SUFFIXES = frozenset({".jsonl"})  # several documents per file: see load_all
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES | JSONL_SUFFIXES
 MAX_TITLE_CHARS = 200
-
-
-def discover(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Supported files under the given files/folders (sorted), and paths skipped with a reason."""
-    found: list[Path] = []
-    skipped: list[tuple[Path, str]] = []
-    for path in paths:
-        if path.is_file():
-            if path.suffix.lower() in SUPPORTED_SUFFIXES:
-                found.append(path)
-            else:
-                skipped.append((path, f"unsupported file type {path.suffix or '(none)'}"))
-        elif path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if name.startswith(".") or name.lower() in {"license", "readme.md", "sources.md"}:
-                        continue
-                    file = Path(root) / name
-                    if file.suffix.lower() in SUPPORTED_SUFFIXES:
-                        found.append(file)
-        else:
-            skipped.append((path, "no such file or folder"))
-    return sorted(set(found)), skipped
 
 
 def file_sha256(path: Path) -> str:

@@ -60,7 +60,7 @@ class DenseRetriever:
     """Nearest passages by cosine similarity of embeddings in the FAISS index."""
 
     def __init__(self, store: IndexStore, embedder: Embedder) -> None:
-        store.check_compatible(embedder.model_id)
+        store.check_compatible(embedder.model_id, embedder.dim)
         self._store = store
         self._embedder = embedder
 
@@ -77,7 +77,7 @@ class HybridRetriever:
     """Dense + BM25 fused (z-scores or reciprocal ranks), then re-scored by sentence coverage."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
-        store.check_compatible(embedder.model_id)
+        store.check_compatible(embedder.model_id, embedder.dim)
         self._store = store
         self._embedder = embedder
         self._s = settings or RetrievalSettings()

@@ -6,7 +6,8 @@ Layout of ``indexes/<name>/``::
     vectors-<gen>.faiss      IndexIDMap2 over an inner-product index of unit vectors
     chunks-<gen>.jsonl       one chunk per line with its FAISS id
     lexical-<gen>.npz        BM25 term counts (exact and diacritics-folded fields)
-    .lock                    held while a writer is active
+    .lock                    held while a writer is active; names the holder
+    ingest-journal.jsonl     only while an ingest is unfinished: its finished files (rag/journal.py)
 
 Each save writes a new generation of data files, fsyncs them, then atomically replaces
 manifest.json; only after that are older generations deleted. A crash at any moment leaves
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+LOCK_FILE = ".lock"
 _GENERATION_FILE = re.compile(r"(?:vectors|chunks|lexical)-(\d+)\.(?:faiss|jsonl|npz)")
 
 
@@ -50,9 +53,21 @@ class DocumentRecord:
     sha256: str
     title: str
     ids: list[int] = field(default_factory=list)
+    # File size and mtime when it was hashed, so a later ingest can skip re-hashing an
+    # untouched file. Only recorded for files that had not been modified for a few seconds
+    # (see rag.ingest), so a write in the same clock tick is never mistaken for "unchanged".
+    size: int | None = None
+    mtime_ns: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "title": self.title, "ids": self.ids}
+        data: dict[str, Any] = {"sha256": self.sha256, "title": self.title, "ids": self.ids}
+        if self.size is not None and self.mtime_ns is not None:
+            data |= {"size": self.size, "mtime_ns": self.mtime_ns}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocumentRecord:
+        return cls(data["sha256"], data["title"], list(data["ids"]), data.get("size"), data.get("mtime_ns"))
 
 
 class IndexStore:
@@ -119,10 +134,7 @@ class IndexStore:
         store._generation = int(manifest["generation"])
         store._next_id = int(manifest["next_id"])
         store._created = manifest.get("created", store._created)
-        store.documents = {
-            src: DocumentRecord(rec["sha256"], rec["title"], list(rec["ids"]))
-            for src, rec in manifest["documents"].items()
-        }
+        store.documents = {src: DocumentRecord.from_dict(rec) for src, rec in manifest["documents"].items()}
         store._index = _read_faiss(path / manifest["files"]["vectors"])
         vector_index.set_nprobe(store._index, nprobe)
         store._chunks = _read_chunks(path / manifest["files"]["chunks"])
@@ -164,8 +176,16 @@ class IndexStore:
         record = self.documents.get(source)
         return [self._chunks[i] for i in record.ids] if record else []
 
-    def add(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Add (or replace) a document with its chunk vectors."""
+    def add(
+        self,
+        doc: Document,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        *,
+        size: int | None = None,
+        mtime_ns: int | None = None,
+    ) -> None:
+        """Add (or replace) a document with its chunk vectors; size and mtime_ns of its file when known."""
         import numpy as np
 
         if len(chunks) != len(vectors):
@@ -180,7 +200,7 @@ class IndexStore:
         for i, chunk in zip(ids.tolist(), chunks, strict=True):
             self._chunks[i] = chunk
             self.lexical.add(i, passage_text(chunk))
-        self.documents[doc.source] = DocumentRecord(doc.sha256, doc.title, ids.tolist())
+        self.documents[doc.source] = DocumentRecord(doc.sha256, doc.title, ids.tolist(), size, mtime_ns)
 
     def remove(self, source: str) -> bool:
         """Drop a document's chunks and vectors; False when it was not indexed."""
@@ -277,20 +297,41 @@ def require_index(path: Path) -> None:
 
 @contextlib.contextmanager
 def writer_lock(path: Path) -> Iterator[None]:
-    """Exclusive lock on an index folder (created if needed) while one process writes it."""
+    """Exclusive lock on an index folder (created if needed) while one process writes it.
+
+    A second writer fails at once (it does not wait) with IndexLockedError naming the lock file
+    and the holder's pid, command line and start time, which the holder writes into the lock file.
+    The lock is an flock: the kernel releases it when the holder exits, even on kill -9.
+    """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    with open(path / ".lock", "a+") as handle:
+    lock_path = path / LOCK_FILE
+    with open(lock_path, "a+", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
             raise IndexLockedError(
-                f"another process is writing {path}: wait for it to finish (or stop it) and retry"
+                f"another process is writing {path} (lock {lock_path} held by {holder}): "
+                "wait for it to finish (or stop it) and retry"
             ) from e
         try:
+            handle.seek(0)
+            handle.truncate()
+            command = " ".join(_own_command_line())
+            handle.write(f"pid {os.getpid()}, `{command}`, since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+            handle.flush()
             yield
         finally:
+            handle.seek(0)
+            handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _own_command_line() -> list[str]:
+    args = [Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python", *sys.argv[1:]]
+    return args[:8] + (["..."] if len(args) > 8 else [])
 
 
 def _read_lexical(path: Path) -> LexicalIndex | None:

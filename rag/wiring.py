@@ -89,6 +89,7 @@ def run_ingest(
         progress=progress,
         ann_threshold=settings.ann_threshold,
         nprobe=settings.nprobe,
+        max_file_bytes=settings.max_file_mb * 2**20 if settings.max_file_mb > 0 else None,
     )
 
 

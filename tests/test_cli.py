@@ -241,3 +241,65 @@ def test_remove_command(fakes: CliFakes) -> None:
     assert out == "removed: docs/hue.txt\nnot in index: docs/none.txt\n"
     code, out, _ = run("ask", "Huế?", "--retrieve-only", "--json", "--index", "idx")
     assert sorted(r["source"] for r in json.loads(out)["retrieved"]) == ["docs/da-nang.txt", "docs/ha-noi.txt"]
+
+
+def test_ingest_json_summary_counts_and_rates(fakes: CliFakes, tmp_path: Path) -> None:
+    (tmp_path / "docs" / "rong.txt").write_text("", encoding="utf-8")
+    code, out, err = run("ingest", "docs", "--index", "idx", "--json")
+    report = json.loads(out)
+    assert (code, err) == (3, "")
+    assert report["counts"] == {
+        "files": 4,
+        "added": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "removed": 0,
+        "failed": 1,
+        "resumed": 0,
+    }
+    assert report["failed"] == [{"source": "docs/rong.txt", "reason": "docs/rong.txt contains no text"}]
+    assert (report["index"], report["chunks_embedded"], report["total_chunks"], report["interrupted"]) == (
+        "idx",
+        3,
+        3,
+        False,
+    )
+    assert report["chunks_per_second"] == pytest.approx(3 / report["seconds"], rel=0.05)
+    (tmp_path / "docs" / "rong.txt").unlink()
+    (tmp_path / "docs" / "hue.txt").unlink()
+    code, out, _ = run("ingest", "docs", "--index", "idx", "--prune", "--json")
+    report = json.loads(out)
+    assert (code, report["removed"], report["unchanged"]) == (
+        0,
+        ["docs/hue.txt"],
+        ["docs/da-nang.txt", "docs/ha-noi.txt"],
+    )
+
+
+def test_another_embedder_is_refused_until_rebuild(fakes: CliFakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rag.wiring
+    from tests.fakes import HashEmbedder
+
+    ingest_docs()
+    monkeypatch.setattr(rag.wiring, "build_embedder", lambda settings: HashEmbedder(dim=32, model_id="bge-m3"))
+    expected = (
+        "rag: error: index idx was built with hash-embedder (dim 64), settings ask for bge-m3 (dim 32): "
+        "run `rag ingest --rebuild --index idx` or choose the embedder the index was built with\n"
+    )
+    for argv in (["ask", QUESTION, "--retrieve-only", "--index", "idx"], ["ingest", "docs", "--index", "idx"]):
+        code, out, err = run(*argv)
+        assert (code, out, err) == (1, "", expected)
+    code, out, _ = run("ingest", "docs", "--index", "idx", "--rebuild")
+    assert (code, out.split(";")[0]) == (0, "idx: 3 added, 0 updated, 0 unchanged, 0 removed, 0 failed")
+    code, out, _ = run("ask", QUESTION, "--retrieve-only", "--json", "--index", "idx")
+    assert (code, json.loads(out)["retrieved"][0]["source"]) == (0, "docs/ha-noi.txt")
+
+
+def test_remove_a_folder(fakes: CliFakes, tmp_path: Path) -> None:
+    (tmp_path / "docs" / "mien-nam").mkdir()
+    (tmp_path / "docs" / "mien-nam" / "can-tho.txt").write_text("Cần Thơ\nChợ nổi Cái Răng.\n", encoding="utf-8")
+    (tmp_path / "docs" / "mien-nam" / "vung-tau.txt").write_text("Vũng Tàu\nBãi Sau.\n", encoding="utf-8")
+    code, _, _ = run("ingest", "docs", "--index", "idx")
+    assert code == 0
+    code, out, _ = run("remove", "docs/mien-nam/", "--index", "idx")
+    assert (code, out) == (0, "removed: docs/mien-nam/can-tho.txt\nremoved: docs/mien-nam/vung-tau.txt\n")

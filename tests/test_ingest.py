@@ -9,7 +9,7 @@ import pytest
 
 from rag.chunking import ChunkSettings
 from rag.errors import IndexMismatchError, IndexNotFoundError
-from rag.ingest import ingest, remove
+from rag.ingest import IngestProgress, ingest, remove
 from rag.store import IndexStore
 from tests.fakes import HashEmbedder
 
@@ -142,14 +142,15 @@ def test_remove_without_index(tmp_path: Path) -> None:
 
 
 def test_progress_reports_each_file(docs: Path, tmp_path: Path) -> None:
-    calls: list[tuple[int, int, str]] = []
-    _run(docs, tmp_path / "idx", HashEmbedder(), progress=lambda done, total, cur: calls.append((done, total, cur)))
-    assert calls == [
-        (0, 3, str(docs / "ha-noi.txt")),
-        (1, 3, str(docs / "hue.md")),
-        (2, 3, str(docs / "sub/da-nang.html")),
-        (3, 3, ""),
+    calls: list[IngestProgress] = []
+    _run(docs, tmp_path / "idx", HashEmbedder(), progress=calls.append)
+    assert [(p.files_done, p.files_total, p.chunks_embedded, p.current) for p in calls] == [
+        (0, 3, 0, str(docs / "ha-noi.txt")),
+        (1, 3, 1, str(docs / "hue.md")),
+        (2, 3, 2, str(docs / "sub/da-nang.html")),
+        (3, 3, 3, ""),
     ]
+    assert [p.elapsed for p in calls] == sorted(p.elapsed for p in calls)
 
 
 def test_prune_with_relative_dot_root(docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

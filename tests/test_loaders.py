@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from rag.discovery import discover
 from rag.errors import LoaderError
-from rag.loaders import discover, load
+from rag.loaders import load
 
 
 def test_txt_title_is_first_line(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from rag.chunking import ChunkSettings, chunk_document, passage_text
-from rag.loaders import discover, load
+from rag.discovery import discover
+from rag.loaders import load
 from rag.types import Message
 from tests.conftest import CORPUS
 

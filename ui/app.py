@@ -14,6 +14,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import RagError
+from rag.ingest import IngestProgress
 from rag.types import Answer
 from ui.backend import Backend, vietnamese_error
 from ui.render import CSS, JS, Turn, answer_html, error_html, sources_html
@@ -118,8 +119,9 @@ def build_app(backend: Backend) -> Any:
         if not files:
             return "Chưa chọn tệp nào.", document_choices()
 
-        def report(done: int, total: int, current: str) -> None:
-            progress((done, total), desc=f"Đang xử lý {Path(current).name}" if current else "Xong")
+        def report(p: IngestProgress) -> None:
+            desc = f"Đang xử lý {Path(p.current).name}" if p.current else "Xong"
+            progress((p.files_done, p.files_total), desc=desc)
 
         try:
             result = backend.ingest_uploads([Path(f) for f in files], progress=report)

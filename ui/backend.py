@@ -10,7 +10,6 @@ import logging
 import re
 import shutil
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from rag.assistant import Assistant
@@ -24,7 +23,7 @@ from rag.errors import (
     QuestionError,
     RagError,
 )
-from rag.ingest import IngestReport, remove
+from rag.ingest import IngestReport, ProgressFn, remove
 from rag.store import IndexStore
 from rag.types import Chunk
 from rag.wiring import build_assistant, build_embedder, build_generator, run_ingest
@@ -102,9 +101,7 @@ class Backend:
         record = store.documents.get(source) if store else None
         return record.title if record else Path(source).stem
 
-    def ingest_uploads(
-        self, files: list[Path], progress: Callable[[int, int, str], None] | None = None
-    ) -> IngestReport:
+    def ingest_uploads(self, files: list[Path], progress: ProgressFn | None = None) -> IngestReport:
         """Copy uploaded files into the uploads folder and index them."""
         limit = self.settings.max_upload_mb * 1024 * 1024
         for file in files:
@@ -125,7 +122,7 @@ class Backend:
             self._reload()
         return report
 
-    def ingest_corpus(self, progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
+    def ingest_corpus(self, progress: ProgressFn | None = None) -> IngestReport:
         with self._lock:
             report = run_ingest(self.settings, [self.settings.corpus], embedder=self.embedder, progress=progress)
             self._reload()

@@ -1,0 +1,39 @@
+"""An ingest with a slow fake embedder, run as a subprocess by the interruption tests.
+
+python -m tests.slow_ingest DOCS INDEX          rag.ingest.ingest(...)
+python -m tests.slow_ingest --cli ARGS...       rag.cli.main(ARGS) with the fake embedder
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from tests.fakes import HashEmbedder
+
+SECONDS_PER_FILE = 0.25
+
+
+class SlowEmbedder(HashEmbedder):
+    def embed_passages(self, texts):  # noqa: ANN001, ANN201
+        time.sleep(SECONDS_PER_FILE)
+        return super().embed_passages(texts)
+
+
+def main(argv: list[str]) -> int:
+    if argv[0] == "--cli":
+        import rag.wiring
+        from rag.cli import main as cli_main
+
+        rag.wiring.build_embedder = lambda settings: SlowEmbedder()
+        return cli_main(argv[1:])
+    from rag.chunking import ChunkSettings
+    from rag.ingest import ingest
+
+    ingest([Path(argv[0])], index=Path(argv[1]), embedder=SlowEmbedder(), chunking=ChunkSettings(32, 8))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
