@@ -37,12 +37,12 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag import vector_index
+from rag import segment_io, vector_index
 from rag.chunking import passage_text
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
 from rag.lexical import LexicalIndex
@@ -185,9 +185,13 @@ class IndexStore:
     def _load_format1(self, manifest: dict[str, Any]) -> None:
         """One generation: vectors, chunks (JSON lines), lexical; the documents live in the manifest."""
         self.documents = {src: DocumentRecord.from_dict(rec) for src, rec in manifest["documents"].items()}
-        self._index = _read_faiss(self.path / manifest["files"]["vectors"])
-        self._chunks = _read_chunks_jsonl(self.path / manifest["files"]["chunks"])
-        lexical = _read_lexical(self.path / manifest["files"]["lexical"]) if "lexical" in manifest["files"] else None
+        self._index = segment_io.read_faiss(self.path / manifest["files"]["vectors"])
+        self._chunks = segment_io.read_chunks_jsonl(self.path / manifest["files"]["chunks"])
+        lexical = (
+            segment_io.read_lexical(self.path / manifest["files"]["lexical"])
+            if "lexical" in manifest["files"]
+            else None
+        )
         if lexical is None:  # written before the current lexical format: derive it from the chunks
             for i, chunk in self._chunks.items():
                 self.lexical.add(i, passage_text(chunk))
@@ -199,23 +203,23 @@ class IndexStore:
 
         if not segments or segments[0].get("kind") != "base":
             raise IndexCorruptError(f"index {self.path} has no base segment: run `rag ingest --rebuild`")
-        changes = [_read_json(self.path / segment["files"]["documents"]) for segment in segments]
+        changes = [segment_io.read_json(self.path / segment["files"]["documents"]) for segment in segments]
         dead = {int(i) for change in changes for i in change["tombstones"]}
         dead_ids = np.fromiter(dead, dtype=np.int64, count=len(dead))
         for segment, change in zip(segments, changes, strict=True):
             files = {kind: self.path / name for kind, name in segment["files"].items()}
             if segment["kind"] == "base":
-                self._index = _read_faiss(files["vectors"])
+                self._index = segment_io.read_faiss(files["vectors"])
                 if len(dead_ids):
                     self._index.remove_ids(dead_ids)
-                self.lexical = _read_lexical(files["lexical"], skip=dead) or LexicalIndex()
+                self.lexical = segment_io.read_lexical(files["lexical"], skip=dead) or LexicalIndex()
             else:
-                ids, vectors = _read_vectors(files["vectors"], self.dim)
+                ids, vectors = segment_io.read_vectors(files["vectors"], self.dim)
                 live = ~np.isin(ids, dead_ids)
                 if live.any():
                     self._index.add_with_ids(np.ascontiguousarray(vectors[live]), ids[live])
-                _read_lexical(files["lexical"], skip=dead, into=self.lexical)
-            self._chunks.update(_read_chunks(files["chunks"], skip=dead))
+                segment_io.read_lexical(files["lexical"], skip=dead, into=self.lexical)
+            self._chunks.update(segment_io.read_chunks(files["chunks"], skip=dead))
             for source in change["removed"]:
                 self.documents.pop(source, None)
             self.documents.update((s, DocumentRecord.from_dict(r)) for s, r in change["documents"].items())
@@ -377,20 +381,22 @@ class IndexStore:
     def _write_base(self, gen: int) -> dict[str, Any]:
         import faiss
 
-        names = _segment_files(gen, base=True)
+        names = segment_io.segment_files(gen, base=True)
         ids = sorted(self._chunks)
-        _write_atomically(self.path / names["vectors"], lambda tmp: faiss.write_index(self._index, str(tmp)))
-        _write_atomically(self.path / names["chunks"], lambda tmp: _write_chunks(tmp, ids, self._chunks))
-        _write_atomically(self.path / names["lexical"], lambda tmp: self.lexical.save(tmp, ids))
+        segment_io.write_atomically(self.path / names["vectors"], lambda tmp: faiss.write_index(self._index, str(tmp)))
+        segment_io.write_atomically(
+            self.path / names["chunks"], lambda tmp: segment_io.write_chunks(tmp, ids, self._chunks)
+        )
+        segment_io.write_atomically(self.path / names["lexical"], lambda tmp: self.lexical.save(tmp, ids))
         documents = {s: r.to_dict() for s, r in sorted(self.documents.items())}
         change = {"documents": documents, "removed": [], "tombstones": []}
-        _write_atomically(self.path / names["documents"], lambda tmp: _write_json(tmp, change))
+        segment_io.write_atomically(self.path / names["documents"], lambda tmp: segment_io.write_json(tmp, change))
         return {"generation": gen, "kind": "base", "chunks": len(ids), "tombstones": 0, "files": names}
 
     def _write_delta(self, gen: int, changed: set[str]) -> dict[str, Any]:
         import numpy as np
 
-        names = _segment_files(gen, base=False)
+        names = segment_io.segment_files(gen, base=False)
         ids = sorted(self._unsaved)
         vectors = np.stack([self._unsaved[i] for i in ids]) if ids else np.zeros((0, self.dim), np.float32)
 
@@ -398,15 +404,17 @@ class IndexStore:
             with tmp.open("wb") as handle:
                 np.savez(handle, ids=np.array(ids, dtype=np.int64), vectors=vectors)
 
-        _write_atomically(self.path / names["vectors"], write_vectors)
-        _write_atomically(self.path / names["chunks"], lambda tmp: _write_chunks(tmp, ids, self._chunks))
-        _write_atomically(self.path / names["lexical"], lambda tmp: self.lexical.save(tmp, ids))
+        segment_io.write_atomically(self.path / names["vectors"], write_vectors)
+        segment_io.write_atomically(
+            self.path / names["chunks"], lambda tmp: segment_io.write_chunks(tmp, ids, self._chunks)
+        )
+        segment_io.write_atomically(self.path / names["lexical"], lambda tmp: self.lexical.save(tmp, ids))
         change = {
             "documents": {s: self.documents[s].to_dict() for s in sorted(changed) if s in self.documents},
             "removed": sorted(s for s in changed if s not in self.documents),
             "tombstones": sorted(self._tombstones),
         }
-        _write_atomically(self.path / names["documents"], lambda tmp: _write_json(tmp, change))
+        segment_io.write_atomically(self.path / names["documents"], lambda tmp: segment_io.write_json(tmp, change))
         tombstones = len(self._tombstones)
         return {"generation": gen, "kind": "delta", "chunks": len(ids), "tombstones": tombstones, "files": names}
 
@@ -425,7 +433,7 @@ class IndexStore:
             "n_documents": len(self.documents),
             "segments": segments,
         }
-        _atomic_write(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+        segment_io.atomic_write(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
 
     def _delete_unreferenced(self, segments: list[dict[str, Any]]) -> None:
         """Files of older states and of saves that crashed before their manifest (temporary ones too)."""
@@ -478,139 +486,3 @@ def writer_lock(path: Path) -> Iterator[None]:
 def _own_command_line() -> list[str]:
     args = [Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python", *sys.argv[1:]]
     return args[:8] + (["..."] if len(args) > 8 else [])
-
-
-def _segment_files(gen: int, *, base: bool) -> dict[str, str]:
-    return {
-        "vectors": f"vectors-{gen:06d}.{'faiss' if base else 'npz'}",
-        "chunks": f"chunks-{gen:06d}.json",
-        "lexical": f"lexical-{gen:06d}.npz",
-        "documents": f"documents-{gen:06d}.json",
-    }
-
-
-def _read_lexical(path: Path, *, skip: Collection[int] = (), into: LexicalIndex | None = None) -> LexicalIndex | None:
-    """The saved BM25 rows (added to `into` when given), or None when of an older layout (re-derived then)."""
-    if not path.is_file():
-        raise IndexCorruptError(f"lexical index {path} is missing: run `rag ingest --rebuild`")
-    try:
-        if into is None:
-            return LexicalIndex.load(path, skip=skip)
-        into.add_saved(path, skip=skip)
-        return into
-    except KeyError:
-        if into is not None:
-            raise IndexCorruptError(f"lexical index {path} lacks fields: run `rag ingest --rebuild`") from None
-        log.info("lexical index %s has an older layout; rebuilding it from the chunks", path)
-        return None
-    except (OSError, ValueError) as e:
-        raise IndexCorruptError(f"lexical index {path} is unreadable ({e}): run `rag ingest --rebuild`") from e
-
-
-def _read_faiss(path: Path):  # noqa: ANN202
-    import faiss
-
-    if not path.is_file():
-        raise IndexCorruptError(f"index file {path} is missing: run `rag ingest --rebuild`")
-    try:
-        return faiss.read_index(str(path))
-    except RuntimeError as e:
-        raise IndexCorruptError(f"index file {path} is unreadable: run `rag ingest --rebuild`") from e
-
-
-def _read_vectors(path: Path, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, float32 vectors) of a delta segment."""
-    import numpy as np
-
-    if not path.is_file():
-        raise IndexCorruptError(f"vectors file {path} is missing: run `rag ingest --rebuild`")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            ids, vectors = data["ids"].astype(np.int64), data["vectors"].astype(np.float32)
-    except (OSError, ValueError, KeyError) as e:
-        raise IndexCorruptError(f"vectors file {path} is unreadable ({e}): run `rag ingest --rebuild`") from e
-    if vectors.shape != (len(ids), dim):
-        raise IndexCorruptError(f"vectors file {path} holds {vectors.shape}, not ({len(ids)}, {dim}): rebuild")
-    return ids, vectors
-
-
-def _write_chunks(path: Path, ids: list[int], chunks: dict[int, Chunk]) -> None:
-    """Columnar JSON: field names once, then one row per chunk (parsed ~3x faster than JSON lines of dicts)."""
-    names = list(Chunk.__dataclass_fields__)
-    rows = [[i, *(getattr(chunks[i], n) for n in names)] for i in ids]
-    _write_json(path, {"fields": ["id", *names], "rows": rows})
-
-
-def _read_chunks(path: Path, *, skip: Collection[int] = ()) -> dict[int, Chunk]:
-    if not path.is_file():
-        raise IndexCorruptError(f"chunk store {path} is missing: run `rag ingest --rebuild`")
-    try:
-        data = json.loads(path.read_bytes())
-        fields, rows = data["fields"], data["rows"]
-        names = fields[1:]
-        if fields[0] != "id":
-            raise ValueError(f"first field is {fields[0]!r}, not 'id'")
-        if names == list(Chunk.__dataclass_fields__):
-            return {row[0]: Chunk(*row[1:]) for row in rows if row[0] not in skip}
-        return {row[0]: Chunk.from_dict(dict(zip(names, row[1:], strict=True))) for row in rows if row[0] not in skip}
-    except (ValueError, KeyError, TypeError, IndexError) as e:
-        raise IndexCorruptError(f"chunk store {path} is damaged ({e}): run `rag ingest --rebuild`") from e
-
-
-def _read_chunks_jsonl(path: Path) -> dict[int, Chunk]:
-    """The chunk store of format 1: one JSON object per line."""
-    if not path.is_file():
-        raise IndexCorruptError(f"chunk store {path} is missing: run `rag ingest --rebuild`")
-    chunks: dict[int, Chunk] = {}
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    data = json.loads(line)
-                    chunks[int(data["id"])] = Chunk.from_dict(data)
-    except (ValueError, KeyError, TypeError) as e:
-        raise IndexCorruptError(f"chunk store {path} is damaged ({e}): run `rag ingest --rebuild`") from e
-    return chunks
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise IndexCorruptError(f"segment file {path} is missing: run `rag ingest --rebuild`")
-    try:
-        return json.loads(path.read_bytes())
-    except ValueError as e:
-        raise IndexCorruptError(f"segment file {path} is damaged ({e}): run `rag ingest --rebuild`") from e
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-
-
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """write() to a temporary name, fsync, rename; the directory is fsynced with the manifest."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    _fsync_file(tmp)
-    os.replace(tmp, path)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
