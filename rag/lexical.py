@@ -224,11 +224,14 @@ class LexicalIndex:
             chosen = list(f.rows) if ids is None else [i for i in ids if i in f.rows]
             rows = [f.rows[i] for i in chosen]
             terms = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int32)
-            used = np.unique(terms)  # the segment's own vocabulary: the terms its rows use, in global order
+            # the file's own vocabulary: the terms its rows use, in global order (bincount: linear time)
+            present = np.bincount(terms, minlength=len(f.vocab)) > 0
+            used = np.flatnonzero(present)
+            local_id = (np.cumsum(present) - 1).astype(np.int32)
             vocab = list(f.vocab)  # dict order is term-id order: ids are handed out as len(vocab)
             arrays[f"{name}_ids"] = np.array(chosen, dtype=np.int64)
             arrays[f"{name}_lengths"] = np.array([len(r[0]) for r in rows], dtype=np.int64)
-            arrays[f"{name}_terms"] = np.searchsorted(used, terms).astype(np.int32)
+            arrays[f"{name}_terms"] = local_id[terms]
             arrays[f"{name}_counts"] = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, np.float32)
             words = [vocab[t] for t in used.tolist()]
             arrays[f"{name}_vocab"] = np.frombuffer(json.dumps(words, ensure_ascii=False).encode(), dtype=np.uint8)
