@@ -212,7 +212,10 @@ class IndexStore:
                 self._index = segment_io.read_faiss(files["vectors"])
                 if len(dead_ids):
                     self._index.remove_ids(dead_ids)
-                self.lexical = segment_io.read_lexical(files["lexical"], skip=dead) or LexicalIndex()
+                lexical = segment_io.read_lexical(files["lexical"], skip=dead)
+                if lexical is None:  # only format 1 can hold the older lexical layout
+                    raise IndexCorruptError(f"{files['lexical']} has an older layout: run `rag ingest --rebuild`")
+                self.lexical = lexical
             else:
                 ids, vectors = segment_io.read_vectors(files["vectors"], self.dim)
                 live = ~np.isin(ids, dead_ids)
