@@ -79,9 +79,11 @@ def _snapshot(path: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in path.iterdir()}
 
 
-def _build(folder: Path, size: int, rng: np.random.Generator, words: list[str], p: np.ndarray, dim: int) -> float:
+def _build(folder: Path, size: int, words: list[str], p: np.ndarray, *, dim: int, ann_threshold: int) -> float:
     """Build and save the synthetic store; returns the time of a forced full rewrite of it."""
-    store = IndexStore(folder, model_id="synthetic", dim=dim, chunking={"max_tokens": 200, "overlap_tokens": 40})
+    chunking = {"max_tokens": 200, "overlap_tokens": 40}
+    store = IndexStore(folder, model_id="synthetic", dim=dim, chunking=chunking, ann_threshold=ann_threshold)
+    rng = np.random.default_rng(size)
     for n in range(size // 10):
         doc, chunks, vectors = _document(n, rng, words, p, dim)
         store.add(doc, chunks, vectors)
@@ -93,7 +95,7 @@ def measure(size: int, folder: Path, *, dim: int, ann_threshold: int) -> dict[st
     rng = np.random.default_rng(size)
     words, p = _syllables(rng)
     n_docs = size // 10
-    full_save_s = _build(folder, size, rng, words, p, dim)  # the built store is freed before the loads
+    full_save_s = _build(folder, size, words, p, dim=dim, ann_threshold=ann_threshold)  # freed before the loads
 
     def load() -> IndexStore:
         return IndexStore.load(folder, ann_threshold=ann_threshold)
