@@ -20,6 +20,7 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -210,43 +211,70 @@ class LexicalIndex:
         return self._restorer.restore(query)
 
     # ---------------------------------------------------------------- persistence
-    def save(self, path: Path) -> None:
-        """One .npz holding both fields (vocabulary, row ids, term ids, counts)."""
+    def save(self, path: Path, ids: Iterable[int] | None = None) -> None:
+        """One .npz with the rows of ids (every row when None) and just the vocabulary they use.
+
+        The store writes one such file per segment: a delta segment holds only the chunks added
+        since the last save, so its size does not depend on the size of the index.
+        """
         import numpy as np
 
         arrays: dict[str, np.ndarray] = {}
         for name, f in self._fields.items():
-            ids = np.fromiter(f.rows.keys(), dtype=np.int64, count=len(f.rows))
-            arrays[f"{name}_ids"] = ids
-            arrays[f"{name}_lengths"] = np.array([len(v[0]) for v in f.rows.values()], dtype=np.int64)
-            arrays[f"{name}_terms"] = (
-                np.concatenate([v[0] for v in f.rows.values()]) if f.rows else np.zeros(0, np.int32)
-            )
-            arrays[f"{name}_counts"] = (
-                np.concatenate([v[1] for v in f.rows.values()]) if f.rows else np.zeros(0, np.float32)
-            )
-            vocab = sorted(f.vocab, key=f.vocab.__getitem__)
-            arrays[f"{name}_vocab"] = np.frombuffer(json.dumps(vocab, ensure_ascii=False).encode(), dtype=np.uint8)
+            chosen = list(f.rows) if ids is None else [i for i in ids if i in f.rows]
+            rows = [f.rows[i] for i in chosen]
+            terms = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int32)
+            # the file's own vocabulary: the terms its rows use, in global order (bincount: linear time)
+            present = np.bincount(terms, minlength=len(f.vocab)) > 0
+            used = np.flatnonzero(present)
+            local_id = (np.cumsum(present) - 1).astype(np.int32)
+            vocab = list(f.vocab)  # dict order is term-id order: ids are handed out as len(vocab)
+            arrays[f"{name}_ids"] = np.array(chosen, dtype=np.int64)
+            arrays[f"{name}_lengths"] = np.array([len(r[0]) for r in rows], dtype=np.int64)
+            arrays[f"{name}_terms"] = local_id[terms]
+            arrays[f"{name}_counts"] = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, np.float32)
+            words = [vocab[t] for t in used.tolist()]
+            arrays[f"{name}_vocab"] = np.frombuffer(json.dumps(words, ensure_ascii=False).encode(), dtype=np.uint8)
         arrays["params"] = np.array([self.k1, self.b, self.bigram_weight, self.folded_weight], dtype=np.float64)
         with path.open("wb") as handle:
             np.savez(handle, **arrays)
 
     @classmethod
-    def load(cls, path: Path) -> LexicalIndex:
+    def load(cls, path: Path, *, skip: Collection[int] = ()) -> LexicalIndex:
+        """The index saved in path, without the rows of the chunk ids in skip."""
         import numpy as np
 
         with np.load(path, allow_pickle=False) as data:
             k1, b, bigram_weight, folded_weight = data["params"].tolist()
-            index = cls(k1=k1, b=b, bigram_weight=bigram_weight, folded_weight=folded_weight)
-            for name, f in index._fields.items():
-                vocab = json.loads(data[f"{name}_vocab"].tobytes().decode())
-                f.vocab = {t: i for i, t in enumerate(vocab)}
-                ids, lengths = data[f"{name}_ids"], data[f"{name}_lengths"]
-                splits = np.cumsum(lengths)[:-1]
-                term_rows = np.split(data[f"{name}_terms"], splits) if len(ids) else []
-                count_rows = np.split(data[f"{name}_counts"], splits) if len(ids) else []
-                f.rows = {int(i): (t, c) for i, t, c in zip(ids, term_rows, count_rows, strict=True)}
+        index = cls(k1=k1, b=b, bigram_weight=bigram_weight, folded_weight=folded_weight)
+        index.add_saved(path, skip=skip)
         return index
+
+    def add_saved(self, path: Path, *, skip: Collection[int] = ()) -> None:
+        """Add the rows saved in path (a whole index or one segment), mapping its vocabulary onto this one's."""
+        import numpy as np
+
+        with np.load(path, allow_pickle=False) as data:
+            for name, f in self._fields.items():
+                words = json.loads(data[f"{name}_vocab"].tobytes().decode())
+                if not f.vocab:  # the first file read: its term ids are kept as they are
+                    f.vocab = {t: i for i, t in enumerate(words)}
+                    terms = data[f"{name}_terms"]
+                else:
+                    vocab = f.vocab
+                    mapping = np.fromiter((vocab.setdefault(t, len(vocab)) for t in words), np.int32, len(words))
+                    terms = mapping[data[f"{name}_terms"]]
+                counts = data[f"{name}_counts"]
+                ids = data[f"{name}_ids"].tolist()
+                ends = np.cumsum(data[f"{name}_lengths"]).tolist()
+                starts = [0, *ends[:-1]] if ends else []
+                # slicing in a comprehension is several times faster than np.split on 10^5 rows
+                rows = f.rows
+                for i, start, end in zip(ids, starts, ends, strict=True):
+                    if i not in skip:
+                        rows[i] = (terms[start:end], counts[start:end])
+                f._matrix = None
+        self._restorer = None
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:

@@ -1,17 +1,30 @@
-"""The persisted index: FAISS vectors + chunk store + manifest, written atomically.
+"""The persisted index: FAISS vectors + chunk store + manifest, saved incrementally and atomically.
 
-Layout of ``indexes/<name>/``::
+Layout of ``indexes/<name>/`` (format 2)::
 
-    manifest.json            format version, embedder, chunking, documents, current file names
-    vectors-<gen>.faiss      IndexIDMap2 over an inner-product index of unit vectors
-    chunks-<gen>.jsonl       one chunk per line with its FAISS id
-    lexical-<gen>.npz        BM25 term counts (exact and diacritics-folded fields)
+    manifest.json            format version, embedder, chunking, the list of segments (the commit point)
+    vectors-<gen>.faiss      base segment: IndexIDMap2(IndexFlatIP), or IVF-SQ8 from ann_threshold chunks
+    vectors-<gen>.npz        delta segment: the float32 vectors of the chunks it adds, with their ids
+    chunks-<gen>.json        the segment's chunks, one row per chunk with its FAISS id (columnar JSON)
+    lexical-<gen>.npz        the segment's BM25 rows and the vocabulary they use
+    documents-<gen>.json     documents added or changed by the segment, sources it removed, and the
+                             chunk ids it deletes from earlier segments (tombstones)
     .lock                    held while a writer is active; names the holder
     ingest-journal.jsonl     only while an ingest is unfinished: its finished files (rag/journal.py)
 
-Each save writes a new generation of data files, fsyncs them, then atomically replaces
-manifest.json; only after that are older generations deleted. A crash at any moment leaves
-the previous complete state readable.
+The index is a base segment plus append-only delta segments. A save writes one delta holding
+only what changed since the last save (new chunks, changed document records, tombstones), so
+removing or changing one file writes a few kilobytes whatever the size of the index. When the
+deltas grow past ``compact_fraction`` of the base (or ``max_deltas`` of them exist, or the index
+switches to IVF, or the store is new as after ``--rebuild``) the save compacts everything into a
+new base instead. Chunk ids are handed out from ``next_id`` and never reused, so a tombstone
+names one chunk for good.
+
+Every segment's files are written to temporary names, fsynced and renamed; then manifest.json is
+replaced atomically, and only after that are files no manifest names deleted (including those a
+crashed save left behind). A crash at any moment leaves the previous complete state readable.
+Format 1 (one generation: vectors, chunks-<gen>.jsonl, lexical, documents in the manifest) still
+loads; the first save after that writes a format-2 base.
 """
 
 from __future__ import annotations
@@ -29,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag import vector_index
+from rag import segment_io, vector_index
 from rag.chunking import passage_text
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
 from rag.lexical import LexicalIndex
@@ -40,10 +53,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 LOCK_FILE = ".lock"
-_GENERATION_FILE = re.compile(r"(?:vectors|chunks|lexical)-(\d+)\.(?:faiss|jsonl|npz)")
+DEFAULT_COMPACT_FRACTION = 0.25
+DEFAULT_MAX_DELTAS = 32
+_GENERATION_FILE = re.compile(r"\.?(?:vectors|chunks|lexical|documents)-(\d+)\.(?:faiss|npz|jsonl|json)(?:\.tmp)?")
 
 
 @dataclass
@@ -65,13 +81,17 @@ class DocumentRecord:
             data |= {"size": self.size, "mtime_ns": self.mtime_ns}
         return data
 
+    def fields(self) -> tuple[Any, ...]:
+        """What a save compares to tell whether the record changed (ids change only through add/remove)."""
+        return (self.sha256, self.title, self.size, self.mtime_ns)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DocumentRecord:
         return cls(data["sha256"], data["title"], list(data["ids"]), data.get("size"), data.get("mtime_ns"))
 
 
 class IndexStore:
-    """Vectors and chunks of one index; mutate in memory, then save() atomically."""
+    """Vectors and chunks of one index; mutate in memory, then save() what changed, atomically."""
 
     def __init__(
         self,
@@ -82,6 +102,8 @@ class IndexStore:
         chunking: dict[str, int],
         ann_threshold: int = vector_index.DEFAULT_ANN_THRESHOLD,
         nprobe: int = vector_index.DEFAULT_NPROBE,
+        compact_fraction: float = DEFAULT_COMPACT_FRACTION,
+        max_deltas: int = DEFAULT_MAX_DELTAS,
     ) -> None:
         self.path = Path(path)
         self.model_id = model_id
@@ -96,6 +118,14 @@ class IndexStore:
         self.lexical = LexicalIndex()
         self.ann_threshold = ann_threshold
         self.nprobe = nprobe
+        self.compact_fraction = compact_fraction
+        self.max_deltas = max_deltas
+        # The saved state, and what changed in memory since then (what the next save writes).
+        self._segments: list[dict[str, Any]] = []  # the manifest's segments; [] until a format-2 base exists
+        self._unsaved: dict[int, np.ndarray] = {}  # chunk id -> vector, for chunks added since the last save
+        self._tombstones: set[int] = set()  # saved chunk ids removed since the last save
+        self._touched: set[str] = set()  # sources added, replaced or removed since the last save
+        self._saved_records: dict[str, tuple[Any, ...]] = {}  # DocumentRecord.fields() as last saved
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -109,7 +139,10 @@ class IndexStore:
         *,
         ann_threshold: int = vector_index.DEFAULT_ANN_THRESHOLD,
         nprobe: int = vector_index.DEFAULT_NPROBE,
+        compact_fraction: float = DEFAULT_COMPACT_FRACTION,
+        max_deltas: int = DEFAULT_MAX_DELTAS,
     ) -> IndexStore:
+        """Read the state manifest.json names: the base segment, its deltas, minus their tombstones."""
         path = Path(path)
         require_index(path)
         manifest_path = path / MANIFEST
@@ -118,9 +151,9 @@ class IndexStore:
         except (OSError, ValueError) as e:
             raise IndexCorruptError(f"{manifest_path} is unreadable ({e}): run `rag ingest --rebuild`") from e
         version = manifest.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_FORMATS:
             raise IndexMismatchError(
-                f"index {path} has format version {version}, this rag reads {FORMAT_VERSION}: "
+                f"index {path} has format version {version}, this rag reads {', '.join(map(str, READABLE_FORMATS))}: "
                 "run `rag ingest --rebuild`"
             )
         store = cls(
@@ -130,26 +163,70 @@ class IndexStore:
             chunking=manifest.get("chunking", {}),
             ann_threshold=ann_threshold,
             nprobe=nprobe,
+            compact_fraction=compact_fraction,
+            max_deltas=max_deltas,
         )
         store._generation = int(manifest["generation"])
         store._next_id = int(manifest["next_id"])
         store._created = manifest.get("created", store._created)
-        store.documents = {src: DocumentRecord.from_dict(rec) for src, rec in manifest["documents"].items()}
-        store._index = _read_faiss(path / manifest["files"]["vectors"])
-        vector_index.set_nprobe(store._index, nprobe)
-        store._chunks = _read_chunks(path / manifest["files"]["chunks"])
-        lexical = _read_lexical(path / manifest["files"]["lexical"]) if "lexical" in manifest["files"] else None
-        if lexical is None:  # written before the current lexical format: derive it from the chunks
-            for i, chunk in store._chunks.items():
-                store.lexical.add(i, passage_text(chunk))
+        if version == 1:
+            store._load_format1(manifest)
         else:
-            store.lexical = lexical
+            store._load_segments(manifest["segments"])
+        vector_index.set_nprobe(store._index, nprobe)
         if store._index.ntotal != len(store._chunks):
             raise IndexCorruptError(
                 f"index {path} holds {store._index.ntotal} vectors but {len(store._chunks)} chunks: "
                 "run `rag ingest --rebuild`"
             )
+        store._saved_records = {source: record.fields() for source, record in store.documents.items()}
         return store
+
+    def _load_format1(self, manifest: dict[str, Any]) -> None:
+        """One generation: vectors, chunks (JSON lines), lexical; the documents live in the manifest."""
+        self.documents = {src: DocumentRecord.from_dict(rec) for src, rec in manifest["documents"].items()}
+        self._index = segment_io.read_faiss(self.path / manifest["files"]["vectors"])
+        self._chunks = segment_io.read_chunks_jsonl(self.path / manifest["files"]["chunks"])
+        lexical = (
+            segment_io.read_lexical(self.path / manifest["files"]["lexical"])
+            if "lexical" in manifest["files"]
+            else None
+        )
+        if lexical is None:  # written before the current lexical format: derive it from the chunks
+            for i, chunk in self._chunks.items():
+                self.lexical.add(i, passage_text(chunk))
+        else:
+            self.lexical = lexical
+
+    def _load_segments(self, segments: list[dict[str, Any]]) -> None:
+        import numpy as np
+
+        if not segments or segments[0].get("kind") != "base":
+            raise IndexCorruptError(f"index {self.path} has no base segment: run `rag ingest --rebuild`")
+        changes = [segment_io.read_json(self.path / segment["files"]["documents"]) for segment in segments]
+        dead = {int(i) for change in changes for i in change["tombstones"]}
+        dead_ids = np.fromiter(dead, dtype=np.int64, count=len(dead))
+        for segment, change in zip(segments, changes, strict=True):
+            files = {kind: self.path / name for kind, name in segment["files"].items()}
+            if segment["kind"] == "base":
+                self._index = segment_io.read_faiss(files["vectors"])
+                if len(dead_ids):
+                    self._index.remove_ids(dead_ids)
+                lexical = segment_io.read_lexical(files["lexical"], skip=dead)
+                if lexical is None:  # only format 1 can hold the older lexical layout
+                    raise IndexCorruptError(f"{files['lexical']} has an older layout: run `rag ingest --rebuild`")
+                self.lexical = lexical
+            else:
+                ids, vectors = segment_io.read_vectors(files["vectors"], self.dim)
+                live = ~np.isin(ids, dead_ids)
+                if live.any():
+                    self._index.add_with_ids(np.ascontiguousarray(vectors[live]), ids[live])
+                segment_io.read_lexical(files["lexical"], skip=dead, into=self.lexical)
+            self._chunks.update(segment_io.read_chunks(files["chunks"], skip=dead))
+            for source in change["removed"]:
+                self.documents.pop(source, None)
+            self.documents.update((s, DocumentRecord.from_dict(r)) for s, r in change["documents"].items())
+        self._segments = segments
 
     def check_compatible(self, model_id: str, dim: int | None = None) -> None:
         """Refuse to mix vectors of two embedders; the message names both and the fix.
@@ -195,12 +272,15 @@ class IndexStore:
         self.remove(doc.source)
         ids = np.arange(self._next_id, self._next_id + len(chunks), dtype=np.int64)
         self._next_id += len(chunks)
+        vectors = np.array(vectors, dtype=np.float32, order="C")  # a copy: the next save writes these rows
         if len(chunks):
-            self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-        for i, chunk in zip(ids.tolist(), chunks, strict=True):
+            self._index.add_with_ids(vectors, ids)
+        for row, (i, chunk) in enumerate(zip(ids.tolist(), chunks, strict=True)):
             self._chunks[i] = chunk
+            self._unsaved[i] = vectors[row]
             self.lexical.add(i, passage_text(chunk))
         self.documents[doc.source] = DocumentRecord(doc.sha256, doc.title, ids.tolist(), size, mtime_ns)
+        self._touched.add(doc.source)
 
     def remove(self, source: str) -> bool:
         """Drop a document's chunks and vectors; False when it was not indexed."""
@@ -209,11 +289,14 @@ class IndexStore:
         record = self.documents.pop(source, None)
         if record is None:
             return False
+        self._touched.add(source)
         if record.ids:
             self._index.remove_ids(np.asarray(record.ids, dtype=np.int64))
         for i in record.ids:
             self._chunks.pop(i, None)
             self.lexical.remove(i)
+            if self._unsaved.pop(i, None) is None:  # saved in a segment: the next save deletes it there
+                self._tombstones.add(i)
         return True
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
@@ -242,31 +325,104 @@ class IndexStore:
         with writer_lock(self.path):
             yield
 
-    def save(self) -> None:
-        """Write a new generation atomically, then delete the files of older ones."""
-        import faiss
+    def compaction_due(self) -> bool:
+        """Whether the next save writes a new base: none yet, too many deltas, or deltas + tombstones
+        above compact_fraction of the base's chunks."""
+        if not self._segments:
+            return True
+        if len(self._segments) - 1 >= self.max_deltas:
+            return True
+        pending = len(self._unsaved) + len(self._tombstones)
+        pending += sum(s["chunks"] + s["tombstones"] for s in self._segments[1:])
+        return pending > self.compact_fraction * self._segments[0]["chunks"]
 
+    def save(self, *, compact: bool | None = None) -> None:
+        """Commit what changed since the last save: one delta segment, or a new base when compaction
+        is due (or compact=True); nothing at all when nothing changed. Unreferenced files are deleted after."""
         if not vector_index.is_approximate(self._index) and self._index.ntotal >= self.ann_threshold:
             vectors, ids = vector_index.exact_contents(self._index)
             log.info("index %s reached %d vectors: switching to an IVF index", self.path, len(ids))
             self._index = vector_index.build_ivf(vectors, ids, nprobe=self.nprobe)
+            compact = True
+        if compact is None:
+            compact = self.compaction_due()
+        changed = self._changed_sources()
+        if not compact and not (changed or self._unsaved or self._tombstones):
+            return
         self.path.mkdir(parents=True, exist_ok=True)
-        # Never reuse a generation number present on disk (a rebuilt store starts at 0): the
-        # live manifest's files must stay untouched until the new manifest replaces it.
+        # Never reuse a generation number present on disk (a rebuilt store starts at 0, a crashed save
+        # may have left files): the live manifest's files must stay untouched until it is replaced.
         on_disk = [int(m.group(1)) for p in self.path.iterdir() if (m := _GENERATION_FILE.fullmatch(p.name))]
         gen = max([self._generation, *on_disk]) + 1
-        vectors_name, chunks_name = f"vectors-{gen:06d}.faiss", f"chunks-{gen:06d}.jsonl"
-        lexical_name = f"lexical-{gen:06d}.npz"
-        tmp_lexical = self.path / f".{lexical_name}.tmp"
-        self.lexical.save(tmp_lexical)
-        _fsync_file(tmp_lexical)
-        os.replace(tmp_lexical, self.path / lexical_name)
-        tmp_vectors = self.path / f".{vectors_name}.tmp"
-        faiss.write_index(self._index, str(tmp_vectors))
-        _fsync_file(tmp_vectors)
-        os.replace(tmp_vectors, self.path / vectors_name)
-        lines = (json.dumps({"id": i, **self._chunks[i].to_dict()}, ensure_ascii=False) for i in sorted(self._chunks))
-        _atomic_write(self.path / chunks_name, "\n".join(lines) + "\n")
+        if compact:
+            segments = [self._write_base(gen)]
+            log.info("index %s: compacted %d chunks into base segment %d", self.path, len(self._chunks), gen)
+        else:
+            segments = [*self._segments, self._write_delta(gen, changed)]
+        self._write_manifest(gen, segments)
+        # committed: the new manifest is on disk
+        self._generation, self._segments = gen, segments
+        if compact:
+            self._saved_records = {s: r.fields() for s, r in self.documents.items()}
+        else:
+            for source in changed:
+                record = self.documents.get(source)
+                if record is None:
+                    self._saved_records.pop(source, None)
+                else:
+                    self._saved_records[source] = record.fields()
+        self._unsaved.clear()
+        self._tombstones.clear()
+        self._touched.clear()
+        self._delete_unreferenced(segments)
+
+    def _changed_sources(self) -> set[str]:
+        """Sources added, replaced or removed, plus records edited in place (ingest refreshes size/mtime)."""
+        saved = self._saved_records
+        return self._touched | {s for s, r in self.documents.items() if saved.get(s) != r.fields()}
+
+    def _write_base(self, gen: int) -> dict[str, Any]:
+        import faiss
+
+        names = segment_io.segment_files(gen, base=True)
+        ids = sorted(self._chunks)
+        segment_io.write_atomically(self.path / names["vectors"], lambda tmp: faiss.write_index(self._index, str(tmp)))
+        segment_io.write_atomically(
+            self.path / names["chunks"], lambda tmp: segment_io.write_chunks(tmp, ids, self._chunks)
+        )
+        segment_io.write_atomically(self.path / names["lexical"], lambda tmp: self.lexical.save(tmp, ids))
+        documents = {s: r.to_dict() for s, r in sorted(self.documents.items())}
+        change = {"documents": documents, "removed": [], "tombstones": []}
+        segment_io.write_atomically(self.path / names["documents"], lambda tmp: segment_io.write_json(tmp, change))
+        return {"generation": gen, "kind": "base", "chunks": len(ids), "tombstones": 0, "files": names}
+
+    def _write_delta(self, gen: int, changed: set[str]) -> dict[str, Any]:
+        import numpy as np
+
+        names = segment_io.segment_files(gen, base=False)
+        ids = sorted(self._unsaved)
+        vectors = np.stack([self._unsaved[i] for i in ids]) if ids else np.zeros((0, self.dim), np.float32)
+
+        def write_vectors(tmp: Path) -> None:
+            with tmp.open("wb") as handle:
+                np.savez(handle, ids=np.array(ids, dtype=np.int64), vectors=vectors)
+
+        segment_io.write_atomically(self.path / names["vectors"], write_vectors)
+        segment_io.write_atomically(
+            self.path / names["chunks"], lambda tmp: segment_io.write_chunks(tmp, ids, self._chunks)
+        )
+        segment_io.write_atomically(self.path / names["lexical"], lambda tmp: self.lexical.save(tmp, ids))
+        change = {
+            "documents": {s: self.documents[s].to_dict() for s in sorted(changed) if s in self.documents},
+            "removed": sorted(s for s in changed if s not in self.documents),
+            "tombstones": sorted(self._tombstones),
+        }
+        segment_io.write_atomically(self.path / names["documents"], lambda tmp: segment_io.write_json(tmp, change))
+        tombstones = len(self._tombstones)
+        return {"generation": gen, "kind": "delta", "chunks": len(ids), "tombstones": tombstones, "files": names}
+
+    def _write_manifest(self, gen: int, segments: list[dict[str, Any]]) -> None:
+        """The commit point: after this rename the new state is the index."""
         manifest = {
             "format_version": FORMAT_VERSION,
             "generation": gen,
@@ -277,16 +433,17 @@ class IndexStore:
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "next_id": self._next_id,
             "n_chunks": len(self._chunks),
-            "files": {"vectors": vectors_name, "chunks": chunks_name, "lexical": lexical_name},
-            "documents": {src: rec.to_dict() for src, rec in sorted(self.documents.items())},
+            "n_documents": len(self.documents),
+            "segments": segments,
         }
-        _atomic_write(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
-        self._generation = gen
-        current = {vectors_name, chunks_name, lexical_name}
-        for pattern in ("vectors-*.faiss", "chunks-*.jsonl", "lexical-*.npz"):
-            for old in self.path.glob(pattern):
-                if old.name not in current:
-                    old.unlink(missing_ok=True)
+        segment_io.atomic_write(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+
+    def _delete_unreferenced(self, segments: list[dict[str, Any]]) -> None:
+        """Files of older states and of saves that crashed before their manifest (temporary ones too)."""
+        keep = {name for segment in segments for name in segment["files"].values()}
+        for path in self.path.iterdir():
+            if _GENERATION_FILE.fullmatch(path.name) and path.name not in keep:
+                path.unlink(missing_ok=True)
 
 
 def require_index(path: Path) -> None:
@@ -332,64 +489,3 @@ def writer_lock(path: Path) -> Iterator[None]:
 def _own_command_line() -> list[str]:
     args = [Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python", *sys.argv[1:]]
     return args[:8] + (["..."] if len(args) > 8 else [])
-
-
-def _read_lexical(path: Path) -> LexicalIndex | None:
-    """The saved BM25 index, or None when it is of an older layout (it is then re-derived)."""
-    if not path.is_file():
-        raise IndexCorruptError(f"lexical index {path} is missing: run `rag ingest --rebuild`")
-    try:
-        return LexicalIndex.load(path)
-    except KeyError:
-        log.info("lexical index %s has an older layout; rebuilding it from the chunks", path)
-        return None
-    except (OSError, ValueError) as e:
-        raise IndexCorruptError(f"lexical index {path} is unreadable ({e}): run `rag ingest --rebuild`") from e
-
-
-def _read_faiss(path: Path):  # noqa: ANN202
-    import faiss
-
-    if not path.is_file():
-        raise IndexCorruptError(f"index file {path} is missing: run `rag ingest --rebuild`")
-    try:
-        return faiss.read_index(str(path))
-    except RuntimeError as e:
-        raise IndexCorruptError(f"index file {path} is unreadable: run `rag ingest --rebuild`") from e
-
-
-def _read_chunks(path: Path) -> dict[int, Chunk]:
-    if not path.is_file():
-        raise IndexCorruptError(f"chunk store {path} is missing: run `rag ingest --rebuild`")
-    chunks: dict[int, Chunk] = {}
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    data = json.loads(line)
-                    chunks[int(data["id"])] = Chunk.from_dict(data)
-    except (ValueError, KeyError, TypeError) as e:
-        raise IndexCorruptError(f"chunk store {path} is damaged ({e}): run `rag ingest --rebuild`") from e
-    return chunks
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

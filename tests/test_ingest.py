@@ -166,14 +166,15 @@ def test_prune_with_relative_dot_root(docs: Path, tmp_path: Path, monkeypatch: p
 def test_rebuild_never_overwrites_the_files_the_live_manifest_uses(docs: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
     _run(docs, index, HashEmbedder())
-    live = json.loads((index / "manifest.json").read_text(encoding="utf-8"))["files"]
-    before = {name: (index / name).read_bytes() for name in live.values()}
+    segments = json.loads((index / "manifest.json").read_text(encoding="utf-8"))["segments"]
+    live = [name for segment in segments for name in segment["files"].values()]
+    before = {name: (index / name).read_bytes() for name in live}
     seen_during_save: list[dict[str, bytes]] = []
     original_save = IndexStore.save
 
     def checking_save(self: IndexStore) -> None:
         # what a crash just before the manifest swap would leave: the old files, intact
-        seen_during_save.append({name: (index / name).read_bytes() for name in live.values()})
+        seen_during_save.append({name: (index / name).read_bytes() for name in live})
         original_save(self)
 
     IndexStore.save = checking_save  # type: ignore[method-assign]
@@ -184,7 +185,7 @@ def test_rebuild_never_overwrites_the_files_the_live_manifest_uses(docs: Path, t
     assert seen_during_save == [before]
     after = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
     assert after["generation"] == 2
-    assert after["files"]["vectors"] == "vectors-000002.faiss"
+    assert [(s["kind"], s["files"]["vectors"]) for s in after["segments"]] == [("base", "vectors-000002.faiss")]
 
 
 def test_jsonl_records_are_documents_of_their_file(docs: Path, tmp_path: Path) -> None:

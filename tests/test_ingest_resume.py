@@ -152,7 +152,7 @@ def test_kill_9_mid_ingest_then_resume_and_query(tmp_path: Path) -> None:
     assert 3 <= finished < len(added)
     store = IndexStore.load(index)  # loads, and is exactly the state before the killed run
     manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
-    assert (manifest["generation"], manifest["documents"]) == (complete["generation"], complete["documents"])
+    assert (manifest["generation"], manifest["segments"]) == (complete["generation"], complete["segments"])
     assert (sorted(store.documents), len(store)) == (first, 2)
     embedder = HashEmbedder()
     report = ingest([docs], index=index, embedder=embedder, chunking=CHUNKING)  # the lock died with the process

@@ -3,10 +3,12 @@ updates, persistence and diacritics restoration, on small hand-made collections.
 
 from __future__ import annotations
 
+import json
 import math
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.lexical import LexicalIndex, bigrams, has_diacritics, syllables
@@ -212,6 +214,25 @@ def test_save_load_of_empty_index(tmp_path: Path) -> None:
     assert (len(loaded), loaded.search("thủ tục", 5)) == (0, [])
     loaded.add(3, "Thủ tục")
     assert [i for i, _ in loaded.search("thủ tục", 5)] == [3]
+
+
+def test_rows_saved_in_segments_load_back_as_one_index(tmp_path: Path) -> None:
+    """The store saves each segment's rows with only the vocabulary they use; loading maps them back."""
+    index = _index(MARRIAGE)  # ids 0..4
+    index.save(tmp_path / "base.npz", [0, 1, 2])
+    index.save(tmp_path / "delta.npz", [3, 4])
+    with np.load(tmp_path / "delta.npz") as data:
+        delta_vocab = json.loads(data["exact_vocab"].tobytes().decode())
+    assert len(delta_vocab) < len(index._fields["exact"].vocab)  # the delta carries only its own terms
+    loaded = LexicalIndex.load(tmp_path / "base.npz", skip={1})
+    loaded.add_saved(tmp_path / "delta.npz", skip={3})
+    index.remove(1)
+    index.remove(3)
+    assert len(loaded) == 3
+    for query in ("thủ tục đăng ký kết hôn", "thu tuc dang ky", "Hà Nội", "mùa thu", "đang học", "giấy"):
+        got, expected = loaded.search(query, 10), index.search(query, 10)
+        assert [i for i, _ in got] == [i for i, _ in expected]
+        np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], rtol=1e-6)
 
 
 # ---------------------------------------------------------------- restoring diacritics

@@ -130,16 +130,27 @@ def test_manifest_contents(filled) -> None:
     store, _, _ = filled
     store.save()
     manifest = json.loads((store.path / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["format_version"] == FORMAT_VERSION == 1
+    assert manifest["format_version"] == FORMAT_VERSION == 2
     assert manifest["embedder"] == {"model_id": "hash-embedder", "dim": DIM}
     assert manifest["chunking"] == CHUNKING
-    assert manifest["n_chunks"] == 20
-    assert manifest["files"] == {
-        "vectors": "vectors-000001.faiss",
-        "chunks": "chunks-000001.jsonl",
-        "lexical": "lexical-000001.npz",
-    }
-    assert manifest["documents"]["b.txt"] == {"sha256": "0" * 64, "title": "Tiêu đề b.txt", "ids": [7, 8, 9, 10, 11]}
+    assert (manifest["n_chunks"], manifest["n_documents"], manifest["next_id"]) == (20, 3, 20)
+    assert manifest["segments"] == [
+        {
+            "generation": 1,
+            "kind": "base",
+            "chunks": 20,
+            "tombstones": 0,
+            "files": {
+                "vectors": "vectors-000001.faiss",
+                "chunks": "chunks-000001.json",
+                "lexical": "lexical-000001.npz",
+                "documents": "documents-000001.json",
+            },
+        }
+    ]
+    documents = json.loads((store.path / "documents-000001.json").read_text(encoding="utf-8"))
+    assert documents["documents"]["b.txt"] == {"sha256": "0" * 64, "title": "Tiêu đề b.txt", "ids": [7, 8, 9, 10, 11]}
+    assert (documents["removed"], documents["tombstones"]) == ([], [])
 
 
 def test_check_compatible_names_both_models_and_fix(tmp_path: Path) -> None:
@@ -170,14 +181,20 @@ def test_second_writer_lock_is_refused(tmp_path: Path) -> None:
         assert (tmp_path / "idx" / ".lock").is_file() is True
 
 
-def test_only_one_generation_of_files_remains(filled) -> None:
+def test_only_the_live_segments_files_remain(filled) -> None:
     store, _, _ = filled
     for _ in range(3):
-        store.save()
-    store.remove("a.txt")
+        store.save()  # the second and third have nothing to write
+    store.remove("a.txt")  # 7 of 20 chunks: above a quarter of the base, so this save compacts
     store.save()
     names = sorted(p.name for p in store.path.iterdir())
-    assert names == ["chunks-000004.jsonl", "lexical-000004.npz", "manifest.json", "vectors-000004.faiss"]
+    assert names == [
+        "chunks-000002.json",
+        "documents-000002.json",
+        "lexical-000002.npz",
+        "manifest.json",
+        "vectors-000002.faiss",
+    ]
     assert len(IndexStore.load(store.path)) == 13
 
 
@@ -185,29 +202,40 @@ def test_generation_continues_after_load(filled) -> None:
     store, _, _ = filled
     store.save()
     loaded = IndexStore.load(store.path)
+    loaded.remove("b.txt")  # 5 of 20 chunks: a delta segment
     loaded.save()
     manifest = json.loads((store.path / "manifest.json").read_text(encoding="utf-8"))
-    assert (manifest["generation"], manifest["files"]["chunks"]) == (2, "chunks-000002.jsonl")
+    assert manifest["generation"] == 2
+    assert [(s["kind"], s["chunks"], s["tombstones"]) for s in manifest["segments"]] == [
+        ("base", 20, 0),
+        ("delta", 0, 5),
+    ]
     assert sorted(p.name for p in store.path.glob("*-*.*")) == [
-        "chunks-000002.jsonl",
+        "chunks-000001.json",
+        "chunks-000002.json",
+        "documents-000001.json",
+        "documents-000002.json",
+        "lexical-000001.npz",
         "lexical-000002.npz",
-        "vectors-000002.faiss",
+        "vectors-000001.faiss",
+        "vectors-000002.npz",
     ]
 
 
 def test_corrupt_chunks_file(filled) -> None:
     store, _, _ = filled
     store.save()
-    (store.path / "chunks-000001.jsonl").write_text('{"id": 0, "chunk_id": \n not json\n', encoding="utf-8")
-    with pytest.raises(IndexCorruptError, match="chunks-000001.jsonl is damaged"):
+    (store.path / "chunks-000001.json").write_text('{"fields": ["id", "chunk_id"], "rows": [[0, ', encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="chunks-000001.json is damaged"):
         IndexStore.load(store.path)
 
 
 def test_truncated_chunks_file(filled) -> None:
     store, _, _ = filled
     store.save()
-    path = store.path / "chunks-000001.jsonl"
-    path.write_text("\n".join(path.read_text(encoding="utf-8").splitlines()[:5]) + "\n", encoding="utf-8")
+    path = store.path / "chunks-000001.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({"fields": data["fields"], "rows": data["rows"][:5]}), encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="20 vectors but 5 chunks"):
         IndexStore.load(store.path)
 
