@@ -207,7 +207,8 @@ class LexicalIndex:
         if self._restorer is None:
             df = self._fields["exact"].document_frequency()
             df.update(self._fields["exact_bigram"].document_frequency())
-            self._restorer = _Restorer(df)
+            # terms of removed chunks stay in the vocabulary with a count of 0: not spellings any more
+            self._restorer = _Restorer({term: n for term, n in df.items() if n})
         return self._restorer.restore(query)
 
     # ---------------------------------------------------------------- persistence

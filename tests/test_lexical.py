@@ -287,3 +287,12 @@ def test_restore_before_search_keeps_custom_bm25_parameters() -> None:
     assert restored_first.restore_diacritics("song Huong") == "sông Hương"
     fresh = _index(texts, k1=2.0, b=0.5, bigram_weight=0.0, folded_weight=0.0)
     assert restored_first.search("sông", 5) == fresh.search("sông", 5)
+
+
+def test_restore_ignores_spellings_of_removed_chunks() -> None:
+    index = LexicalIndex()
+    index.add(0, "Hà Nội là thủ đô.")
+    assert index.restore_diacritics("ha noi") == "hà nội"
+    index.remove(0)
+    index.add(1, "Sài Gòn là thành phố.")
+    assert index.restore_diacritics("ha noi o sai gon") == "ha noi o sài gòn"
