@@ -80,6 +80,12 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _WORD = re.compile(r"[^\W\d_]+")
 
 
+def cjk_index(text: str) -> int | None:
+    """Position of the first CJK (or Hangul) character in text, or None."""
+    match = _CJK.search(text)
+    return match.start() if match else None
+
+
 def is_vietnamese(text: str, *, min_marked_share: float = 0.15) -> bool:
     """True when text reads as Vietnamese: no CJK, and enough words carry Vietnamese letters."""
     text = nfc(text)
