@@ -19,7 +19,7 @@ from rag.errors import QuestionError
 from rag.evidence import evidence, excerpt, select_sentences
 from rag.grounding import REFUSAL, Grounded, GroundingSettings, ground, ground_summary, is_refusal, refusal
 from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
-from rag.vietnamese import cjk_index, is_vietnamese, nfc
+from rag.vietnamese import cjk_index, is_vietnamese, nfc, reads_vietnamese
 
 if TYPE_CHECKING:
     from rag.generate import Generator
@@ -127,13 +127,16 @@ class Assistant:
         )
         run = _Run()
         yield from self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens)
-        if settings is not None and (not run.raw or not is_vietnamese(run.raw)) and not is_refusal(run.raw):
+        context = "\n".join([question, *(f"{h.chunk.title}\n{h.chunk.text}" for h in prompt.hits)])
+        off_language = not run.raw or not reads_vietnamese(run.raw, context=context)
+        if settings is not None and off_language and not is_refusal(run.raw):
             # drifted into another language: ask once more, strictly (not streamed: the final answer replaces it)
             retry = _Run()
             messages = self._builder.vietnamese_only(prompt.messages, run.raw)
             for _ in self._stream(messages, len(prompt.hits), started, retry, max_tokens=max_tokens):
                 pass
-            run = _Run(retry.raw if is_vietnamese(retry.raw) else "", run.first_token_ms, retry.usage)
+            kept = retry.raw if reads_vietnamese(retry.raw, context=context) else ""
+            run = _Run(kept, run.first_token_ms, retry.usage)
         grounded = self._check(question, run.raw, prompt.hits)
         yield self._answer(question, grounded, prompt.hits, hits, run, started, retrieve_ms)
 

@@ -22,7 +22,7 @@ from rag.evidence import evidence
 from rag.grounding import is_refusal
 from rag.loaders import read_jsonl
 from rag.types import Answer, Chunk, Hit
-from rag.vietnamese import fold_diacritics, is_vietnamese, nfc
+from rag.vietnamese import fold_diacritics, nfc, reads_vietnamese
 
 RECALL_KS = (1, 5, 10)
 
@@ -71,6 +71,12 @@ def normalize(text: str) -> str:
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
     haystack = normalize(text)
     return any(normalize(a) and normalize(a) in haystack for a in answers)
+
+
+def _context(question: Question, answer: Answer, prompt_k: int) -> str:
+    """The question and the passages the model saw: words copied from them are not a language drift."""
+    hits = answer.passages or answer.retrieved[:prompt_k]
+    return "\n".join([question.question, *(f"{h.chunk.title}\n{h.chunk.text}" for h in hits)])
 
 
 def is_own_document(chunk: Chunk, question: Question) -> bool:
@@ -167,7 +173,7 @@ class Report:
                 contains_answer=contains_answer(answer.text, question.answers),
                 citations=len(cited),
                 cited_with_answer=sum(1 for c in cited if contains_answer(c.text, question.answers)),
-                vietnamese=is_vietnamese(answer.text),
+                vietnamese=reads_vietnamese(answer.text, context=_context(question, answer, self.prompt_k)),
                 first_token_ms=answer.timings.first_token_ms,
                 total_ms=round(answer.timings.total_ms, 1),
                 prompt_tokens=answer.usage.prompt_tokens,
