@@ -73,6 +73,10 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
     return any(normalize(a) and normalize(a) in haystack for a in answers)
 
 
+def _ratio(part: float, whole: float) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
 def _context(question: Question, answer: Answer, prompt_k: int) -> str:
     """The question and the passages the model saw: words copied from them are not a language drift."""
     hits = answer.passages or answer.retrieved[:prompt_k]
@@ -219,6 +223,11 @@ class Report:
                 citation_precision=round(sum(r["cited_with_answer"] for r in generated) / citations, 4)
                 if citations
                 else None,
+                # the same over answers that contain a gold answer: do right answers cite the right passage?
+                citation_precision_correct=_ratio(
+                    sum(r["cited_with_answer"] for r in generated if r["contains_answer"]),
+                    sum(r["citations"] for r in generated if r["contains_answer"]),
+                ),
                 answers_with_citation=round(sum(1 for r in generated if r["citations"]) / m, 4),
                 vietnamese_share=round(sum(r["vietnamese"] for r in generated) / m, 4),
                 model_calls=len(called),

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.claims import claim_terms, tokens
-from rag.types import Chunk, Hit
+from rag.types import Hit
 from rag.vietnamese import paragraph_spans, sentence_spans
 
 # Sentences shorter than this (headings, titles) are not worth a prompt line on their own.
@@ -30,34 +30,6 @@ def evidence(question: str, hits: Sequence[Hit]) -> float:
     """Coverage of the question's claim terms (and term pairs) by the best of the passages, 0..1."""
     terms = claim_terms(question)
     return max((_overlap(terms, h.chunk.text) for h in hits), default=0.0)
-
-
-def answer_evidence(question: str, answer_sentence: str, passage: str) -> float:
-    """How much the passage text around the answer's new claim is about the question, 0..1.
-
-    The answer's new terms (those not in the question) are located in the passage: the sentence
-    holding most of them, with the sentence before it (which often names the subject), is scored
-    against the question. An answer lifted from a passage about something else scores low even
-    when every one of its words is in that passage.
-    """
-    novel = claim_terms(answer_sentence, ignore=tokens(question))
-    if not novel:
-        return evidence(question, [_as_hit(passage)])
-    spans = passage_sentences(passage)
-    best, best_found = None, 0.0
-    for i, (start, end) in enumerate(spans):
-        keys = set(tokens(passage[start:end]))
-        found = sum(w for t, w in novel.weights.items() if t in keys)
-        if found > best_found:
-            best, best_found = i, found
-    if best is None:
-        return 0.0
-    window = passage[spans[max(0, best - 1)][0] : spans[best][1]]
-    return _overlap(claim_terms(question), window)
-
-
-def _as_hit(text: str) -> Hit:
-    return Hit(Chunk("", "", "", text, 0, len(text)), 0.0, 1)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.evidence import answer_evidence, evidence, extractive_answer, passage_sentences
+from rag.evidence import evidence, extractive_answer, passage_sentences
 from rag.support import check_answer, supported_text, with_marker
 from rag.types import Hit, SentenceSupport
 from rag.vietnamese import nfc
@@ -38,10 +38,6 @@ class GroundingSettings:
     support_threshold: float = 0.6  # a passage supports a sentence from this coverage on
     evidence_threshold: float = 0.5  # below this, no passage is about the question: refuse
     extractive_fallback: bool = True  # answer with the best passage sentence when the model's answer fails
-    # below this, the passage text around the answer is not about the question (rag.evidence.answer_evidence)
-    locality_threshold: float = 0.0
-    # the model's refusal is overruled by an extractive answer from this question coverage on (> 1: never)
-    overrule_refusal: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -68,30 +64,15 @@ def refusal() -> Grounded:
 
 def ground(question: str, answer: str, hits: Sequence[Hit], settings: GroundingSettings) -> Grounded:
     """The answer to show for question, given the model's answer and the passages it saw (marker n = hits[n-1])."""
-    support = evidence(question, hits) if hits else 0.0
-    if support < settings.evidence_threshold:
+    if not hits or evidence(question, hits) < settings.evidence_threshold:
         return refusal()
     if is_refusal(answer):
-        if support >= settings.overrule_refusal and settings.extractive_fallback:
-            return fallback(question, hits, settings)
         return refusal()
     passages = [passage_text(h) for h in hits]
     checks = check_answer(answer, passages, threshold=settings.support_threshold, question=question)
-    kept = [c for c in checks if c.status != "unsupported"]
-    if kept and settings.locality_threshold > 0:
-        locality = max(answer_locality(question, c, passages) for c in kept)
-        if locality < settings.locality_threshold:
-            return Grounded(REFUSAL, tuple(checks), REFUSED)
-    if kept:
+    if any(c.status != "unsupported" for c in checks):
         return Grounded(supported_text(answer, checks), tuple(checks), ANSWERED)
     return fallback(question, hits, settings, checks)
-
-
-def answer_locality(question: str, check: SentenceSupport, passages: Sequence[str]) -> float:
-    """answer_evidence of a checked sentence in the passage that supports it (1.0 for claim-free sentences)."""
-    if check.supported_by is None:
-        return 1.0
-    return answer_evidence(question, check.text, passages[check.supported_by - 1])
 
 
 def fallback(

@@ -213,6 +213,7 @@ def test_generation_metrics_exact() -> None:
         "token_f1": round((0.5714 + 1.0 + 0.0) / 3, 4),  # 0.5238
         "answer_containment": 0.6667,
         "citation_precision": 0.6667,  # 2 of 3 cited passages contain the answer
+        "citation_precision_correct": 0.6667,  # the same 3 citations: both citing answers contain "Hà Nội"
         "answers_with_citation": 0.6667,
         "vietnamese_share": 0.6667,
         "prompt_tokens_mean": 200.0,

@@ -170,3 +170,10 @@ def test_summary_keeps_supported_sentences_only() -> None:
     grounded = ground_summary("Huế là cố đô của triều Nguyễn [1]. Huế có tháp Eiffel [1].", _hits(HUE), SETTINGS)
     assert (grounded.text, grounded.outcome) == ("Huế là cố đô của triều Nguyễn [1].", "answered")
     assert [s.status for s in grounded.sentences] == ["supported", "unsupported"]
+
+
+def test_a_passage_title_supports_an_answer_naming_it() -> None:
+    text = "Hỗ trợ cho các ngôn ngữ lập trình."
+    hit = Hit(Chunk("c1", "docs/vs.txt", "Microsoft Visual Studio", text, 0, len(text)), 1.0, 1)
+    grounded = ground("Phần mềm nào hỗ trợ các ngôn ngữ lập trình?", "Microsoft Visual Studio [1].", [hit], SETTINGS)
+    assert (grounded.text, grounded.outcome) == ("Microsoft Visual Studio [1].", "answered")
