@@ -109,11 +109,6 @@ class Assistant:
             return
         candidates = hits[:prompt_k] if prompt_k else hits
         settings = self._grounding
-        if settings is not None and (not candidates or evidence(question, candidates) < settings.evidence_threshold):
-            # no passage is about the question: say so at once, without asking the model
-            yield REFUSAL
-            yield self._answer(question, refusal(), [], hits, _Run(first_token_ms=_ms(started)), started, retrieve_ms)
-            return
         texts = None
         if self._prompt_chars:
             selected = select_sentences(question, candidates, max_chars=self._prompt_chars)
@@ -125,6 +120,13 @@ class Assistant:
             texts=texts,
             max_tokens=self._answer_prompt_tokens,
         )
+        if settings is not None and (not prompt.hits or evidence(question, prompt.hits) < settings.evidence_threshold):
+            # no passage the model would see is about the question: say so at once, without asking it
+            yield REFUSAL
+            yield self._answer(
+                question, refusal(), prompt.hits, hits, _Run(first_token_ms=_ms(started)), started, retrieve_ms
+            )
+            return
         run = _Run()
         yield from self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens)
         context = "\n".join([question, *(f"{h.chunk.title}\n{h.chunk.text}" for h in prompt.hits)])
