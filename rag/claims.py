@@ -116,3 +116,8 @@ def coverage(terms: Terms, passage: PassageIndex) -> float:
         return unigram
     pairs = sum(1 for b in terms.bigrams if b in passage.bigrams) / len(terms.bigrams)
     return (unigram + pairs) / 2
+
+
+def adds_nothing(sentence: str, question: str) -> bool:
+    """True for a question, or a sentence whose every claim term is already in the question: it answers nothing."""
+    return sentence.rstrip().endswith("?") or not claim_terms(sentence, ignore=tokens(question))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.claims import claim_terms, tokens
+from rag.claims import adds_nothing, claim_terms, tokens
 from rag.types import Hit
 from rag.vietnamese import paragraph_spans, sentence_spans
 
@@ -109,5 +109,6 @@ def excerpt(sentences: Sequence[Sentence]) -> str:
 
 def extractive_answer(question: str, hits: Sequence[Hit]) -> Sentence | None:
     """The passage sentence that best covers the question, or None when none overlaps it."""
-    best = max(scored_sentences(question, hits), key=lambda s: (s.score, -s.marker), default=None)
+    answers = [s for s in scored_sentences(question, hits) if not adds_nothing(s.text, question)]
+    best = max(answers, key=lambda s: (s.score, -s.marker), default=None)
     return best if best is not None and best.score > 0 else None

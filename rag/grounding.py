@@ -36,7 +36,7 @@ class GroundingSettings:
     """Thresholds on claim coverage (0..1); see rag.claims.coverage."""
 
     support_threshold: float = 0.6  # a passage supports a sentence from this coverage on
-    evidence_threshold: float = 0.5  # below this, no passage is about the question: refuse
+    evidence_threshold: float = 0.3  # below this, no passage is about the question: refuse
     extractive_fallback: bool = True  # answer with the best passage sentence when the model's answer fails
 
 

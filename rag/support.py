@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from rag.cite import answer_sentences
-from rag.claims import PassageIndex, claim_terms, coverage, tokens
+from rag.claims import PassageIndex, adds_nothing, claim_terms, coverage, tokens
 from rag.types import SentenceSupport
 
 _END_PUNCT = re.compile(r"[.!?…]+$")
@@ -22,9 +22,9 @@ def sentence_score(sentence: str, passage: PassageIndex, *, question: str = "") 
     terms = claim_terms(sentence)
     score = coverage(terms, passage)
     if question:
-        novel = claim_terms(sentence, ignore=tokens(question))
-        if novel:
-            score = min(score, coverage(novel, passage))
+        if adds_nothing(sentence, question):
+            return 0.0  # restating (or asking) the question answers nothing, however well a passage covers it
+        score = min(score, coverage(claim_terms(sentence, ignore=tokens(question)), passage))
     return score
 
 

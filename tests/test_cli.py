@@ -113,13 +113,13 @@ def test_batch_with_a_bad_question_is_partial(fakes: CliFakes, tmp_path: Path) -
     ingest_docs()
     batch = tmp_path / "q.jsonl"
     batch.write_text('{"id": "1", "question": "  "}\n{"id": "2", "question": "Huế?"}\n', encoding="utf-8")
-    fakes.replies = ["Huế [1]."]
+    fakes.replies = ["Huế là cố đô của triều Nguyễn [1]."]
     code, out, _ = run("ask", "--batch", str(batch), "--json", "--index", "idx")
     records = [json.loads(line) for line in out.splitlines()]
     assert code == 3
     assert records[0]["id"] == "1"
     assert records[0]["error"].startswith("the question is empty")
-    assert records[1]["answer"] == "Huế [1]."
+    assert records[1]["answer"] == "Huế là cố đô của triều Nguyễn [1]."
 
 
 def test_retrieve_only_json(fakes: CliFakes) -> None:
