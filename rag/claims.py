@@ -48,7 +48,7 @@ class Terms:
 
 def _key(token: str) -> str:
     if token[0].isdigit():
-        return re.sub(r"[.,]", "", token)
+        return re.sub(r"[.,]", "", token).lstrip("0") or "0"  # "04" == "4", "1.500" == "1500"
     return token.lower()
 
 
