@@ -188,3 +188,9 @@ def test_restating_or_asking_the_question_is_not_an_answer() -> None:
     assert extractive_answer(question, _hits(passage, "Ban đã mở được 04 lớp bồi dưỡng.")).text == (
         "Ban đã mở được 04 lớp bồi dưỡng."
     )
+
+
+def test_numbers_compare_without_separators_or_leading_zeros() -> None:
+    passage = "Ban đã mở được 04 lớp bồi dưỡng, có 1.386 học viên."
+    checks = check_answer("4 lớp [1]. Có 1386 học viên [1]. Có 138 học viên [1].", [passage], threshold=0.6)
+    assert [c.status for c in checks] == ["supported", "supported", "unsupported"]
