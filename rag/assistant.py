@@ -133,12 +133,12 @@ class Assistant:
         off_language = not run.raw or not reads_vietnamese(run.raw, context=context)
         if settings is not None and off_language and not is_refusal(run.raw):
             # drifted into another language: ask once more, strictly (not streamed: the final answer replaces it)
-            retry = _Run()
+            retry = _Run(first_token_ms=run.first_token_ms, usage=run.usage)  # usage: both calls together
             messages = self._builder.vietnamese_only(prompt.messages, run.raw)
             for _ in self._stream(messages, len(prompt.hits), started, retry, max_tokens=max_tokens):
                 pass
-            kept = retry.raw if reads_vietnamese(retry.raw, context=context) else ""
-            run = _Run(kept, run.first_token_ms, retry.usage)
+            retry.raw = retry.raw if reads_vietnamese(retry.raw, context=context) else ""
+            run = retry
         grounded = self._check(question, run.raw, prompt.hits)
         yield self._answer(question, grounded, prompt.hits, hits, run, started, retrieve_ms)
 

@@ -115,6 +115,9 @@ def test_an_answer_in_chinese_or_english_is_asked_again_in_vietnamese(retriever:
     assert answer.text == "Thủ đô của Việt Nam là Hà Nội [1]."
     retry = generator.prompts[1]
     assert [m.role for m in retry] == ["system", "user", "assistant", "user"]
+    counts = [generator.count_prompt_tokens(p) for p in generator.prompts]
+    assert answer.usage.prompt_tokens == sum(counts)  # both calls
+    assert answer.usage.completion_tokens == 1 + 9  # the scripted generator counts whitespace words
     assert retry[3].content.startswith("Câu trả lời trước không viết bằng tiếng Việt.")
 
     assistant, generator = _assistant(retriever, ["The capital is Hanoi [1].", "Still English [1]."])
