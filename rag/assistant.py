@@ -1,4 +1,9 @@
-"""The question-answering flow: validate -> retrieve -> prompt -> stream -> cite."""
+"""The question-answering flow: validate -> retrieve -> select sentences -> prompt -> stream -> check -> cite.
+
+The streamed text is the model's, markers cleaned; the final Answer is the checked one (every
+sentence supported by the passage it cites, or re-cited, or dropped; an extractive answer or
+the fixed refusal sentence when the model's answer does not survive) and replaces it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,15 @@ import contextlib
 import re
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from rag.cite import MarkerStream, cite
 from rag.errors import QuestionError
+from rag.evidence import evidence, excerpt, select_sentences
+from rag.grounding import REFUSAL, Grounded, GroundingSettings, ground, ground_summary, is_refusal, refusal
 from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
-from rag.vietnamese import is_vietnamese, nfc
+from rag.vietnamese import cjk_index, is_vietnamese, nfc, reads_vietnamese
 
 if TYPE_CHECKING:
     from rag.generate import Generator
@@ -35,6 +43,15 @@ class Retriever(Protocol):
     def search(self, query: str, k: int) -> list[Hit]: ...
 
 
+@dataclass
+class _Run:
+    """What one generation produced: the raw text, when the first token came, the usage."""
+
+    raw: str = ""
+    first_token_ms: float | None = None
+    usage: Usage = Usage()
+
+
 class Assistant:
     """Answers a Vietnamese question from the index, citing passages as [n]."""
 
@@ -48,7 +65,13 @@ class Assistant:
         max_tokens: int = 384,
         temperature: float = 0.0,
         max_question_chars: int = 2000,
+        prompt_chars: int = 0,
+        answer_prompt_tokens: int | None = None,
+        grounding: GroundingSettings | None = None,
     ) -> None:
+        """prompt_chars: characters of selected passage sentences in the prompt (0: whole passages);
+        answer_prompt_tokens: passages are dropped, weakest first, until the prompt fits;
+        grounding: thresholds of the refusal and support checks (None: answers are not checked)."""
         self._retriever = retriever
         self._generator = generator
         self._builder = builder
@@ -56,6 +79,9 @@ class Assistant:
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._max_question_chars = max_question_chars
+        self._prompt_chars = prompt_chars
+        self._answer_prompt_tokens = answer_prompt_tokens
+        self._grounding = grounding
 
     @property
     def retriever(self) -> Retriever:
@@ -70,7 +96,7 @@ class Assistant:
         retrieve_only: bool = False,
         max_tokens: int | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield answer text pieces as they are generated, then the final Answer.
+        """Yield answer text pieces as they are generated, then the final (checked) Answer.
 
         k passages are retrieved (and reported); the first prompt_k (default all k) go to the model.
         """
@@ -81,68 +107,120 @@ class Assistant:
         if retrieve_only or self._generator is None or self._builder is None:
             yield Answer(question, "", retrieved=tuple(hits), timings=Timings(retrieve_ms, None, retrieve_ms))
             return
+        candidates = hits[:prompt_k] if prompt_k else hits
+        settings = self._grounding
+        texts = None
+        if self._prompt_chars:
+            selected = select_sentences(question, candidates, max_chars=self._prompt_chars)
+            texts = [excerpt(group) for group in selected]
         prompt = self._builder.build(
-            question, hits[:prompt_k] if prompt_k else hits, self._generator.count_prompt_tokens
+            question,
+            candidates,
+            self._generator.count_prompt_tokens,
+            texts=texts,
+            max_tokens=self._answer_prompt_tokens,
         )
-        yield from self._generate(
-            question, prompt.messages, prompt.hits, started, retrieve_ms, retrieved=hits, max_tokens=max_tokens
-        )
+        if settings is not None and (not prompt.hits or evidence(question, prompt.hits) < settings.evidence_threshold):
+            # no passage the model would see is about the question: say so at once, without asking it
+            yield REFUSAL
+            yield self._answer(
+                question, refusal(), prompt.hits, hits, _Run(first_token_ms=_ms(started)), started, retrieve_ms
+            )
+            return
+        run = _Run()
+        yield from self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens)
+        context = "\n".join([question, *(f"{h.chunk.title}\n{h.chunk.text}" for h in prompt.hits)])
+        off_language = not run.raw or not reads_vietnamese(run.raw, context=context)
+        if settings is not None and off_language and not is_refusal(run.raw):
+            # drifted into another language: ask once more, strictly (not streamed: the final answer replaces it)
+            retry = _Run(first_token_ms=run.first_token_ms, usage=run.usage)  # usage: both calls together
+            messages = self._builder.vietnamese_only(prompt.messages, run.raw)
+            for _ in self._stream(messages, len(prompt.hits), started, retry, max_tokens=max_tokens):
+                pass
+            retry.raw = retry.raw if reads_vietnamese(retry.raw, context=context) else ""
+            run = retry
+        grounded = self._check(question, run.raw, prompt.hits)
+        yield self._answer(question, grounded, prompt.hits, hits, run, started, retrieve_ms)
 
-    def _generate(
+    def _check(self, question: str, raw: str, hits: list[Hit]) -> Grounded:
+        if self._grounding is None:
+            cited = cite(raw, hits)
+            return Grounded(cited.text, (), "refused" if is_refusal(cited.text) else "answered")
+        return ground(question, raw, hits, self._grounding)
+
+    def _answer(
         self,
         question: str,
-        messages: list[Message],
+        grounded: Grounded,
         hits: list[Hit],
+        retrieved: Sequence[Hit],
+        run: _Run,
         started: float,
         retrieve_ms: float,
-        retrieved: list[Hit] | None = None,
-        max_tokens: int | None = None,
-    ) -> Iterator[str | Answer]:
-        """Stream the model's reply with markers cleaned on the fly, then yield the cited Answer."""
+    ) -> Answer:
+        cited = cite(grounded.text, hits)
+        raw_invalid = cite(run.raw, hits).invalid_markers if hits else ()
+        return Answer(
+            question=question,
+            text=cited.text,
+            citations=cited.citations,
+            retrieved=tuple(retrieved),
+            invalid_markers=tuple(dict.fromkeys((*raw_invalid, *cited.invalid_markers))),
+            timings=Timings(retrieve_ms, run.first_token_ms, _ms(started)),
+            usage=run.usage,
+            sentences=grounded.sentences,
+            outcome=grounded.outcome,
+            passages=tuple(hits),
+        )
+
+    def _stream(
+        self, messages: list[Message], n_passages: int, started: float, run: _Run, *, max_tokens: int | None = None
+    ) -> Iterator[str]:
+        """Stream the model's reply with markers cleaned on the fly; run gets the raw text and timings.
+
+        Generation stops at a repeated sentence (a small model looping at temperature 0) and at
+        the first CJK character (drift into Chinese), which is cut off.
+        """
         assert self._generator is not None
-        markers = MarkerStream(len(hits))
+        markers = MarkerStream(n_passages)
         raw: list[str] = []
-        first_token_ms: float | None = None
         started_text = False
         limit = max_tokens or self._max_tokens
         pieces = self._generator.stream(messages, max_tokens=limit, temperature=self._temperature)
         with contextlib.closing(pieces):  # stopping early must release the model at once
             for piece in pieces:
-                if first_token_ms is None:
-                    first_token_ms = (time.perf_counter() - started) * 1000
+                if run.first_token_ms is None:
+                    run.first_token_ms = _ms(started)
+                cjk = cjk_index(piece)
+                if cjk is not None:
+                    piece = piece[:cjk]
                 raw.append(piece)
+                stop = cjk is not None
                 if _SENTENCE_BREAK.search(piece):
                     cut = repetition_cut("".join(raw))
-                    if cut is not None:  # a small model looping at temperature 0: stop and drop the repeat
+                    if cut is not None:
                         raw = ["".join(raw)[:cut]]
-                        break
-                for text in markers.feed(piece):
-                    if not started_text:
-                        text = text.lstrip()  # the final answer is stripped too
-                        started_text = bool(text)
-                    if text:
-                        yield text
+                        stop = True
+                if not stop or cjk is not None:
+                    for text in markers.feed(piece):
+                        if not started_text:
+                            text = text.lstrip()  # the final answer is stripped too
+                            started_text = bool(text)
+                        if text:
+                            yield text
+                if stop:
+                    break
         yield from markers.flush()
-        cited = cite("".join(raw).strip(), hits)
         usage = self._generator.last_usage
-        yield Answer(
-            question=question,
-            text=cited.text,
-            citations=cited.citations,
-            retrieved=tuple(retrieved if retrieved is not None else hits),
-            invalid_markers=cited.invalid_markers,
-            timings=Timings(retrieve_ms, first_token_ms, (time.perf_counter() - started) * 1000),
-            usage=Usage(usage.prompt_tokens, usage.completion_tokens),
-        )
+        run.raw = "".join(raw).strip()
+        total = run.usage
+        run.usage = Usage(total.prompt_tokens + usage.prompt_tokens, total.completion_tokens + usage.completion_tokens)
 
     def ask(
         self, question: str, *, k: int | None = None, prompt_k: int | None = None, retrieve_only: bool = False
     ) -> Answer:
         """Non-streaming form of stream()."""
-        for event in self.stream(question, k=k, prompt_k=prompt_k, retrieve_only=retrieve_only):
-            if isinstance(event, Answer):
-                return event
-        raise RuntimeError("assistant stream ended without an answer")  # unreachable by construction
+        return collect(self.stream(question, k=k, prompt_k=prompt_k, retrieve_only=retrieve_only))
 
     def condense(self, history: Sequence[tuple[str, str]], question: str) -> str:
         """Rewrite a follow-up ("Còn năm 2022 thì sao?") into a standalone question using the chat so far."""
@@ -158,6 +236,12 @@ class Assistant:
             return question
         return rewritten
 
+    def topic_passages(self, topic: str, *, k: int = 8) -> list[Chunk]:
+        """The passages of the index most about topic, in document order per source (for a topic summary)."""
+        topic = check_question(topic, max_chars=self._max_question_chars)
+        hits = self._retriever.search(topic, k)
+        return sorted((h.chunk for h in hits), key=lambda c: (c.source, c.start))
+
     def summarize(
         self, chunks: Sequence[Chunk], *, topic: str, max_tokens: int | None = None
     ) -> Iterator[str | Answer]:
@@ -165,6 +249,7 @@ class Assistant:
 
         Passages are numbered [1]..[n] once; when they do not fit in one prompt they are
         summarised in groups (each citing the global numbers) and the partial summaries combined.
+        Every sentence is then checked against the passages like an answer (rag.support).
         """
         if self._generator is None or self._builder is None:
             raise QuestionError("summaries need the language model: start the assistant with a generator")
@@ -180,9 +265,18 @@ class Assistant:
             partials = []
             for numbers in groups:
                 part = self._builder.summary(topic, [chunks[n - 1] for n in numbers], numbers)
-                partials.append("".join(self._generator.stream(part, max_tokens=self._max_tokens)).strip())
+                text = "".join(self._generator.stream(part, max_tokens=self._max_tokens)).strip()
+                if self._grounding is not None:  # only checked sentences go into the combined summary
+                    text = ground_summary(text, hits, self._grounding).text
+                partials.append(text)
             messages = self._builder.combine(topic, partials)
-        yield from self._generate(f"Tóm tắt: {topic}", messages, hits, started, retrieve_ms=0.0, max_tokens=max_tokens)
+        run = _Run()
+        yield from self._stream(messages, len(hits), started, run, max_tokens=max_tokens)
+        if self._grounding is None:
+            grounded = Grounded(cite(run.raw, hits).text, (), "answered")
+        else:
+            grounded = ground_summary(run.raw, hits, self._grounding)
+        yield self._answer(f"Tóm tắt: {topic}", grounded, hits, hits, run, started, 0.0)
 
     def _summary_groups(self, chunks: list[Chunk], topic: str) -> list[list[int]]:
         assert self._builder is not None and self._generator is not None
@@ -195,6 +289,18 @@ class Assistant:
             else:
                 groups[-1] = trial
         return groups
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def collect(events: Iterator[str | Answer]) -> Answer:
+    """The final Answer of a stream (answers or summaries), draining the text pieces."""
+    for event in events:
+        if isinstance(event, Answer):
+            return event
+    raise RuntimeError("assistant stream ended without an answer")  # unreachable by construction
 
 
 def _strip_markers(text: str) -> str:

@@ -64,6 +64,18 @@ def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any
             "total_ms": round(answer.timings.total_ms, 1),
         },
         "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
+        "outcome": answer.outcome,
+        "refused": answer.refused,
+        "sentences": [
+            {
+                "text": s.text,
+                "cited": list(s.cited),
+                "supported_by": s.supported_by,
+                "score": s.score,
+                "status": s.status,
+            }
+            for s in answer.sentences
+        ],
     }
 
 
@@ -94,6 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
     p.add_argument("--max-tokens", type=int, help="answer length limit in tokens")
 
+    p = sub.add_parser("summarize", help="a cited summary of a document, or of the passages on a topic")
+    p.add_argument("doc", nargs="?", help="an indexed document: its source path, file name or title")
+    p.add_argument("--topic", help="what the summary is about; without DOC, the index's passages on it are summarised")
+    p.add_argument("--k", type=int, default=8, help="passages retrieved for a --topic summary without DOC (default 8)")
+    p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
+    p.add_argument("--max-tokens", type=int, help="summary length limit in tokens")
+    p.add_argument("--json", action="store_true", help="print JSON instead of streaming text")
+
     p = sub.add_parser("eval", help="measure retrieval (and answers) on a questions JSONL file")
     p.add_argument("questions", type=Path, help="JSONL with id, question, answers (optional doc_id)")
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
@@ -102,6 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="use the first N questions")
     p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default: settings)")
     p.add_argument("--strip-diacritics", action="store_true", help="ask every question without diacritics")
+    p.add_argument(
+        "--unanswerable",
+        action="store_true",
+        help="hide each question's own article from retrieval (as an index lacking it): measures refusals",
+    )
     p.add_argument("--out", type=Path, help="per-question JSONL (default eval-<timestamp>.jsonl in the index)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -137,6 +162,8 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
             return _cmd_ask(args, settings, out, err)
         if args.command == "ui":
             return _cmd_ui(args, settings, err)
+        if args.command == "summarize":
+            return _cmd_summarize(args, settings, out, err)
         if args.command == "eval":
             return _cmd_eval(args, settings, out, err)
         if args.command == "export-docs":
@@ -268,18 +295,42 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
 
 
 def _stream_answer(assistant: Any, question: str, retrieve_only: bool, out: TextIO, err: TextIO) -> int:
-    answer: Answer | None = None
-    for event in assistant.stream(question, retrieve_only=retrieve_only):
-        if isinstance(event, Answer):
-            answer = event
-        else:
-            print(event, end="", file=out, flush=True)
-    assert answer is not None
+    answer = _print_stream(assistant.stream(question, retrieve_only=retrieve_only), out)
     if retrieve_only:
         _print_passages(((h.rank, h.chunk) for h in answer.retrieved), out, scores=[h.score for h in answer.retrieved])
         return EXIT_OK
+    _print_sources(answer, out, err)
+    return EXIT_OK
+
+
+def _print_stream(events: Iterable[str | Answer], out: TextIO) -> Answer:
+    """Print the pieces as they come; when the checked answer differs from the streamed text, print it after."""
+    answer: Answer | None = None
+    streamed = ""
+    for event in events:
+        if isinstance(event, Answer):
+            answer = event
+        else:
+            streamed += event
+            print(event, end="", file=out, flush=True)
+    assert answer is not None
+    if answer.text and answer.text != streamed.strip():
+        label = {"refused": "Kết quả kiểm tra", "extractive": "Trích từ tài liệu"}.get(answer.outcome, "Sau kiểm tra")
+        print(f"\n\n{label}: {answer.text}", end="", file=out, flush=True)
+    return answer
+
+
+def _print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:
     print("\n", file=out)
-    if answer.citations:
+    dropped = [s for s in answer.sentences if s.status == "unsupported"]
+    for s in dropped:
+        print(f"(Đã bỏ câu không có căn cứ trong tài liệu: {s.text})", file=out)
+    if answer.refused:
+        closest = answer.passages or answer.retrieved
+        if closest:
+            print("Các đoạn gần nhất:", file=out)
+            _print_passages(((i, h.chunk) for i, h in enumerate(closest, start=1)), out)
+    elif answer.citations:
         print("Nguồn:", file=out)
         _print_passages(((c.marker, c.chunk) for c in answer.citations), out)
     else:
@@ -287,7 +338,6 @@ def _stream_answer(assistant: Any, question: str, retrieve_only: bool, out: Text
     if answer.invalid_markers:
         markers = ", ".join(f"[{n}]" for n in answer.invalid_markers)
         print(f"rag: removed citation markers that point at no passage: {markers}", file=err)
-    return EXIT_OK
 
 
 def _print_passages(items: Iterable[tuple[int, Any]], out: TextIO, scores: list[float] | None = None) -> None:
@@ -309,6 +359,51 @@ def _read_batch(path: Path) -> list[tuple[str, str]]:
     return list(read_jsonl(path, parse, error=QuestionError, problem="is not a JSON object with a 'question' field"))
 
 
+def _cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from rag.assistant import collect
+    from rag.store import require_index
+    from rag.wiring import build_assistant
+
+    if args.doc is None and not args.topic:
+        raise QuestionError("give a DOC to summarise (source path, file name or title) or --topic TEXT")
+    settings = settings.replace(index=args.index, max_tokens=args.max_tokens)
+    require_index(settings.index)
+    assistant = build_assistant(settings)
+    if args.doc is not None:
+        store = assistant.retriever.store  # type: ignore[attr-defined]
+        source = find_document(store.documents, args.doc)
+        chunks = store.chunks_of(source)
+        topic = args.topic or store.documents[source].title
+    else:
+        if not 1 <= args.k <= 100:
+            raise QuestionError(f"--k {args.k} is out of range: use 1..100")
+        topic = args.topic
+        chunks = assistant.topic_passages(topic, k=args.k)
+    events = assistant.summarize(chunks, topic=topic, max_tokens=args.max_tokens)
+    if args.json:
+        print(json.dumps(answer_record(collect(events)), ensure_ascii=False), file=out)
+        return EXIT_OK
+    _print_sources(_print_stream(events, out), out, err)
+    return EXIT_OK
+
+
+def find_document(documents: dict[str, Any], name: str) -> str:
+    """The indexed source that name designates: the exact source, else a unique file name, stem or title."""
+    if name in documents:
+        return name
+    matches = [
+        source
+        for source, record in documents.items()
+        if name in (Path(source).name, Path(source).stem, getattr(record, "title", None))
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise QuestionError(f"no indexed document is called {name!r}: give its source path as listed by `rag ingest`")
+    listed = ", ".join(sorted(matches)[:5])
+    raise QuestionError(f"{name!r} matches {len(matches)} documents ({listed}): give the source path")
+
+
 def _cmd_ui(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
     try:
         from ui.app import launch
@@ -325,7 +420,7 @@ def _cmd_ui(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
 def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     import time
 
-    from rag.evaluate import Report, load_questions
+    from rag.evaluate import Report, WithoutOwnDocument, load_questions
     from rag.store import require_index
     from rag.wiring import build_assistant
 
@@ -336,12 +431,23 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
         raise QuestionError(f"--out {args.out}: folder {args.out.parent} does not exist")
     require_index(settings.index)
     questions = load_questions(args.questions, limit=args.limit, strip_diacritics=args.strip_diacritics)
-    assistant = build_assistant(settings, with_generator=not args.retrieve_only)
-    report = Report(k=args.k)
+    hide: WithoutOwnDocument | None = None
+
+    def wrap(retriever: Any) -> Any:
+        nonlocal hide
+        hide = WithoutOwnDocument(retriever)
+        return hide
+
+    assistant = build_assistant(
+        settings, with_generator=not args.retrieve_only, wrap_retriever=wrap if args.unanswerable else None
+    )
+    report = Report(k=args.k, unanswerable=args.unanswerable, prompt_k=settings.k)
     rows_path = args.out or settings.index / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     progress = _progress(err)
     with rows_path.open("w", encoding="utf-8") as rows:
         for n, question in enumerate(questions, start=1):
+            if hide is not None:
+                hide.question = question
             answer = assistant.ask(question.question, k=args.k, prompt_k=settings.k, retrieve_only=args.retrieve_only)
             row = report.add(question, answer, generated=not args.retrieve_only)
             rows.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -350,6 +456,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
         "index": str(settings.index),
         "mode": settings.retrieval,
         "strip_diacritics": args.strip_diacritics,
+        "unanswerable": args.unanswerable,
         "per_question": str(rows_path),
     }
     if args.json:

@@ -56,6 +56,13 @@ class Settings:
     max_upload_mb: int = 50
     max_file_mb: int = 100  # larger files are reported and skipped by ingest (embedding 100 MB takes hours on 2 cores)
     offline: int = 1  # 1: never touch the network (HF_HUB_OFFLINE=1); 0: allow hub model names to download
+    # Answers (README, "Answers you can trust"); tuned on MLQA-vi dev with distractors.
+    prompt_chars: int = 1000  # characters of question-relevant passage sentences in the prompt; 0: whole passages
+    answer_prompt_tokens: int = 500  # passages are dropped, weakest first, until the answer prompt fits
+    check_answers: int = 1  # 1: check every sentence against the passages, refuse or fall back; 0: raw model text
+    support_threshold: float = 0.6  # claim coverage from which a passage supports an answer sentence
+    evidence_threshold: float = 0.3  # question coverage below which the passages cannot hold the answer: refuse
+    extractive_fallback: int = 1  # 1: a failed answer becomes the best passage sentence, cited; 0: the refusal
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with the given fields changed; None values are ignored (unset CLI flags)."""

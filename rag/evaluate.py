@@ -13,14 +13,16 @@ import statistics
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
 from rag.errors import ConfigError
+from rag.evidence import evidence
+from rag.grounding import is_refusal
 from rag.loaders import read_jsonl
-from rag.types import Answer, Chunk
-from rag.vietnamese import fold_diacritics, is_vietnamese, nfc
+from rag.types import Answer, Chunk, Hit
+from rag.vietnamese import fold_diacritics, nfc, reads_vietnamese
 
 RECALL_KS = (1, 5, 10)
 
@@ -31,6 +33,7 @@ class Question:
     question: str
     answers: tuple[str, ...]
     doc_id: str | None = None
+    title: str | None = None
 
 
 def load_questions(path: Path, *, limit: int | None = None, strip_diacritics: bool = False) -> list[Question]:
@@ -47,6 +50,7 @@ def load_questions(path: Path, *, limit: int | None = None, strip_diacritics: bo
             question=fold_diacritics(text) if strip_diacritics else text,
             answers=tuple(nfc(str(a)) for a in answers),
             doc_id=None if data.get("doc_id") is None else str(data["doc_id"]),
+            title=None if data.get("title") is None else nfc(str(data["title"])),
         )
 
     questions: list[Question] = []
@@ -67,6 +71,46 @@ def normalize(text: str) -> str:
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
     haystack = normalize(text)
     return any(normalize(a) and normalize(a) in haystack for a in answers)
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _context(question: Question, answer: Answer, prompt_k: int) -> str:
+    """The question and the passages the model saw: words copied from them are not a language drift."""
+    hits = answer.passages or answer.retrieved[:prompt_k]
+    return "\n".join([question.question, *(f"{h.chunk.title}\n{h.chunk.text}" for h in hits)])
+
+
+def is_own_document(chunk: Chunk, question: Question) -> bool:
+    """The chunk comes from the question's article (same file stem as doc_id, or same title)."""
+    if question.doc_id and PurePath(chunk.source).stem == question.doc_id:
+        return True
+    return bool(question.title) and nfc(chunk.title) == question.title
+
+
+class WithoutOwnDocument:
+    """A retriever that never returns the current question's article: what an index lacking it returns.
+
+    Turns answerable questions into unanswerable ones without building a second index
+    (`rag eval --unanswerable`); set ``question`` before each search.
+    """
+
+    def __init__(self, retriever: Any, *, extra: int = 60) -> None:
+        self._retriever = retriever
+        self._extra = extra  # candidates fetched beyond k, since the article's chunks are removed
+        self.question: Question | None = None
+
+    @property
+    def store(self) -> Any:
+        return self._retriever.store
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        hits = self._retriever.search(query, k + self._extra)
+        if self.question is not None:
+            hits = [h for h in hits if not is_own_document(h.chunk, self.question)]
+        return [Hit(h.chunk, h.score, rank) for rank, h in enumerate(hits[:k], start=1)]
 
 
 def is_hit(chunk: Chunk, question: Question) -> bool:
@@ -104,6 +148,8 @@ class Report:
     """Running totals; summary() gives the numbers, rows the per-question records."""
 
     k: int
+    unanswerable: bool = False  # the questions' own articles were hidden: refusals are the right answer
+    prompt_k: int = 4  # passages the model saw (for the evidence score in each row)
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, question: Question, answer: Answer, *, generated: bool | None = None) -> dict[str, Any]:
@@ -117,6 +163,10 @@ class Report:
             "hit_rank": rank,
             "retrieved": [{"source": c.source, "chunk_id": c.chunk_id} for c in chunks[: self.k]],
             "retrieve_ms": round(answer.timings.retrieve_ms, 1),
+            "evidence": round(evidence(question.question, answer.retrieved[: self.prompt_k]), 4),
+            "answer_in_prompt_passages": any(
+                contains_answer(c.text, question.answers) for c in chunks[: self.prompt_k]
+            ),
         }
         if generated or (generated is None and (answer.text or answer.citations)):
             cited = [c.chunk for c in answer.citations]
@@ -127,11 +177,15 @@ class Report:
                 contains_answer=contains_answer(answer.text, question.answers),
                 citations=len(cited),
                 cited_with_answer=sum(1 for c in cited if contains_answer(c.text, question.answers)),
-                vietnamese=is_vietnamese(answer.text),
+                vietnamese=reads_vietnamese(answer.text, context=_context(question, answer, self.prompt_k)),
                 first_token_ms=answer.timings.first_token_ms,
                 total_ms=round(answer.timings.total_ms, 1),
                 prompt_tokens=answer.usage.prompt_tokens,
                 completion_tokens=answer.usage.completion_tokens,
+                refused=answer.refused or is_refusal(answer.text),
+                outcome=answer.outcome,
+                sentences=[asdict(s) for s in answer.sentences],
+                passages=[h.chunk.chunk_id for h in answer.passages],
             )
         self.rows.append(row)
         return row
@@ -147,21 +201,37 @@ class Report:
                 out[f"recall@{k}"] = round(sum(1 for r in ranks if r is not None and r <= k) / n, 4)
         out[f"mrr@{self.k}"] = round(sum(1 / r for r in ranks if r is not None) / n, 4)
         out["retrieve_ms_median"] = round(statistics.median(r["retrieve_ms"] for r in self.rows), 1)
+        # with --unanswerable, a distractor may still hold the gold string (then answering is not wrong)
+        out["answer_in_prompt_passages"] = round(sum(r["answer_in_prompt_passages"] for r in self.rows) / n, 4)
         generated = [r for r in self.rows if "answer" in r]
         if generated:
             m = len(generated)
             citations = sum(r["citations"] for r in generated)
-            first = [r["first_token_ms"] for r in generated if r["first_token_ms"] is not None]
+            # answers refused before the model was asked have no prompt: timings and sizes are of model calls
+            called = [r for r in generated if r["prompt_tokens"]]
+            first = [r["first_token_ms"] for r in called if r["first_token_ms"] is not None]
+            sentences = [s for r in generated for s in r["sentences"]]
             out.update(
+                refusal_rate=round(sum(r["refused"] for r in generated) / m, 4),
+                extractive_share=round(sum(r["outcome"] == "extractive" for r in generated) / m, 4),
+                dropped_sentence_share=round(sum(s["status"] == "unsupported" for s in sentences) / len(sentences), 4)
+                if sentences
+                else None,
                 exact_match=round(sum(r["exact_match"] for r in generated) / m, 4),
                 token_f1=round(sum(r["token_f1"] for r in generated) / m, 4),
                 answer_containment=round(sum(r["contains_answer"] for r in generated) / m, 4),
                 citation_precision=round(sum(r["cited_with_answer"] for r in generated) / citations, 4)
                 if citations
                 else None,
+                # the same over answers that contain a gold answer: do right answers cite the right passage?
+                citation_precision_correct=_ratio(
+                    sum(r["cited_with_answer"] for r in generated if r["contains_answer"]),
+                    sum(r["citations"] for r in generated if r["contains_answer"]),
+                ),
                 answers_with_citation=round(sum(1 for r in generated if r["citations"]) / m, 4),
                 vietnamese_share=round(sum(r["vietnamese"] for r in generated) / m, 4),
-                prompt_tokens_mean=round(statistics.mean(r["prompt_tokens"] for r in generated), 1),
+                model_calls=len(called),
+                prompt_tokens_mean=round(statistics.mean(r["prompt_tokens"] for r in called), 1) if called else None,
                 first_token_ms_median=round(statistics.median(first), 1) if first else None,
                 total_ms_median=round(statistics.median(r["total_ms"] for r in generated), 1),
             )

@@ -35,6 +35,20 @@ class Generator(Protocol):
     ) -> Iterator[str]: ...
 
 
+# UTF-8 lead bytes of U+3000..U+9FFF (CJK punctuation, kana, ideographs) and U+A000..U+D7FF
+# (Yi, Hangul): a token holding one of them can only be (part of) such a character. Vietnamese
+# letters (U+00C0..U+01B0, U+1EA0..U+1EF9) and punctuation (U+2000..U+206F) lead with other bytes.
+_CJK_LEAD_BYTES = frozenset(range(0xE3, 0xEE))
+
+
+def cjk_token_ids(llm) -> object:  # noqa: ANN001 - llama_cpp.Llama; returns a numpy int array
+    """Ids of the vocabulary tokens whose bytes start a CJK or Hangul character (scanned once, ~0.4 s)."""
+    import numpy as np
+
+    ids = [i for i in range(llm.n_vocab()) if _CJK_LEAD_BYTES.intersection(llm.detokenize([i]))]
+    return np.array(ids, dtype=np.intp)
+
+
 class LlamaCppGenerator:
     """A GGUF chat model run by llama.cpp; the chat template comes from the GGUF itself.
 
@@ -50,6 +64,7 @@ class LlamaCppGenerator:
         n_ctx: int = 4096,
         n_threads: int = 0,
         seed: int = 0,
+        ban_cjk: bool = True,
     ) -> None:
         model_path = Path(model_path)
         if not model_path.is_file():
@@ -64,6 +79,8 @@ class LlamaCppGenerator:
         self._n_ctx = n_ctx
         self._n_threads = n_threads or os.cpu_count() or 1
         self._seed = seed
+        self._ban_cjk = ban_cjk
+        self._cjk_ids = None  # numpy array of token ids that spell CJK characters, found on load
         self._llm = None
         self._formatter = None
         self._load_lock = threading.Lock()
@@ -106,8 +123,25 @@ class LlamaCppGenerator:
                     raise ModelLoadError(f"{self._path} has no chat template: use an instruction-tuned GGUF")
                 eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
                 self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
+                if self._ban_cjk:
+                    self._cjk_ids = cjk_token_ids(llm)
                 self._llm = llm
         return self._llm
+
+    def _logits_processor(self):  # noqa: ANN202 - llama_cpp.LogitsProcessorList | None
+        """Forbid tokens that spell CJK characters: the Qwen models drift into Chinese on Vietnamese prompts."""
+        if self._cjk_ids is None or not len(self._cjk_ids):
+            return None
+        import llama_cpp
+        import numpy as np
+
+        banned = self._cjk_ids
+
+        def ban(_input_ids, scores):  # noqa: ANN001, ANN202 - numpy arrays from llama.cpp
+            scores[banned] = -np.inf
+            return scores
+
+        return llama_cpp.LogitsProcessorList([ban])
 
     def _prompt_tokens(self, messages: Sequence[Message]) -> list[int]:
         llm = self._load()
@@ -139,6 +173,7 @@ class LlamaCppGenerator:
             try:
                 for token in llm.generate(
                     prompt,
+                    logits_processor=self._logits_processor(),
                     temp=temperature,
                     top_k=1 if temperature == 0 else 40,
                     top_p=1.0 if temperature == 0 else 0.95,

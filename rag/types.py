@@ -99,3 +99,27 @@ class Answer:
     invalid_markers: tuple[int, ...] = ()
     timings: Timings = field(default_factory=Timings)
     usage: Usage = field(default_factory=Usage)
+    sentences: tuple[SentenceSupport, ...] = ()  # per answer sentence: which passage supports it and how
+    outcome: str = "answered"  # "answered" | "extractive" (built from passage sentences) | "refused"
+    passages: tuple[Hit, ...] = ()  # the passages the model saw: marker [n] is passages[n - 1]
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome == "refused"
+
+
+@dataclass(frozen=True)
+class SentenceSupport:
+    """One sentence of an answer after the support check.
+
+    status: "supported" (a cited passage backs it), "reattributed" (its marker was wrong and now
+    points at the passage that backs it), "added" (it had no marker; one was added), "extracted"
+    (copied from the passage for an extractive answer), "unsupported" (no passage backs it: dropped
+    from the answer text).
+    """
+
+    text: str
+    cited: tuple[int, ...]  # markers the model wrote
+    supported_by: int | None  # the marker of the passage that backs it
+    score: float  # claim coverage by that passage, 0..1
+    status: str

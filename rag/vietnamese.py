@@ -86,6 +86,12 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _WORD = re.compile(r"[^\W\d_]+")
 
 
+def cjk_index(text: str) -> int | None:
+    """Position of the first CJK (or Hangul) character in text, or None."""
+    match = _CJK.search(text)
+    return match.start() if match else None
+
+
 def is_vietnamese(text: str, *, min_marked_share: float = 0.15) -> bool:
     """True when text reads as Vietnamese: no CJK, and enough words carry Vietnamese letters."""
     text = nfc(text)
@@ -96,3 +102,19 @@ def is_vietnamese(text: str, *, min_marked_share: float = 0.15) -> bool:
         return True  # numbers or markers only: nothing says it is another language
     marked = sum(1 for w in words if any(ch in _VI_MARKED for ch in w))
     return marked / len(words) >= min_marked_share
+
+
+def reads_vietnamese(text: str, *, context: str = "") -> bool:
+    """is_vietnamese, except that words copied from context (names in the passages) do not count.
+
+    "David Copperfield [2]." answering from a Vietnamese passage that names the novel is not a
+    drift into English; CJK is always a drift.
+    """
+    text = nfc(text)
+    if _CJK.search(text):
+        return False
+    if is_vietnamese(text):
+        return True
+    known = set(_WORD.findall(nfc(context).lower()))
+    rest = [w for w in _WORD.findall(text.lower()) if w not in known]
+    return is_vietnamese(" ".join(rest))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from rag import models
-from rag.assistant import Assistant
+from rag.assistant import Assistant, Retriever
 from rag.chunking import ChunkSettings
 from rag.config import Settings
 from rag.embedding import SentenceTransformerEmbedder
 from rag.generate import LlamaCppGenerator
+from rag.grounding import GroundingSettings
 from rag.ingest import IngestReport, ProgressFn, ingest
 from rag.prompting import PromptBuilder, PromptTemplates
 from rag.retrieve import HybridRetriever, RetrievalSettings
@@ -99,11 +101,14 @@ def build_assistant(
     embedder: SentenceTransformerEmbedder | None = None,
     generator: LlamaCppGenerator | None = None,
     with_generator: bool = True,
+    wrap_retriever: Callable[[Retriever], Retriever] | None = None,
 ) -> Assistant:
-    """Open the index and wire retriever, generator and prompts together."""
+    """Open the index and wire retriever, generator and prompts together (wrap_retriever: e.g. eval filters)."""
     embedder = embedder or build_embedder(settings)
     store = IndexStore.load(settings.index, ann_threshold=settings.ann_threshold, nprobe=settings.nprobe)
-    retriever = HybridRetriever(store, embedder, retrieval_settings(settings))
+    retriever: Retriever = HybridRetriever(store, embedder, retrieval_settings(settings))
+    if wrap_retriever is not None:
+        retriever = wrap_retriever(retriever)
     if with_generator and generator is None:
         generator = build_generator(settings)
     elif not with_generator:
@@ -120,4 +125,17 @@ def build_assistant(
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
         max_question_chars=settings.max_question_chars,
+        prompt_chars=settings.prompt_chars,
+        answer_prompt_tokens=settings.answer_prompt_tokens or None,
+        grounding=grounding_settings(settings),
+    )
+
+
+def grounding_settings(settings: Settings) -> GroundingSettings | None:
+    if not settings.check_answers:
+        return None
+    return GroundingSettings(
+        support_threshold=settings.support_threshold,
+        evidence_threshold=settings.evidence_threshold,
+        extractive_fallback=bool(settings.extractive_fallback),
     )

@@ -88,9 +88,9 @@ def test_prompt_holds_system_text_numbered_passages_and_question(retriever: Dens
     assert messages[0].content == (REPO / "prompts" / "answer_system.txt").read_text(encoding="utf-8").strip()
     user = messages[1].content
     first, second = answer.retrieved
-    assert f"[1] {first.chunk.title}\n{first.chunk.text}" in user
-    assert f"[2] {second.chunk.title}\n{second.chunk.text}" in user
-    assert "[3]" not in user
+    assert f'<tài_liệu số="1">\n{first.chunk.title}\n{first.chunk.text}\n</tài_liệu>' in user
+    assert f'<tài_liệu số="2">\n{second.chunk.title}\n{second.chunk.text}\n</tài_liệu>' in user
+    assert 'số="3"' not in user
     assert f"Câu hỏi: {QUESTION}" in user
     assert answer.usage.prompt_tokens == generator.count_prompt_tokens(messages)
 

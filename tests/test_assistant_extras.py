@@ -49,7 +49,8 @@ def test_short_document_summary_cites_its_passages(retriever) -> None:  # noqa: 
     assert [(c.marker, c.chunk.chunk_id) for c in answer.citations] == [(1, "d-00000"), (3, "d-00002")]
     assert "".join(e for e in events if isinstance(e, str)) == answer.text
     prompt = generator.prompts[0][1].content
-    assert "[1] Tài liệu dài\nĐoạn số 0" in prompt and "[3] Tài liệu dài\nĐoạn số 2" in prompt
+    assert '<tài_liệu số="1">\nTài liệu dài\nĐoạn số 0' in prompt
+    assert '<tài_liệu số="3">\nTài liệu dài\nĐoạn số 2' in prompt
     assert "về: Tài liệu dài" in prompt
 
 
@@ -62,8 +63,8 @@ def test_long_document_is_summarised_in_parts_then_combined(retriever) -> None: 
     answer = list(assistant.summarize(_chunks(6), topic="Tài liệu dài"))[-1]
     assert len(generator.prompts) == 4
     part_prompts = [p[1].content for p in generator.prompts[:3]]
-    assert ["[1]" in p and "[2]" in p and "[3]" not in p for p in part_prompts[:1]] == [True]
-    assert "[5] Tài liệu dài" in part_prompts[2] and "[6] Tài liệu dài" in part_prompts[2]
+    assert ['số="1"' in p and 'số="2"' in p and 'số="3"' not in p for p in part_prompts[:1]] == [True]
+    assert 'số="5">\nTài liệu dài' in part_prompts[2] and 'số="6">\nTài liệu dài' in part_prompts[2]
     combine = generator.prompts[3][1].content
     assert "Phần đầu [1].\n\nPhần giữa [3].\n\nPhần cuối [5]." in combine
     assert answer.text == "Tổng hợp [1][5]."

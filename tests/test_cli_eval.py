@@ -84,7 +84,16 @@ def test_eval_retrieve_only_exact_summary(fakes: CliFakes) -> None:
     build_index()
     summary, rows = evaluate("--retrieve-only")
     assert {k: summary[k] for k in SUMMARY} == SUMMARY
-    assert set(summary) == {*SUMMARY, "retrieve_ms_median", "index", "mode", "strip_diacritics", "per_question"}
+    assert set(summary) == {
+        *SUMMARY,
+        "retrieve_ms_median",
+        "answer_in_prompt_passages",
+        "index",
+        "mode",
+        "strip_diacritics",
+        "unanswerable",
+        "per_question",
+    }
     assert (summary["index"], summary["mode"], summary["strip_diacritics"], summary["per_question"]) == (
         "idx",
         "hybrid",
@@ -167,7 +176,8 @@ def test_eval_k_one(fakes: CliFakes) -> None:
     assert len(rows_path.read_text(encoding="utf-8").splitlines()) == 5
 
 
-def test_eval_with_generation(fakes: CliFakes) -> None:
+def test_eval_with_generation(fakes: CliFakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_CHECK_ANSWERS", "0")  # the metrics of the model's own text; checks: tests below
     build_index()
     fakes.replies = ["Hà Nội [1].", "Đó là sông Hàn [1] [2].", "Huế [1]", "I do not know.", "Hà Nội [1]."]
     summary, rows = evaluate()
@@ -201,3 +211,43 @@ def test_eval_bad_questions_file(fakes: CliFakes, tmp_path: Path) -> None:
     code, out, err = run("eval", "bad.jsonl", "--index", "idx", "--retrieve-only")
     assert (code, out) == (1, "")
     assert err == "rag: error: bad.jsonl:1 needs JSON with 'question' and 'answers'\n"
+
+
+def test_eval_unanswerable_hides_each_question_document(fakes: CliFakes) -> None:
+    build_index()
+    summary, rows = evaluate("--retrieve-only", "--unanswerable")
+    assert summary["unanswerable"] is True
+    own = {"q1": "ha-noi", "q2": "da-nang", "q3": "hue", "q4": "da-nang", "q5": "hue"}
+    assert [own[r["id"]] in {Path(x["source"]).stem for x in r["retrieved"]} for r in rows] == [False] * 5
+    assert [len(r["retrieved"]) for r in rows] == [2] * 5  # the 2 other documents
+    assert summary["recall@5"] == 0.0
+    # q5's gold answer "Hà Nội" is in the Hà Nội document, which is not q5's own (doc_id 'hue')
+    assert [r["answer_in_prompt_passages"] for r in rows] == [False, False, False, False, True]
+
+
+def test_eval_counts_refusals_and_checked_sentences(fakes: CliFakes) -> None:
+    build_index()
+    fakes.replies = [
+        "Không tìm thấy thông tin này trong tài liệu.",
+        "Cầu Rồng bắc qua sông Hàn [1].",
+        "Cố đô của triều Nguyễn là Huế [1]. Huế có tháp Eiffel [1].",
+        "Huế nằm bên bờ sông Hương [1].",
+        "Thủ đô của Việt Nam là Hà Nội [1].",
+    ]
+    summary, rows = evaluate()
+    assert [r["refused"] for r in rows] == [True, False, False, False, False]
+    assert [r["outcome"] for r in rows] == ["refused", "answered", "answered", "answered", "answered"]
+    assert [[s["status"] for s in r["sentences"]] for r in rows] == [
+        [],
+        ["supported"],
+        ["supported", "unsupported"],
+        ["supported"],
+        ["supported"],
+    ]
+    assert (summary["refusal_rate"], summary["extractive_share"], summary["dropped_sentence_share"]) == (
+        0.2,
+        0.0,
+        0.2,  # 1 of 5 sentences
+    )
+    assert rows[2]["answer"] == "Cố đô của triều Nguyễn là Huế [1]."
+    assert [len(r["passages"]) for r in rows] == [3] * 5

@@ -121,6 +121,7 @@ def test_report_recall_and_mrr_exact() -> None:
         "recall@10": 0.75,
         "mrr@10": round((1 + 1 / 3 + 1 / 7) / 4, 4),  # 0.369
         "retrieve_ms_median": 8.0,
+        "answer_in_prompt_passages": 0.5,  # ranks 1 and 3 are among the 4 passages a prompt holds
     }
     assert report.summary()["mrr@10"] == 0.369
 
@@ -136,6 +137,7 @@ def test_report_with_small_k_ignores_hits_beyond_it() -> None:
         "recall@5": 0.5,
         "mrr@5": 0.3333,
         "retrieve_ms_median": 0.0,
+        "answer_in_prompt_passages": 0.5,
     }
 
 
@@ -152,6 +154,8 @@ def test_report_row_shape() -> None:
             {"source": "docs/ha-noi.txt", "chunk_id": "docs/ha-noi.txt-00000"},
         ],
         "retrieve_ms": 12.3,
+        "evidence": 1.0,  # every question term ("thủ", "đô", "Việt", "Nam", pairs) is in the Hà Nội passage
+        "answer_in_prompt_passages": True,
     }
 
 
@@ -200,10 +204,16 @@ def test_generation_metrics_exact() -> None:
         "recall@5": 0.3333,
         "mrr@5": 0.3333,
         "retrieve_ms_median": 6.0,
+        "answer_in_prompt_passages": 0.6667,  # HANOI and HUE contain "Hà Nội"; the third has no passages
+        "refusal_rate": 0.0,
+        "extractive_share": 0.0,
+        "dropped_sentence_share": None,  # these answers carry no sentence checks
+        "model_calls": 3,
         "exact_match": 0.3333,
         "token_f1": round((0.5714 + 1.0 + 0.0) / 3, 4),  # 0.5238
         "answer_containment": 0.6667,
         "citation_precision": 0.6667,  # 2 of 3 cited passages contain the answer
+        "citation_precision_correct": 0.6667,  # the same 3 citations: both citing answers contain "Hà Nội"
         "answers_with_citation": 0.6667,
         "vietnamese_share": 0.6667,
         "prompt_tokens_mean": 200.0,

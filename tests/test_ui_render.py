@@ -81,3 +81,38 @@ def test_errors_read_in_vietnamese() -> None:
     assert vietnamese_error(IndexNotFoundError("no index")).startswith("Chưa có chỉ mục tài liệu.")
     assert "rag models install --force" in vietnamese_error(ModelLoadError("bad gguf"))
     assert vietnamese_error(UploadTooLargeError("Tệp a.txt quá lớn")) == "Tệp a.txt quá lớn"
+
+
+def test_checked_answer_shows_dropped_and_re_cited_sentences() -> None:
+    from rag.types import SentenceSupport
+    from ui.render import final_answer_html
+
+    answer = Answer(
+        "Mở bao nhiêu lớp?",
+        "Ban đã mở 04 lớp [1].",
+        citations=(Citation(1, CITED),),
+        retrieved=(Hit(CITED, 0.9, 1), Hit(OTHER, 0.5, 2)),
+        sentences=(
+            SentenceSupport("Ban đã mở 04 lớp.", (2,), 1, 1.0, "reattributed"),
+            SentenceSupport("Có <b>500</b> học viên.", (1,), None, 0.2, "unsupported"),
+        ),
+    )
+    assert final_answer_html(answer, 0) == (
+        'Ban đã mở 04 lớp <a class="rag-cite" href="#src-0-1">[1]</a>.<ul class="rag-check">'
+        "<li>Đã sửa trích dẫn [2] → [1]: Ban đã mở 04 lớp.</li>"
+        "<li>Đã bỏ câu không có căn cứ: <s>Có &lt;b&gt;500&lt;/b&gt; học viên.</s></li></ul>"
+    )
+
+
+def test_refusal_lists_the_closest_passages_open() -> None:
+    refused = Answer(
+        "Tháp Eiffel cao bao nhiêu?",
+        "Không tìm thấy thông tin này trong tài liệu.",
+        retrieved=(Hit(CITED, 0.9, 1), Hit(OTHER, 0.5, 2)),
+        outcome="refused",
+    )
+    html = sources_html([Turn(refused.question, refused.question, refused)])
+    assert "Không đoạn nào chứa câu trả lời; các đoạn gần nhất:" in html
+    assert html.count('class="rag-src rag-uncited"') == 2
+    assert "rag-others" not in html  # not folded away: they are the answer now
+    assert "Câu trả lời không trích dẫn đoạn nào." not in html

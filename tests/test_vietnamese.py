@@ -104,3 +104,14 @@ def test_is_vietnamese(text: str, expected: bool) -> None:
 
 def test_is_vietnamese_accepts_decomposed_text() -> None:
     assert is_vietnamese(unicodedata.normalize("NFD", "Hội nghị tổng kết công tác tuyên giáo")) is True
+
+
+def test_names_copied_from_the_passages_are_not_a_drift() -> None:
+    from rag.vietnamese import cjk_index, reads_vietnamese
+
+    context = "Dickens bộc bạch: tên của đứa bé là David Copperfield."
+    assert reads_vietnamese("David Copperfield [2].", context=context) is True
+    assert reads_vietnamese("The name is David Copperfield [2].", context=context) is False
+    assert reads_vietnamese("David Copperfield 是名字", context=context) is False
+    assert reads_vietnamese("Tên đứa bé là David Copperfield [2].") is True
+    assert (cjk_index("Hà Nội 河内"), cjk_index("Hà Nội")) == (7, None)

@@ -17,7 +17,7 @@ from rag.errors import RagError
 from rag.ingest import IngestProgress
 from rag.types import Answer
 from ui.backend import Backend, vietnamese_error
-from ui.render import CSS, JS, Turn, answer_html, error_html, sources_html
+from ui.render import CSS, JS, Turn, answer_html, error_html, final_answer_html, sources_html
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def chat_messages(turns: list[Turn], partial: str | None = None) -> list[dict[st
         if turn.error:
             content = error_html(turn.error)
         elif turn.answer is not None:
-            content = answer_html(turn.answer.text, index) or "<i>(không có câu trả lời)</i>"
+            content = final_answer_html(turn.answer, index) if turn.answer.text else "<i>(không có câu trả lời)</i>"
         elif index == len(turns) - 1 and partial is not None:
             content = answer_html(partial, index) + " ▌"
         else:

@@ -43,6 +43,33 @@ def answer_html(text: str, turn: int) -> str:
     return _MARKER.sub(link, escaped)
 
 
+def final_answer_html(answer: Answer, turn: int) -> str:
+    """The checked answer: its text with citation links, then what the check did (dropped sentences, extraction)."""
+    body = answer_html(answer.text, turn)
+    notes = []
+    if answer.outcome == "extractive":
+        notes.append("Trích nguyên văn từ tài liệu: câu trả lời của mô hình không có căn cứ trong các đoạn tìm được.")
+    if answer.refused and answer.retrieved:
+        notes.append("Các đoạn gần nhất được liệt kê ở mục Nguồn.")
+    for s in answer.sentences:
+        if s.status == "unsupported":
+            notes.append(f"Đã bỏ câu không có căn cứ: <s>{html.escape(s.text)}</s>")
+        elif s.status == "reattributed":
+            notes.append(f"Đã sửa trích dẫn {_markers(s.cited)} → [{s.supported_by}]: {html.escape(_short(s.text))}")
+    if not notes:
+        return body
+    items = "".join(f"<li>{note}</li>" for note in notes)
+    return f'{body}<ul class="rag-check">{items}</ul>'
+
+
+def _markers(numbers: tuple[int, ...]) -> str:
+    return "".join(f"[{n}]" for n in numbers)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def error_html(message: str) -> str:
     return f'<span class="rag-error">⚠️ {html.escape(message)}</span>'
 
@@ -98,10 +125,20 @@ def sources_html(turns: list[Turn]) -> str:
                 parts.append(
                     _card(chunk, f"[{citation.marker}]", source_anchor(index, citation.marker), body, cited=True)
                 )
-            if not answer.citations:
+            if answer.refused:
+                closest = answer.passages or answer.retrieved
+                cards = "".join(
+                    _card(h.chunk, f"#{i}", None, html.escape(h.chunk.text), cited=False)
+                    for i, h in enumerate(closest, start=1)
+                )
+                parts.append(
+                    '<div class="rag-note">Không đoạn nào chứa câu trả lời; các đoạn gần nhất:</div>'
+                    f'<div class="rag-closest">{cards}</div>'
+                )
+            elif not answer.citations:
                 parts.append('<div class="rag-note">Câu trả lời không trích dẫn đoạn nào.</div>')
             others = [h for h in answer.retrieved if h.chunk.chunk_id not in cited_ids]
-            if others:
+            if others and not answer.refused:
                 cards = "".join(
                     _card(h.chunk, f"#{h.rank}", None, html.escape(h.chunk.text), cited=False) for h in others
                 )
@@ -128,6 +165,7 @@ CSS = """
 .rag-rewritten { margin: 6px 0; color: var(--body-text-color-subdued); }
 .rag-turn > summary { font-weight: 600; cursor: pointer; margin: 6px 0; }
 .rag-error { color: #b91c1c; }
+.rag-check { margin: 6px 0 0; padding-left: 18px; font-size: 0.88em; color: var(--body-text-color-subdued); }
 """
 
 # A click on [n] in the chat opens the turn's sources, scrolls to the passage and marks it.
