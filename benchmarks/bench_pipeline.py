@@ -30,8 +30,9 @@ from rag.assistant import check_question
 from rag.chunking import chunk_document, passage_text
 from rag.cite import clean_markers
 from rag.config import Settings, load_settings
+from rag.discovery import discover
 from rag.ingest import IngestReport
-from rag.loaders import discover, load
+from rag.loaders import load
 from rag.prompting import PromptBuilder, PromptTemplates
 from rag.retrieve import DenseRetriever
 from rag.store import IndexStore
