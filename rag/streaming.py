@@ -29,8 +29,9 @@ class TextSegments:
 
     Args:
         path: the file.
-        encoding: a codec name; None detects a UTF-16 byte order mark, else UTF-8 (BOM optional).
-            A caller that detected a legacy encoding passes it here.
+        encoding: a codec name or one of ``rag.encodings.LEGACY_ENCODINGS``; None detects it from
+            the first block (a UTF-16 byte order mark, UTF-8, else Windows-1258 / TCVN3 / VNI by
+            ``rag.encodings.decode``, which refuses a block it cannot read clearly).
         segment_chars: a segment is cut at the first paragraph break after this many characters
             (at a line break if the paragraph runs on to twice this, at any character after 4x).
     """
@@ -52,7 +53,7 @@ class TextSegments:
             with self.path.open("rb") as handle:
                 first = handle.read(BLOCK_BYTES)
                 encoding = self.encoding or _detect(first, self.path)
-                decoder = codecs.getincrementaldecoder(encoding)("strict")
+                decoder = _decoder(encoding)
                 block = first
                 while True:
                     digest.update(block)
@@ -90,7 +91,38 @@ def _detect(first: bytes, path: Path) -> str:
         return "utf-16"
     if b"\x00" in first[:_SNIFF_BYTES]:
         raise LoaderError(f"{path} looks like a binary file, not text: convert it to .txt first")
-    return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8-sig")("strict").decode(first, final=False)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    from rag import encodings
+
+    sample = first[: first.rfind(b"\n") + 1] or first
+    return encodings.decode(sample, path)[1]  # a legacy encoding, or LoaderError naming the fix
+
+
+class _LegacyDecoder:
+    """Incremental decoding for rag.encodings' legacy tables: the last byte of a block waits for the
+    next one, since a VNI letter can be a base byte followed by a mark byte."""
+
+    def __init__(self, encoding: str) -> None:
+        self._encoding, self._tail = encoding, b""
+
+    def decode(self, data: bytes, final: bool = False) -> str:
+        from rag.encodings import decode_legacy
+
+        data = self._tail + data
+        data, self._tail = (data, b"") if final else (data[:-1], data[-1:])
+        return decode_legacy(data, self._encoding)
+
+
+def _decoder(encoding: str) -> codecs.IncrementalDecoder | _LegacyDecoder:
+    from rag.encodings import LEGACY_ENCODINGS
+
+    if encoding in LEGACY_ENCODINGS:
+        return _LegacyDecoder(encoding)
+    return codecs.getincrementaldecoder(encoding)("strict")
 
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")

@@ -68,8 +68,13 @@ def test_binary_invalid_and_empty_files(tmp_path: Path) -> None:
         list(TextSegments(binary))
     latin = tmp_path / "latin.txt"
     latin.write_bytes("Hà Nội".encode() + b" \xe0 la carte")
-    with pytest.raises(LoaderError, match=r"latin.txt is not valid UTF-8 \(near byte 10\)"):
-        list(TextSegments(latin))
+    with pytest.raises(LoaderError, match=r"cannot tell the encoding of .*latin.txt: .* save it as UTF-8"):
+        list(TextSegments(latin))  # the same refusal as the whole-file loader's
+    late = tmp_path / "late.txt"
+    head = "Hà Nội là thủ đô.\n".encode() * (2**20 // 20 + 1)  # the first 1 MB block is valid UTF-8
+    late.write_bytes(head + b" \xe0 la carte")
+    with pytest.raises(LoaderError, match=rf"late.txt is not valid UTF-8 \(near byte {len(head) + 1}\)"):
+        list(TextSegments(late))
     blank = tmp_path / "trang.txt"
     blank.write_text("\n \n\t\n", encoding="utf-8")
     with pytest.raises(LoaderError, match="trang.txt contains no text"):
@@ -80,3 +85,28 @@ def test_encoding_is_a_parameter(tmp_path: Path) -> None:
     path = tmp_path / "utf16be.txt"
     path.write_bytes("Hà Nội mùa thu".encode("utf-16-be"))  # no byte order mark: not detectable
     assert [text for _, text in TextSegments(path, encoding="utf-16-be")] == ["Hà Nội mùa thu"]
+
+
+@pytest.mark.parametrize("encoding", ["cp1258", "tcvn3", "vni"])
+def test_large_legacy_encoded_file_streams_to_the_loader_text(tmp_path: Path, encoding: str) -> None:
+    """A file bigger than one read block in a legacy encoding: detected from the first block, and
+    a letter written as two bytes (VNI and Windows-1258 put the mark after the base letter) is not
+    broken where a block ends."""
+    from rag.encodings import encode_legacy
+    from rag.streaming import BLOCK_BYTES
+
+    paragraph = "Đồng bằng sông Cửu Long là vựa lúa lớn nhất, người dân trồng lúa nước.\n\n"
+    head = encode_legacy("Đồng bằng sông Cửu Long\n\n" + paragraph * 2000, encoding)
+    # "Việt": put its "ệ" on the last byte of the first block (and the next one, if it takes two)
+    head += b" " * (BLOCK_BYTES - 1 - len(head) - 2)
+    raw = head + encode_legacy("Việt Nam.\n\n", encoding) + encode_legacy(paragraph, encoding) * 20_000
+    path = tmp_path / f"cu-{encoding}.txt"
+    path.write_bytes(raw)
+    assert len(head) + 2 == BLOCK_BYTES - 1
+    segments = TextSegments(path, segment_chars=200_000)
+    joined, expected = "".join(text for _, text in segments), load(path).text
+    # (pytest's diff of two 1.5M-character strings would take minutes: report where they part)
+    first_difference = next((i for i, (a, b) in enumerate(zip(joined, expected, strict=False)) if a != b), None)
+    assert (first_difference, len(joined)) == (None, len(expected))
+    assert joined.count("Việt Nam.") == 1
+    assert joined.count("vựa lúa lớn nhất") == 22_000
