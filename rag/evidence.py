@@ -15,15 +15,10 @@ from dataclasses import dataclass
 
 from rag.claims import adds_nothing, claim_terms, tokens
 from rag.types import Hit
-from rag.vietnamese import paragraph_spans, sentence_spans
+from rag.vietnamese import passage_sentences
 
 # Sentences shorter than this (headings, titles) are not worth a prompt line on their own.
 _MIN_SENTENCE_CHARS = 12
-
-
-def passage_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans of a passage, never across a line break (a title line is its own sentence)."""
-    return [span for p_start, p_end in paragraph_spans(text) for span in sentence_spans(text, p_start, p_end)]
 
 
 def evidence(question: str, hits: Sequence[Hit]) -> float:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.evidence import evidence, extractive_answer, passage_sentences
+from rag.evidence import evidence, extractive_answer
 from rag.support import check_answer, supported_text, with_marker
 from rag.types import Hit, SentenceSupport
-from rag.vietnamese import nfc
+from rag.vietnamese import nfc, passage_sentences
 
 REFUSAL = "Không tìm thấy thông tin này trong tài liệu."
 # What the model writes when it means the refusal sentence without copying it exactly.

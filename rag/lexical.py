@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.vietnamese import fold_diacritics, nfc, paragraph_spans, sentence_spans
+from rag.vietnamese import fold_diacritics, nfc, passage_sentences
 
 if TYPE_CHECKING:
     import numpy as np
@@ -190,7 +190,7 @@ class LexicalIndex:
         out = []
         for text in texts:
             best = 0.0
-            for start, end in _sentences(text):
+            for start, end in passage_sentences(text):
                 tokens = syllables(text[start:end])
                 if folded:
                     tokens = [fold_diacritics(t) for t in tokens]
@@ -276,10 +276,6 @@ class LexicalIndex:
                         rows[i] = (terms[start:end], counts[start:end])
                 f._matrix = None
         self._restorer = None
-
-
-def _sentences(text: str) -> list[tuple[int, int]]:
-    return [s for p_start, p_end in paragraph_spans(text) for s in sentence_spans(text, p_start, p_end)]
 
 
 def _field_terms(tokens: list[str]) -> dict[str, list[str]]:

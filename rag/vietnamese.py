@@ -54,6 +54,11 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return spans
 
 
+def passage_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a passage, never across a line break (a title line is its own sentence)."""
+    return [span for p_start, p_end in paragraph_spans(text) for span in sentence_spans(text, p_start, p_end)]
+
+
 def word_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Whitespace-separated word spans inside text[start:end]."""
     return [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
