@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from rag.types import Message, Usage
+from rag.chunking import ChunkSettings, chunk_document, passage_text
+from rag.retrieve import DenseRetriever
+from rag.store import IndexStore
+from rag.types import Document, Message, Usage
 from rag.vietnamese import nfc
 
 _WORD = re.compile(r"\w+")
@@ -129,3 +133,13 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
+
+
+def dense_retriever(docs: Sequence[Document], folder: Path) -> DenseRetriever:
+    """An in-memory index of docs (default chunking, HashEmbedder) behind a DenseRetriever."""
+    embedder = HashEmbedder()
+    store = IndexStore(folder, model_id=embedder.model_id, dim=embedder.dim, chunking={})
+    for doc in docs:
+        chunks = chunk_document(doc, count_tokens=embedder.count_tokens, settings=ChunkSettings())
+        store.add(doc, chunks, embedder.embed_passages([passage_text(c) for c in chunks]))
+    return DenseRetriever(store, embedder)

@@ -7,13 +7,11 @@ from pathlib import Path
 import pytest
 
 from rag.assistant import Assistant, check_question
-from rag.chunking import ChunkSettings, chunk_document, passage_text
 from rag.errors import QuestionError
 from rag.prompting import PromptBuilder, PromptTemplates
 from rag.retrieve import DenseRetriever
-from rag.store import IndexStore
 from rag.types import Answer, Document
-from tests.fakes import HashEmbedder, ScriptedGenerator
+from tests.fakes import ScriptedGenerator, dense_retriever
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,12 +27,7 @@ QUESTION = "Thủ đô của Việt Nam là thành phố nào?"
 
 @pytest.fixture
 def retriever(tmp_path: Path) -> DenseRetriever:
-    embedder = HashEmbedder()
-    store = IndexStore(tmp_path / "idx", model_id=embedder.model_id, dim=embedder.dim, chunking={})
-    for doc in DOCS:
-        chunks = chunk_document(doc, count_tokens=embedder.count_tokens, settings=ChunkSettings())
-        store.add(doc, chunks, embedder.embed_passages([passage_text(c) for c in chunks]))
-    return DenseRetriever(store, embedder)
+    return dense_retriever(DOCS, tmp_path / "idx")
 
 
 def _assistant(retriever: DenseRetriever, generator: ScriptedGenerator | None, **options) -> Assistant:

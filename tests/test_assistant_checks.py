@@ -14,9 +14,8 @@ from rag.chunking import ChunkSettings, chunk_document, passage_text
 from rag.grounding import REFUSAL, GroundingSettings
 from rag.prompting import PromptBuilder, PromptTemplates
 from rag.retrieve import DenseRetriever
-from rag.store import IndexStore
 from rag.types import Answer, Document
-from tests.fakes import HashEmbedder, ScriptedGenerator
+from tests.fakes import HashEmbedder, ScriptedGenerator, dense_retriever
 
 REPO = Path(__file__).resolve().parent.parent
 INJECTION = (
@@ -35,12 +34,7 @@ SETTINGS = GroundingSettings(support_threshold=0.6, evidence_threshold=0.3)
 
 @pytest.fixture
 def retriever(tmp_path: Path) -> DenseRetriever:
-    embedder = HashEmbedder()
-    store = IndexStore(tmp_path / "idx", model_id=embedder.model_id, dim=embedder.dim, chunking={})
-    for doc in DOCS:
-        chunks = chunk_document(doc, count_tokens=embedder.count_tokens, settings=ChunkSettings())
-        store.add(doc, chunks, embedder.embed_passages([passage_text(c) for c in chunks]))
-    return DenseRetriever(store, embedder)
+    return dense_retriever(DOCS, tmp_path / "idx")
 
 
 def _assistant(retriever: DenseRetriever, replies: list[str], **options) -> tuple[Assistant, ScriptedGenerator]:
