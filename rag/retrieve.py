@@ -17,6 +17,8 @@ from rag.types import Chunk, Hit
 from rag.vietnamese import nfc
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from rag.embedding import Embedder
     from rag.store import IndexStore
 
@@ -125,16 +127,13 @@ def fuse(rankings: list[list[tuple[Chunk, float]]], weights: list[float], rrf_k:
 
 def fuse_zscore(rankings: list[list[tuple[Chunk, float]]], weights: list[float]) -> list[tuple[Chunk, float]]:
     """Sum of weighted z-scores; a chunk missing from a list gets that list's lowest z-score."""
-    import numpy as np
-
     totals: dict[str, float] = {}
     chunks: dict[str, Chunk] = {}
     per_list: list[tuple[dict[str, float], float, float]] = []
     for ranking, weight in zip(rankings, weights, strict=True):
         if not ranking:
             continue
-        scores = np.array([s for _, s in ranking], dtype=np.float64)
-        z = (scores - scores.mean()) / (scores.std() or 1.0)
+        z = _zscores([s for _, s in ranking])
         per_list.append(({c.chunk_id: float(v) for (c, _), v in zip(ranking, z, strict=True)}, float(z.min()), weight))
         for chunk, _ in ranking:
             chunks.setdefault(chunk.chunk_id, chunk)
@@ -146,13 +145,18 @@ def fuse_zscore(rankings: list[list[tuple[Chunk, float]]], weights: list[float])
 
 def add_zscore(ranking: list[tuple[Chunk, float]], feature: list[float], weight: float) -> list[tuple[Chunk, float]]:
     """Add weight * z-score of feature (one value per ranked chunk) to the scores and re-sort (stable)."""
-    import numpy as np
-
-    values = np.asarray(feature, dtype=np.float64)
-    z = (values - values.mean()) / (values.std() or 1.0)
+    z = _zscores(feature)
     rescored = [(chunk, score + weight * float(v)) for (chunk, score), v in zip(ranking, z, strict=True)]
     order = sorted(range(len(rescored)), key=lambda i: -rescored[i][1])
     return [rescored[i] for i in order]
+
+
+def _zscores(values: list[float]) -> np.ndarray:
+    """(values - mean) / std; a constant list gives zeros."""
+    import numpy as np
+
+    array = np.asarray(values, dtype=np.float64)
+    return (array - array.mean()) / (array.std() or 1.0)
 
 
 def _ranked(pairs: list[tuple[Chunk, float]]) -> list[Hit]:
