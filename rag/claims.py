@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rag.vietnamese import nfc
+from rag.vietnamese import fold_diacritics, nfc
 
 # Numbers keep their inner separators ("1.500", "18,5"), which are then removed so "1.500" == "1500".
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
@@ -27,6 +27,9 @@ STOPWORDS = frozenset(
     gồm bằng qua phải nhau luôn với cùng tới hãy xin thì the of and in to
     """.split()
 )
+
+# Text typed without diacritics ("thu do cua viet nam la gi") drops the same words in folded form.
+FOLDED_STOPWORDS = frozenset(fold_diacritics(w) for w in STOPWORDS)
 
 WEIGHT_NUMBER, WEIGHT_NAME, WEIGHT_WORD = 3.0, 2.0, 1.0
 
@@ -65,7 +68,8 @@ def claim_terms(text: str, *, ignore: Iterable[str] = ()) -> Terms:
 
     ignore: extra keys to leave out (e.g. the question's own words when only the new claim matters).
     """
-    skip = STOPWORDS | set(ignore)
+    text = nfc(text)
+    skip = (FOLDED_STOPWORDS if fold_diacritics(text) == text else STOPWORDS) | set(ignore)
     weights: dict[str, float] = {}
     bigrams: set[tuple[str, str]] = set()
     previous: str | None = None

@@ -5,7 +5,8 @@
   offsets, so the prompt stays short while citations still open the exact passage.
 * ``extractive_answer``: the best supporting sentence, cited, for when the model's answer fails.
 
-Pure Python over claim terms (rag.claims); no model.
+Pure Python over claim terms (rag.claims); no model. A question typed without diacritics is
+compared with the passages folded (marks stripped, đ→d), like the folded BM25 field.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from rag.claims import adds_nothing, claim_terms, tokens
 from rag.types import Hit
-from rag.vietnamese import passage_sentences
+from rag.vietnamese import fold_diacritics, passage_sentences
 
 # Sentences shorter than this (headings, titles) are not worth a prompt line on their own.
 _MIN_SENTENCE_CHARS = 12
@@ -23,8 +24,12 @@ _MIN_SENTENCE_CHARS = 12
 
 def evidence(question: str, hits: Sequence[Hit]) -> float:
     """Coverage of the question's claim terms (and term pairs) by the best of the passages, 0..1."""
-    terms = claim_terms(question)
-    return max((_overlap(terms, h.chunk.text) for h in hits), default=0.0)
+    terms, fold = claim_terms(question), _unaccented(question)
+    return max((_overlap(terms, h.chunk.text, fold) for h in hits), default=0.0)
+
+
+def _unaccented(text: str) -> bool:
+    return fold_diacritics(text) == text
 
 
 @dataclass(frozen=True)
@@ -44,22 +49,25 @@ def scored_sentences(question: str, hits: Sequence[Hit]) -> list[Sentence]:
     The score is the weighted share of the question's terms (and term pairs) found in the
     sentence, so the sentence that restates the question around the answer ranks first.
     """
-    terms = claim_terms(question)
+    terms, fold = claim_terms(question), _unaccented(question)
     out: list[Sentence] = []
     for marker, hit in enumerate(hits, start=1):
         text = hit.chunk.text
         for start, end in passage_sentences(text):
             sentence = text[start:end]
-            score = _overlap(terms, sentence) if len(sentence) >= _MIN_SENTENCE_CHARS else 0.0
+            score = _overlap(terms, sentence, fold) if len(sentence) >= _MIN_SENTENCE_CHARS else 0.0
             out.append(Sentence(marker, start, end, sentence, score))
     return out
 
 
-def _overlap(terms, sentence: str) -> float:  # noqa: ANN001 - claims.Terms
-    """Like claims.coverage, but a missing question number only lowers the score (questions rarely hold the answer)."""
+def _overlap(terms, sentence: str, fold: bool = False) -> float:  # noqa: ANN001 - claims.Terms
+    """Like claims.coverage, but a missing question number only lowers the score (questions rarely hold the answer).
+
+    fold: compare without diacritics (the question was typed without them).
+    """
     if not terms:
         return 0.0
-    keys = tokens(sentence)
+    keys = tokens(fold_diacritics(sentence) if fold else sentence)
     unigrams, pairs = set(keys), set(zip(keys, keys[1:], strict=False))
     total = sum(terms.weights.values())
     found = sum(w for t, w in terms.weights.items() if t in unigrams) / total
@@ -104,6 +112,11 @@ def excerpt(sentences: Sequence[Sentence]) -> str:
 
 def extractive_answer(question: str, hits: Sequence[Hit]) -> Sentence | None:
     """The passage sentence that best covers the question, or None when none overlaps it."""
-    answers = [s for s in scored_sentences(question, hits) if not adds_nothing(s.text, question)]
+    fold = _unaccented(question)
+    answers = [
+        s
+        for s in scored_sentences(question, hits)
+        if not adds_nothing(fold_diacritics(s.text) if fold else s.text, question)
+    ]
     best = max(answers, key=lambda s: (s.score, -s.marker), default=None)
     return best if best is not None and best.score > 0 else None

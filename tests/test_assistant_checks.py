@@ -81,6 +81,15 @@ def test_no_passage_about_the_question_is_refused_without_asking_the_model(retri
     assert answer.usage.prompt_tokens == 0
 
 
+def test_a_question_without_diacritics_is_answered_not_refused(retriever: DenseRetriever) -> None:
+    assistant, generator = _assistant(retriever, ["Hà Nội [1]."])
+    _, answer = _run(assistant, "thu do cua viet nam la thanh pho nao")
+    assert (answer.outcome, answer.refused) == ("answered", False)
+    assert answer.text == f"Hà Nội [{answer.sentences[0].supported_by}]."
+    assert answer.citations[0].chunk.source == "docs/ha-noi.txt"
+    assert len(generator.prompts) == 1
+
+
 def test_the_model_refusal_is_normalised_to_the_fixed_sentence(retriever: DenseRetriever) -> None:
     assistant, _ = _assistant(retriever, ["Tài liệu không đề cập đến điều này."])
     _, answer = _run(assistant)

@@ -99,6 +99,15 @@ def test_evidence_is_the_question_coverage_of_the_best_passage() -> None:
     assert evidence("Thủ đô?", []) == 0.0
 
 
+def test_a_question_typed_without_diacritics_is_compared_folded() -> None:
+    assert evidence("Thu do cua Viet Nam la gi?", _hits(HUE, HANOI)) == 1.0
+    assert evidence("Thap Eiffel cao bao nhieu met?", _hits(HUE, HANOI, DANANG)) == pytest.approx(0.1)
+    accented = select_sentences("Kinh thành Huế xây dựng năm nào?", _hits(HUE, HANOI), max_chars=60)
+    assert select_sentences("kinh thanh hue xay dung nam nao", _hits(HUE, HANOI), max_chars=60) == accented
+    best = extractive_answer("cau rong bac qua song nao", _hits(HANOI, DANANG))
+    assert (best.marker, best.text) == (2, DANANG)
+
+
 def test_selected_sentences_keep_exact_offsets_and_passage_numbers() -> None:
     hits = _hits(HUE, HANOI)
     selected = select_sentences("Kinh thành Huế xây dựng năm nào?", hits, max_chars=60)
