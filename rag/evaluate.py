@@ -91,15 +91,17 @@ def is_own_document(chunk: Chunk, question: Question) -> bool:
 
 
 class WithoutOwnDocument:
-    """A retriever that never returns the current question's article: what an index lacking it returns.
+    """A retriever that never sees the current question's article: what an index lacking it returns.
 
     Turns answerable questions into unanswerable ones without building a second index
-    (`rag eval --unanswerable`); set ``question`` before each search.
+    (`rag eval --unanswerable`); set ``question`` before each search. The article's chunks are
+    dropped from the dense and BM25 candidate lists before fusion, so scores are standardised
+    over the remaining chunks exactly as in an index without it (only BM25 document
+    frequencies still count the article).
     """
 
-    def __init__(self, retriever: Any, *, extra: int = 60) -> None:
+    def __init__(self, retriever: Any) -> None:
         self._retriever = retriever
-        self._extra = extra  # candidates fetched beyond k, since the article's chunks are removed
         self.question: Question | None = None
 
     @property
@@ -107,10 +109,10 @@ class WithoutOwnDocument:
         return self._retriever.store
 
     def search(self, query: str, k: int) -> list[Hit]:
-        hits = self._retriever.search(query, k + self._extra)
-        if self.question is not None:
-            hits = [h for h in hits if not is_own_document(h.chunk, self.question)]
-        return [Hit(h.chunk, h.score, rank) for rank, h in enumerate(hits[:k], start=1)]
+        question = self.question
+        if question is None:
+            return self._retriever.search(query, k)
+        return self._retriever.search(query, k, exclude=lambda chunk: is_own_document(chunk, question))
 
 
 def is_hit(chunk: Chunk, question: Question) -> bool:

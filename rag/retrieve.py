@@ -8,7 +8,8 @@ text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from rag.errors import ConfigError
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from rag.store import IndexStore
 
 MODES = ("hybrid", "dense", "lexical")
+# exclude(chunk) -> True drops the chunk from every candidate list before fusion, as if it were not indexed.
+Exclude = Callable[[Chunk], bool] | None
 FUSIONS = ("zscore", "rrf")
 
 
@@ -70,9 +73,9 @@ class DenseRetriever:
     def store(self) -> IndexStore:
         return self._store
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, query: str, k: int, *, exclude: Exclude = None) -> list[Hit]:
         vector = self._embedder.embed_query(nfc(query))
-        return _ranked(self._store.search(vector, k))
+        return _ranked(_kept(lambda n: self._store.search(vector, n), k, exclude))
 
 
 class HybridRetriever:
@@ -95,22 +98,32 @@ class HybridRetriever:
             return self._store.lexical.restore_diacritics(query)
         return query
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, query: str, k: int, *, exclude: Exclude = None) -> list[Hit]:
+        """The k best passages; exclude drops chunks before fusion (an index without them, e.g. for eval)."""
         query = nfc(query)
+        n = max(k, self._s.candidates)
         if self._s.mode == "lexical":
-            return _ranked(self._store.search_lexical(query, k))
-        dense = self._store.search(self._embedder.embed_query(self.dense_query(query)), max(k, self._s.candidates))
+            return _ranked(_kept(lambda m: self._store.search_lexical(query, m), k, exclude))
+        vector = self._embedder.embed_query(self.dense_query(query))
+        dense = _kept(lambda m: self._store.search(vector, m), n, exclude)
         if self._s.mode == "dense":
             return _ranked(dense[:k])
-        lexical = self._store.search_lexical(query, max(k, self._s.candidates))
+        lexical = _kept(lambda m: self._store.search_lexical(query, m), n, exclude)
         weights = [self._s.dense_weight, self._s.lexical_weight]
         if self._s.fusion == "rrf":
             return _ranked(fuse([dense, lexical], weights, self._s.rrf_k)[:k])
         fused = fuse_zscore([dense, lexical], weights)
+        coverage = {}
         if self._s.coverage_weight and fused:
-            coverage = self._store.lexical.coverage(query, [chunk.text for chunk, _ in fused])
-            fused = add_zscore(fused, coverage, self._s.coverage_weight)
-        return _ranked(fused[:k])
+            values = self._store.lexical.coverage(query, [chunk.text for chunk, _ in fused])
+            coverage = {chunk.chunk_id: v for (chunk, _), v in zip(fused, values, strict=True)}
+            fused = add_zscore(fused, values, self._s.coverage_weight)
+        hits = _ranked(fused[:k])
+        cosine = {chunk.chunk_id: score for chunk, score in dense}
+        floor = dense[-1][1] if dense else None  # a chunk found only by BM25 is at most as close as the last dense one
+        return [
+            replace(h, dense=cosine.get(h.chunk.chunk_id, floor), coverage=coverage.get(h.chunk.chunk_id)) for h in hits
+        ]
 
 
 def fuse(rankings: list[list[tuple[Chunk, float]]], weights: list[float], rrf_k: int) -> list[tuple[Chunk, float]]:
@@ -157,6 +170,21 @@ def _zscores(values: list[float]) -> np.ndarray:
 
     array = np.asarray(values, dtype=np.float64)
     return (array - array.mean()) / (array.std() or 1.0)
+
+
+def _kept(
+    search: Callable[[int], list[tuple[Chunk, float]]], n: int, exclude: Exclude
+) -> list[tuple[Chunk, float]]:
+    """search(n) without the excluded chunks, asking for more until n remain or the index runs out."""
+    if exclude is None:
+        return search(n)
+    want = n
+    while True:
+        found = search(want + 64)
+        kept = [(chunk, score) for chunk, score in found if not exclude(chunk)]
+        if len(kept) >= n or len(found) < want + 64:
+            return kept[:n]
+        want *= 4
 
 
 def _ranked(pairs: list[tuple[Chunk, float]]) -> list[Hit]:

@@ -52,11 +52,17 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk with its rank (1-based) and score (higher is better)."""
+    """A retrieved chunk with its rank (1-based) and score (higher is better).
+
+    The hybrid retriever also reports the chunk's cosine similarity to the query (``dense``) and
+    its best-sentence query coverage (``coverage``): rag.answerability reads them.
+    """
 
     chunk: Chunk
     score: float
     rank: int
+    dense: float | None = None
+    coverage: float | None = None
 
 
 @dataclass(frozen=True)

@@ -267,3 +267,31 @@ def test_zscore_fusion_exact_scores() -> None:
     assert [ch.chunk_id for ch, _ in fused] == ["c1", "c0", "c2"]
     for chunk, score in fused:
         assert score == pytest.approx(expected[chunk.chunk_id], rel=1e-9)
+
+
+def test_exclude_drops_chunks_before_fusion_like_an_index_without_them(tmp_path: Path, embedder: HashEmbedder) -> None:
+    full = _store(tmp_path / "full", embedder)[0]
+    without = _store(tmp_path / "without", embedder)[0]
+    without.remove("ket-hon.txt")
+    query = "thủ tục đăng ký kết hôn"
+    for mode in ("dense", "hybrid"):
+        # BM25 document frequencies still count the excluded chunks, so only dense mode must match to the digit
+        excluded = _retriever(full, embedder, mode=mode).search(query, 10, exclude=lambda c: c.source == "ket-hon.txt")
+        oracle = _retriever(without, embedder, mode=mode).search(query, 10)
+        assert _ids(excluded) == _ids(oracle)
+        assert len(excluded) == 4
+        if mode == "dense":
+            assert [h.score for h in excluded] == pytest.approx([h.score for h in oracle], abs=1e-6)
+
+
+def test_hybrid_hits_carry_cosine_and_coverage(filled, embedder: HashEmbedder) -> None:
+    store, vectors, chunks = filled
+    hits = _retriever(store, embedder).search("tòa án hòa giải", 6)
+    query = embedder.embed_query("tòa án hòa giải")
+    cosine = {c.chunk_id: float(v @ query) for c, v in zip(chunks, vectors, strict=True)}
+    assert _ids(hits)[0] == "ly-hon-00001"
+    for hit in hits:
+        assert hit.dense == pytest.approx(cosine[hit.chunk.chunk_id], abs=1e-5)
+    # "Tòa án hòa giải trước khi xử ly hôn." holds all four query syllables and their three pairs
+    assert hits[0].coverage == pytest.approx(1.0)
+    assert [h.coverage for h in hits if not h.chunk.chunk_id.startswith("ly-hon")] == [0.0] * 4
