@@ -16,8 +16,17 @@ from typing import TYPE_CHECKING, Protocol
 
 from rag.cite import MarkerStream, cite
 from rag.errors import QuestionError
-from rag.evidence import evidence, excerpt, select_sentences
-from rag.grounding import REFUSAL, Grounded, GroundingSettings, ground, ground_summary, is_refusal, refusal
+from rag.evidence import excerpt, select_sentences
+from rag.grounding import (
+    REFUSAL,
+    Grounded,
+    GroundingSettings,
+    can_answer,
+    ground,
+    ground_summary,
+    is_refusal,
+    refusal,
+)
 from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
 from rag.vietnamese import cjk_index, is_vietnamese, nfc, reads_vietnamese
 
@@ -120,8 +129,8 @@ class Assistant:
             texts=texts,
             max_tokens=self._answer_prompt_tokens,
         )
-        if settings is not None and (not prompt.hits or evidence(question, prompt.hits) < settings.evidence_threshold):
-            # no passage the model would see is about the question: say so at once, without asking it
+        if settings is not None and not can_answer(question, candidates, prompt.hits, settings):
+            # the passages cannot hold the answer: say so at once, without asking the model
             yield REFUSAL
             yield self._answer(
                 question, refusal(), prompt.hits, hits, _Run(first_token_ms=_ms(started)), started, retrieve_ms

@@ -63,6 +63,9 @@ class Settings:
     support_threshold: float = 0.6  # claim coverage from which a passage supports an answer sentence
     evidence_threshold: float = 0.3  # question coverage below which the passages cannot hold the answer: refuse
     extractive_fallback: int = 1  # 1: a failed answer becomes the best passage sentence, cited; 0: the refusal
+    # p(answerable) below which retrieval looks like "not in the documents" (rag.answerability):
+    # -1: the threshold fitted with the model (rag/data/answerability.json); 0: off; 0..1: your own
+    answerability_threshold: float = -1.0
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with the given fields changed; None values are ignored (unset CLI flags)."""

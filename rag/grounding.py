@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.answerability import AnswerabilityModel
 from rag.evidence import evidence, extractive_answer
 from rag.support import check_answer, supported_text, with_marker
 from rag.types import Hit, SentenceSupport
@@ -38,6 +39,9 @@ class GroundingSettings:
     support_threshold: float = 0.6  # a passage supports a sentence from this coverage on
     evidence_threshold: float = 0.3  # below this, no passage is about the question: refuse
     extractive_fallback: bool = True  # answer with the best passage sentence when the model's answer fails
+    # p(answerable) from retrieval signals (rag.answerability); below the threshold: refuse. None: not used.
+    answerability: AnswerabilityModel | None = None
+    answerability_threshold: float | None = None  # None: the model's fitted threshold
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,22 @@ def is_refusal(text: str) -> bool:
 
 def refusal() -> Grounded:
     return Grounded(REFUSAL, (), REFUSED)
+
+
+def can_answer(question: str, retrieved: Sequence[Hit], shown: Sequence[Hit], settings: GroundingSettings) -> bool:
+    """False when the passages cannot hold the answer: refuse without asking the model.
+
+    retrieved: the passages retrieved for the prompt (best first, with the retriever's signals);
+    shown: those that fit in the prompt. Refuses when none of the shown passages covers the
+    question's key terms (evidence), or when the answerability model says the retrieval looks
+    like that of a question whose answer is not in the index.
+    """
+    if not shown or evidence(question, shown) < settings.evidence_threshold:
+        return False
+    if settings.answerability is None:
+        return True
+    verdict = settings.answerability.answerable(question, retrieved, settings.answerability_threshold)
+    return verdict is not False  # None: the retriever gave no signals (not hybrid), so no verdict
 
 
 def ground(question: str, answer: str, hits: Sequence[Hit], settings: GroundingSettings) -> Grounded:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag import models
+from rag.answerability import AnswerabilityModel
 from rag.assistant import Assistant, Retriever
 from rag.chunking import ChunkSettings
 from rag.config import Settings
@@ -127,15 +128,27 @@ def build_assistant(
         max_question_chars=settings.max_question_chars,
         prompt_chars=settings.prompt_chars,
         answer_prompt_tokens=settings.answer_prompt_tokens or None,
-        grounding=grounding_settings(settings),
+        grounding=grounding_settings(settings, embedder_id=store.model_id),
     )
 
 
-def grounding_settings(settings: Settings) -> GroundingSettings | None:
+def grounding_settings(settings: Settings, *, embedder_id: str | None = None) -> GroundingSettings | None:
+    """Thresholds of the answer checks; the answerability model only for the embedder it was fitted with."""
     if not settings.check_answers:
         return None
+    model = None if settings.answerability_threshold == 0 else AnswerabilityModel.load()
+    if model is not None and model.embedder != embedder_id:
+        logging.getLogger(__name__).info(
+            "answerability model fitted for %s, index embedded with %s: refusals rely on evidence only; "
+            "refit with benchmarks/fit_answerability.py",
+            model.embedder,
+            embedder_id,
+        )
+        model = None
     return GroundingSettings(
         support_threshold=settings.support_threshold,
         evidence_threshold=settings.evidence_threshold,
         extractive_fallback=bool(settings.extractive_fallback),
+        answerability=model,
+        answerability_threshold=None if settings.answerability_threshold < 0 else settings.answerability_threshold,
     )
