@@ -55,7 +55,12 @@ def collect(args: argparse.Namespace) -> tuple[list[dict], dict]:
                     }
                 )
     store = retriever.store
-    return rows, {"k": settings.k, "evidence_threshold": settings.evidence_threshold, "chunks": len(store), "embedder": store.model_id}
+    return rows, {
+        "k": settings.k,
+        "evidence_threshold": settings.evidence_threshold,
+        "chunks": len(store),
+        "embedder": store.model_id,
+    }
 
 
 def refusals(rows: list[dict], p: list[float], threshold: float) -> dict[str, float]:

@@ -97,9 +97,9 @@ class AnswerabilityModel:
             ) from e
 
 
-def fit(x: Sequence[Sequence[float]], y: Sequence[bool], *, l2: float = 1.0, iterations: int = 50) -> tuple[
-    tuple[float, ...], float, tuple[float, ...], tuple[float, ...]
-]:
+def fit(
+    x: Sequence[Sequence[float]], y: Sequence[bool], *, l2: float = 1.0, iterations: int = 50
+) -> tuple[tuple[float, ...], float, tuple[float, ...], tuple[float, ...]]:
     """L2-regularised logistic regression by Newton's method on standardised inputs.
 
     Returns (weights, bias, mean, scale). Pure numpy; the bias is not regularised.
@@ -123,4 +123,9 @@ def fit(x: Sequence[Sequence[float]], y: Sequence[bool], *, l2: float = 1.0, ite
         beta -= step
         if np.abs(step).max() < 1e-10:
             break
-    return tuple(float(b) for b in beta[1:]), float(beta[0]), tuple(float(m) for m in mean), tuple(float(s) for s in scale)
+    return (
+        tuple(float(b) for b in beta[1:]),
+        float(beta[0]),
+        tuple(float(m) for m in mean),
+        tuple(float(s) for s in scale),
+    )

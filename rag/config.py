@@ -48,8 +48,8 @@ class Settings:
     restore_diacritics: int = 1
     ann_threshold: int = 200_000  # from this many chunks on, FAISS switches from exact to IVF-SQ8
     nprobe: int = 128  # IVF lists scanned per query
-    chunk_max_tokens: int = 200
-    chunk_overlap_tokens: int = 40
+    chunk_max_tokens: int = 300  # for new indexes; an existing index keeps the chunking it was built with
+    chunk_overlap_tokens: int = 60
     embed_batch_size: int = 16
     max_question_chars: int = 2000
     uploads: Path = Path("uploads")  # where files uploaded in the browser are kept

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from rag.chunking import ChunkSettings, chunk_document, document_key, passage_text
 from rag.discovery import discover
-from rag.errors import IndexMismatchError, LoaderError
+from rag.errors import LoaderError
 from rag.journal import JournalEntry, ResumeJournal
 from rag.loaders import file_sha256, load_all
 from rag.store import IndexStore, require_index, writer_lock
@@ -154,6 +154,19 @@ def ingest(
 
     with writer_lock(index):
         store = _open_store(index, embedder, chunk_config, rebuild)
+        if store.chunking and store.chunking != chunk_config:
+            # an index keeps the chunking it was built with: mixing chunk sizes would skew BM25 and scores
+            log.warning(
+                "%s keeps its chunking %s (settings ask for %s): run `rag ingest --rebuild --index %s` to re-chunk",
+                index,
+                _chunk_label(store.chunking),
+                _chunk_label(chunk_config),
+                index,
+            )
+            chunk_config = dict(store.chunking)
+            chunking = ChunkSettings(
+                max_tokens=chunk_config["max_tokens"], overlap_tokens=chunk_config["overlap_tokens"]
+            )
         store.ann_threshold, store.nprobe = ann_threshold, nprobe
         journal = ResumeJournal(index, model_id=embedder.model_id, dim=embedder.dim, chunking=chunk_config)
         ingest_file = _FileIngester(store, journal, embedder, chunking, limits, report, tell)
@@ -381,14 +394,13 @@ def source_matches(wanted: str, source: str) -> bool:
     return key == name or Path(key) in Path(name).parents
 
 
+def _chunk_label(config: dict[str, int]) -> str:
+    return f"{config.get('max_tokens')}/{config.get('overlap_tokens')} tokens"
+
+
 def _open_store(index: Path, embedder: Embedder, chunk_config: dict[str, int], rebuild: bool) -> IndexStore:
     if IndexStore.exists(index) and not rebuild:
         store = IndexStore.load(index)
         store.check_compatible(embedder.model_id, embedder.dim)
-        if store.chunking != chunk_config:
-            raise IndexMismatchError(
-                f"index {index} was chunked with {store.chunking}, settings ask for {chunk_config}: "
-                f"run `rag ingest --rebuild --index {index}` (or restore the chunk settings)"
-            )
         return store
     return IndexStore(index, model_id=embedder.model_id, dim=embedder.dim, chunking=chunk_config)

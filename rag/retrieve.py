@@ -172,9 +172,7 @@ def _zscores(values: list[float]) -> np.ndarray:
     return (array - array.mean()) / (array.std() or 1.0)
 
 
-def _kept(
-    search: Callable[[int], list[tuple[Chunk, float]]], n: int, exclude: Exclude
-) -> list[tuple[Chunk, float]]:
+def _kept(search: Callable[[int], list[tuple[Chunk, float]]], n: int, exclude: Exclude) -> list[tuple[Chunk, float]]:
     """search(n) without the excluded chunks, asking for more until n remain or the index runs out."""
     if exclude is None:
         return search(n)

@@ -84,8 +84,14 @@ def test_a_question_that_looks_unanswerable_is_refused_without_the_model(tmp_pat
         model = AnswerabilityModel((0.0, 1.0, 0.0, 0.0), 0.0, (0.0, top.dense + margin, 0.0, 0.0), (1.0,) * 4, 0.5, {})
         assistant, generator = _assistant(tmp_path / str(margin), model)
         answer = assistant.ask(question)
-        assert (answer.refused, answer.text == REFUSAL, len(generator.prompts)) == (refused, refused, 0 if refused else 1)
-        assert [h.chunk.source for h in answer.retrieved][0] == "docs/ha-noi.txt"  # the closest passages are still shown
+        assert (answer.refused, answer.text == REFUSAL, len(generator.prompts)) == (
+            refused,
+            refused,
+            0 if refused else 1,
+        )
+        assert [h.chunk.source for h in answer.retrieved][
+            0
+        ] == "docs/ha-noi.txt"  # the closest passages are still shown
 
 
 def test_the_model_is_used_only_with_the_embedder_it_was_fitted_for(tmp_path: Path) -> None:

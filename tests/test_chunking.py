@@ -137,7 +137,7 @@ def test_chunk_settings_validation(max_tokens: int, overlap: int) -> None:
 def test_chunk_settings_limits_accepted() -> None:
     assert ChunkSettings(max_tokens=16, overlap_tokens=7) == ChunkSettings(16, 7)
     assert ChunkSettings(max_tokens=32, overlap_tokens=15).overlap_tokens == 15
-    assert ChunkSettings() == ChunkSettings(max_tokens=200, overlap_tokens=40)
+    assert ChunkSettings() == ChunkSettings(max_tokens=300, overlap_tokens=60)
 
 
 def test_chunk_ids_stable_and_prefixed_by_document_key() -> None:

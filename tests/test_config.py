@@ -30,7 +30,7 @@ def test_defaults(cwd: Path) -> None:
     assert settings.prompts_dir == PROJECT_ROOT / "prompts"
     assert (settings.embedder, settings.llm) == ("default", "default")
     assert (settings.k, settings.max_tokens, settings.n_ctx, settings.temperature) == (4, 384, 4096, 0.0)
-    assert (settings.chunk_max_tokens, settings.chunk_overlap_tokens) == (200, 40)
+    assert (settings.chunk_max_tokens, settings.chunk_overlap_tokens) == (300, 60)
     assert (settings.max_question_chars, settings.offline) == (2000, 1)
 
 

@@ -109,10 +109,28 @@ def test_other_embedder_is_refused(docs: Path, tmp_path: Path) -> None:
     assert other.passages_embedded == 0
 
 
-def test_other_chunking_is_refused(docs: Path, tmp_path: Path) -> None:
+def test_an_index_keeps_its_chunking_until_rebuilt(
+    docs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     _run(docs, tmp_path / "idx", HashEmbedder())
-    with pytest.raises(IndexMismatchError, match="rag ingest --rebuild"):
-        ingest([docs], index=tmp_path / "idx", embedder=HashEmbedder(), chunking=ChunkSettings(64, 8))
+    sentences = " ".join(f"Câu thứ {n} nói về phố cổ Hội An và sông Thu Bồn." for n in range(12))
+    (docs / "hoi-an.txt").write_text(f"Hội An\n{sentences}\n", encoding="utf-8")
+    wider = ChunkSettings(max_tokens=64, overlap_tokens=8)
+    with caplog.at_level("WARNING", logger="rag.ingest"):
+        report = ingest([docs], index=tmp_path / "idx", embedder=HashEmbedder(), chunking=wider)
+    assert report.added == _sources(docs, "hoi-an.txt")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'idx'} keeps its chunking 32/8 tokens (settings ask for 64/8 tokens): "
+        f"run `rag ingest --rebuild --index {tmp_path / 'idx'}` to re-chunk"
+    ]
+    store = IndexStore.load(tmp_path / "idx")
+    assert store.chunking == {"max_tokens": 32, "overlap_tokens": 8}
+    kept = len(store.chunks_of(str(docs / "hoi-an.txt")))
+    rebuilt = ingest([docs], index=tmp_path / "idx", embedder=HashEmbedder(), chunking=wider, rebuild=True)
+    store = IndexStore.load(tmp_path / "idx")
+    assert store.chunking == {"max_tokens": 64, "overlap_tokens": 8}
+    assert rebuilt.total_chunks == len(store)
+    assert len(store.chunks_of(str(docs / "hoi-an.txt"))) < kept
 
 
 def test_rebuild_with_another_embedder(docs: Path, tmp_path: Path) -> None:
