@@ -14,7 +14,7 @@ from rag.answerability import AnswerabilityModel
 from rag.evidence import evidence, extractive_answer
 from rag.support import check_answer, supported_text, with_marker
 from rag.types import Hit, SentenceSupport
-from rag.vietnamese import nfc, passage_sentences
+from rag.vietnamese import nfc, passage_sentences, without_cjk
 
 REFUSAL = "Không tìm thấy thông tin này trong tài liệu."
 # What the model writes when it means the refusal sentence without copying it exactly.
@@ -102,7 +102,7 @@ def fallback(
     best = extractive_answer(question, hits) if settings.extractive_fallback else None
     if best is None:
         return Grounded(REFUSAL, tuple(checks), REFUSED)
-    text = " ".join(best.text.split())
+    text = without_cjk(best.text)  # a quoted Hán gloss would read as a drift into Chinese
     extracted = SentenceSupport(text, (), best.marker, round(best.score, 3), "extracted")
     return Grounded(with_marker(text, best.marker), (*checks, extracted), EXTRACTIVE)
 

@@ -109,6 +109,14 @@ def is_vietnamese(text: str, *, min_marked_share: float = 0.15) -> bool:
     return marked / len(words) >= min_marked_share
 
 
+def without_cjk(text: str) -> str:
+    """text without Chinese/Japanese/Korean characters: bracketed glosses such as "Tần Văn công
+    (文公)" lose the whole bracket, other CJK runs are removed; spaces are tidied."""
+    text = re.sub(r"\s*[(（][^()（）]*[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af][^()（）]*[)）]", " ", text)
+    text = _CJK.sub(" ", text)
+    return re.sub(r"\s+([,.;:!?])", r"\1", " ".join(text.split()))
+
+
 def reads_vietnamese(text: str, *, context: str = "") -> bool:
     """is_vietnamese, except that words copied from context (names in the passages) do not count.
 

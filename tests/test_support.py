@@ -8,7 +8,7 @@ import pytest
 
 from rag.claims import PassageIndex, claim_terms, coverage
 from rag.evidence import evidence, excerpt, extractive_answer, select_sentences
-from rag.grounding import REFUSAL, GroundingSettings, ground, ground_summary, is_refusal
+from rag.grounding import REFUSAL, GroundingSettings, fallback, ground, ground_summary, is_refusal
 from rag.support import check_answer, supported_text, with_marker
 from rag.types import Chunk, Hit
 
@@ -203,3 +203,12 @@ def test_numbers_compare_without_separators_or_leading_zeros() -> None:
     passage = "Ban đã mở được 04 lớp bồi dưỡng, có 1.386 học viên."
     checks = check_answer("4 lớp [1]. Có 1386 học viên [1]. Có 138 học viên [1].", [passage], threshold=0.6)
     assert [c.status for c in checks] == ["supported", "supported", "unsupported"]
+
+
+def test_extractive_fallback_leaves_out_quoted_chinese_characters() -> None:
+    passage = "Tần Văn công (文公) là con trai của Tương công, cai trị từ năm 766 TCN."
+    grounded = fallback("Tần Văn công là con trai của ai?", _hits(passage), GroundingSettings())
+    assert (grounded.outcome, grounded.text) == (
+        "extractive",
+        "Tần Văn công là con trai của Tương công, cai trị từ năm 766 TCN [1].",
+    )

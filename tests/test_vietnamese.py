@@ -6,7 +6,15 @@ import unicodedata
 
 import pytest
 
-from rag.vietnamese import fold_diacritics, is_vietnamese, nfc, paragraph_spans, sentence_spans
+from rag.vietnamese import (
+    fold_diacritics,
+    is_vietnamese,
+    nfc,
+    paragraph_spans,
+    reads_vietnamese,
+    sentence_spans,
+    without_cjk,
+)
 
 
 def _slices(text: str, spans: list[tuple[int, int]]) -> list[str]:
@@ -115,3 +123,20 @@ def test_names_copied_from_the_passages_are_not_a_drift() -> None:
     assert reads_vietnamese("David Copperfield 是名字", context=context) is False
     assert reads_vietnamese("Tên đứa bé là David Copperfield [2].") is True
     assert (cjk_index("Hà Nội 河内"), cjk_index("Hà Nội")) == (7, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Tần Văn công (文公), cai trị 766 TCN: con trai của Tương công",
+            "Tần Văn công, cai trị 766 TCN: con trai của Tương công",
+        ),
+        ("Hán tự 漢字 là chữ Hán.", "Hán tự là chữ Hán."),
+        ("Hà Nội（河内）là thủ đô.", "Hà Nội là thủ đô."),
+        ("Hà Nội (năm 1976) là thủ đô.", "Hà Nội (năm 1976) là thủ đô."),
+    ],
+)
+def test_without_cjk_keeps_the_vietnamese_text(text: str, expected: str) -> None:
+    assert without_cjk(text) == expected
+    assert reads_vietnamese(without_cjk(text))
