@@ -18,14 +18,17 @@ from rag.cite import MarkerStream, cite
 from rag.errors import QuestionError
 from rag.evidence import excerpt, select_sentences
 from rag.grounding import (
+    ANSWERED,
+    MODEL_REFUSED,
     REFUSAL,
+    REFUSED,
     Grounded,
     GroundingSettings,
-    can_answer,
     ground,
     ground_summary,
     is_refusal,
     refusal,
+    unanswerable,
 )
 from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
 from rag.vietnamese import cjk_index, is_vietnamese, nfc, reads_vietnamese
@@ -129,11 +132,12 @@ class Assistant:
             texts=texts,
             max_tokens=self._answer_prompt_tokens,
         )
-        if settings is not None and not can_answer(question, candidates, prompt.hits, settings):
+        reason = None if settings is None else unanswerable(question, candidates, prompt.hits, settings)
+        if reason is not None:
             # the passages cannot hold the answer: say so at once, without asking the model
             yield REFUSAL
             yield self._answer(
-                question, refusal(), prompt.hits, hits, _Run(first_token_ms=_ms(started)), started, retrieve_ms
+                question, refusal(reason), prompt.hits, hits, _Run(first_token_ms=_ms(started)), started, retrieve_ms
             )
             return
         run = _Run()
@@ -154,7 +158,9 @@ class Assistant:
     def _check(self, question: str, raw: str, hits: list[Hit]) -> Grounded:
         if self._grounding is None:
             cited = cite(raw, hits)
-            return Grounded(cited.text, (), "refused" if is_refusal(cited.text) else "answered")
+            if is_refusal(cited.text):
+                return Grounded(cited.text, (), REFUSED, MODEL_REFUSED)
+            return Grounded(cited.text, (), ANSWERED)
         return ground(question, raw, hits, self._grounding)
 
     def _answer(
@@ -180,6 +186,7 @@ class Assistant:
             sentences=grounded.sentences,
             outcome=grounded.outcome,
             passages=tuple(hits),
+            refusal_reason=grounded.reason,
         )
 
     def _stream(

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from rag.cite import chunk_place
 from rag.config import Settings, load_settings
 from rag.errors import QuestionError, RagError
+from rag.grounding import REFUSAL_REASONS
 from rag.types import Answer
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
@@ -66,6 +67,7 @@ def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any
         "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
         "outcome": answer.outcome,
         "refused": answer.refused,
+        "refusal_reason": answer.refusal_reason,
         "sentences": [
             {
                 "text": s.text,
@@ -326,6 +328,8 @@ def _print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:
     for s in dropped:
         print(f"(Đã bỏ câu không có căn cứ trong tài liệu: {s.text})", file=out)
     if answer.refused:
+        if answer.refusal_reason in REFUSAL_REASONS:
+            print(f"(Lý do: {REFUSAL_REASONS[answer.refusal_reason]})", file=out)
         closest = answer.passages or answer.retrieved
         if closest:
             print("Các đoạn gần nhất:", file=out)

@@ -185,6 +185,7 @@ class Report:
                 prompt_tokens=answer.usage.prompt_tokens,
                 completion_tokens=answer.usage.completion_tokens,
                 refused=answer.refused or is_refusal(answer.text),
+                refusal_reason=answer.refusal_reason,
                 outcome=answer.outcome,
                 sentences=[asdict(s) for s in answer.sentences],
                 passages=[h.chunk.chunk_id for h in answer.passages],
@@ -215,6 +216,10 @@ class Report:
             sentences = [s for r in generated for s in r["sentences"]]
             out.update(
                 refusal_rate=round(sum(r["refused"] for r in generated) / m, 4),
+                refusals_by_reason={
+                    reason: round(sum(r.get("refusal_reason") == reason for r in generated) / m, 4)
+                    for reason in sorted({r["refusal_reason"] for r in generated if r.get("refusal_reason")})
+                },
                 extractive_share=round(sum(r["outcome"] == "extractive" for r in generated) / m, 4),
                 dropped_sentence_share=round(sum(s["status"] == "unsupported" for s in sentences) / len(sentences), 4)
                 if sentences

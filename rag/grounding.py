@@ -30,6 +30,18 @@ _REFUSAL_PHRASES = (
 _LEAD_MIN_CHARS = 30  # shorter first "sentences" are titles and headings
 
 ANSWERED, EXTRACTIVE, REFUSED = "answered", "extractive", "refused"
+# Why an answer was refused (Answer.refusal_reason):
+NO_EVIDENCE = "evidence"  # no passage covers the question's key terms
+UNANSWERABLE = "answerability"  # the retrieval signals look like a question the index cannot answer
+MODEL_REFUSED = "model"  # the model wrote that the passages do not hold the answer
+UNSUPPORTED = "unsupported"  # no sentence of the answer was supported and no passage sentence could replace it
+# What the user is told about each reason (CLI and chat).
+REFUSAL_REASONS = {
+    NO_EVIDENCE: "không đoạn nào trong tài liệu chứa các từ khóa chính của câu hỏi.",
+    UNANSWERABLE: "các đoạn gần nhất chỉ liên quan xa tới câu hỏi, có vẻ tài liệu không có câu trả lời.",
+    MODEL_REFUSED: "mô hình không thấy câu trả lời trong các đoạn tìm được.",
+    UNSUPPORTED: "không câu nào của câu trả lời được các đoạn tìm được xác nhận.",
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ class Grounded:
     text: str
     sentences: tuple[SentenceSupport, ...]
     outcome: str  # ANSWERED | EXTRACTIVE | REFUSED
+    reason: str | None = None  # for REFUSED: NO_EVIDENCE | UNANSWERABLE | MODEL_REFUSED | UNSUPPORTED
 
 
 def passage_text(hit: Hit) -> str:
@@ -62,32 +75,34 @@ def is_refusal(text: str) -> bool:
     return any(phrase in first for phrase in _REFUSAL_PHRASES)
 
 
-def refusal() -> Grounded:
-    return Grounded(REFUSAL, (), REFUSED)
+def refusal(reason: str) -> Grounded:
+    return Grounded(REFUSAL, (), REFUSED, reason)
 
 
-def can_answer(question: str, retrieved: Sequence[Hit], shown: Sequence[Hit], settings: GroundingSettings) -> bool:
-    """False when the passages cannot hold the answer: refuse without asking the model.
+def unanswerable(
+    question: str, retrieved: Sequence[Hit], shown: Sequence[Hit], settings: GroundingSettings
+) -> str | None:
+    """Why the passages cannot hold the answer (NO_EVIDENCE, UNANSWERABLE), or None when the model should be asked.
 
     retrieved: the passages retrieved for the prompt (best first, with the retriever's signals);
-    shown: those that fit in the prompt. Refuses when none of the shown passages covers the
-    question's key terms (evidence), or when the answerability model says the retrieval looks
-    like that of a question whose answer is not in the index.
+    shown: those that fit in the prompt. NO_EVIDENCE when none of the shown passages covers the
+    question's key terms; UNANSWERABLE when the answerability model says the retrieval looks
+    like that of a question whose answer is not in the index (no verdict without its signals).
     """
     if not shown or evidence(question, shown) < settings.evidence_threshold:
-        return False
+        return NO_EVIDENCE
     if settings.answerability is None:
-        return True
+        return None
     verdict = settings.answerability.answerable(question, retrieved, settings.answerability_threshold)
-    return verdict is not False  # None: the retriever gave no signals (not hybrid), so no verdict
+    return UNANSWERABLE if verdict is False else None
 
 
 def ground(question: str, answer: str, hits: Sequence[Hit], settings: GroundingSettings) -> Grounded:
     """The answer to show for question, given the model's answer and the passages it saw (marker n = hits[n-1])."""
     if not hits or evidence(question, hits) < settings.evidence_threshold:
-        return refusal()
+        return refusal(NO_EVIDENCE)
     if is_refusal(answer):
-        return refusal()
+        return refusal(MODEL_REFUSED)
     passages = [passage_text(h) for h in hits]
     checks = check_answer(answer, passages, threshold=settings.support_threshold, question=question)
     if any(c.status != "unsupported" for c in checks):
@@ -101,7 +116,7 @@ def fallback(
     """The extractive answer (best passage sentence, cited), or the refusal when that is off or impossible."""
     best = extractive_answer(question, hits) if settings.extractive_fallback else None
     if best is None:
-        return Grounded(REFUSAL, tuple(checks), REFUSED)
+        return Grounded(REFUSAL, tuple(checks), REFUSED, UNSUPPORTED)
     text = without_cjk(best.text)  # a quoted Hán gloss would read as a drift into Chinese
     extracted = SentenceSupport(text, (), best.marker, round(best.score, 3), "extracted")
     return Grounded(with_marker(text, best.marker), (*checks, extracted), EXTRACTIVE)

@@ -108,6 +108,9 @@ class Answer:
     sentences: tuple[SentenceSupport, ...] = ()  # per answer sentence: which passage supports it and how
     outcome: str = "answered"  # "answered" | "extractive" (built from passage sentences) | "refused"
     passages: tuple[Hit, ...] = ()  # the passages the model saw: marker [n] is passages[n - 1]
+    # refused because: "evidence" (no passage covers the question's key terms), "answerability" (retrieval
+    # looks like the index lacks the answer), "model" (the model said so) or "unsupported" (no sentence held)
+    refusal_reason: str | None = None
 
     @property
     def refused(self) -> bool:

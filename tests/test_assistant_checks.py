@@ -77,6 +77,7 @@ def test_no_passage_about_the_question_is_refused_without_asking_the_model(retri
     streamed, answer = _run(assistant, "Tháp Eiffel ở Paris cao bao nhiêu?")
     assert streamed == answer.text == REFUSAL
     assert (answer.outcome, answer.citations, generator.prompts) == ("refused", (), [])
+    assert answer.refusal_reason == "evidence"
     assert len(answer.retrieved) == 4  # the closest passages are still shown
     assert answer.usage.prompt_tokens == 0
 
@@ -93,7 +94,7 @@ def test_a_question_without_diacritics_is_answered_not_refused(retriever: DenseR
 def test_the_model_refusal_is_normalised_to_the_fixed_sentence(retriever: DenseRetriever) -> None:
     assistant, _ = _assistant(retriever, ["Tài liệu không đề cập đến điều này."])
     _, answer = _run(assistant)
-    assert (answer.text, answer.refused, answer.citations) == (REFUSAL, True, ())
+    assert (answer.text, answer.refused, answer.citations, answer.refusal_reason) == (REFUSAL, True, (), "model")
 
 
 def test_unsupported_answer_falls_back_to_the_best_passage_sentence(retriever: DenseRetriever) -> None:

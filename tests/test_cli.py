@@ -56,6 +56,7 @@ def test_ingest_then_ask_json(fakes: CliFakes) -> None:
         "invalid_markers",
         "outcome",
         "refused",
+        "refusal_reason",
         "sentences",
     }
     assert (record["id"], record["question"]) == (None, QUESTION)
@@ -316,7 +317,7 @@ def test_ask_json_reports_each_sentence_and_its_support(fakes: CliFakes) -> None
     record = json.loads(out)
     assert code == 0
     assert record["answer"] == "Thủ đô của Việt Nam là Hà Nội [1]."
-    assert (record["outcome"], record["refused"]) == ("answered", False)
+    assert (record["outcome"], record["refused"], record["refusal_reason"]) == ("answered", False, None)
     assert [(s["status"], s["cited"], s["supported_by"]) for s in record["sentences"]] == [
         ("reattributed", [2], 1),
         ("unsupported", [1], None),
@@ -330,7 +331,8 @@ def test_ask_refusal_prints_the_fixed_sentence_and_the_closest_passages(fakes: C
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "Không tìm thấy thông tin này trong tài liệu."
-    assert lines[2] == "Các đoạn gần nhất:"
+    assert lines[2] == "(Lý do: không đoạn nào trong tài liệu chứa các từ khóa chính của câu hỏi.)"
+    assert lines[3] == "Các đoạn gần nhất:"
     assert len([line for line in lines if line.startswith("[")]) == 3
 
 

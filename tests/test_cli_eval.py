@@ -249,5 +249,7 @@ def test_eval_counts_refusals_and_checked_sentences(fakes: CliFakes) -> None:
         0.0,
         0.2,  # 1 of 5 sentences
     )
+    assert [r["refusal_reason"] for r in rows] == ["model", None, None, None, None]
+    assert summary["refusals_by_reason"] == {"model": 0.2}
     assert rows[2]["answer"] == "Cố đô của triều Nguyễn là Huế [1]."
     assert [len(r["passages"]) for r in rows] == [3] * 5

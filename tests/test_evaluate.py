@@ -206,6 +206,7 @@ def test_generation_metrics_exact() -> None:
         "retrieve_ms_median": 6.0,
         "answer_in_prompt_passages": 0.6667,  # HANOI and HUE contain "Hà Nội"; the third has no passages
         "refusal_rate": 0.0,
+        "refusals_by_reason": {},
         "extractive_share": 0.0,
         "dropped_sentence_share": None,  # these answers carry no sentence checks
         "model_calls": 3,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rag.errors import IndexNotFoundError, ModelLoadError, QuestionError
 from rag.types import Answer, Chunk, Citation, Hit
 from ui.backend import UploadTooLargeError, vietnamese_error
-from ui.render import Turn, answer_html, location, sources_html
+from ui.render import Turn, answer_html, final_answer_html, location, sources_html
 
 PASSAGE = "Năm 2021 có nhiều hoạt động. Ban đã mở được 04 lớp bồi dưỡng, có 386 học viên tham dự. Hết."
 CITED = Chunk("a-00001", "corpus/bao-cao.txt", "Báo cáo 2021", PASSAGE, 100, 100 + len(PASSAGE))
@@ -116,3 +116,18 @@ def test_refusal_lists_the_closest_passages_open() -> None:
     assert html.count('class="rag-src rag-uncited"') == 2
     assert "rag-others" not in html  # not folded away: they are the answer now
     assert "Câu trả lời không trích dẫn đoạn nào." not in html
+
+
+def test_a_refusal_says_why() -> None:
+    refused = Answer(
+        "Tháp Eiffel cao bao nhiêu?",
+        "Không tìm thấy thông tin này trong tài liệu.",
+        retrieved=(Hit(CITED, 0.9, 1),),
+        outcome="refused",
+        refusal_reason="answerability",
+    )
+    assert final_answer_html(refused, 0) == (
+        'Không tìm thấy thông tin này trong tài liệu.<ul class="rag-check">'
+        "<li>Lý do: các đoạn gần nhất chỉ liên quan xa tới câu hỏi, có vẻ tài liệu không có câu trả lời.</li>"
+        "<li>Các đoạn gần nhất được liệt kê ở mục Nguồn.</li></ul>"
+    )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from rag.cite import chunk_place, supporting_spans
+from rag.grounding import REFUSAL_REASONS
 from rag.types import Answer, Chunk
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -49,6 +50,8 @@ def final_answer_html(answer: Answer, turn: int) -> str:
     notes = []
     if answer.outcome == "extractive":
         notes.append("Trích nguyên văn từ tài liệu: câu trả lời của mô hình không có căn cứ trong các đoạn tìm được.")
+    if answer.refused and answer.refusal_reason in REFUSAL_REASONS:
+        notes.append(f"Lý do: {REFUSAL_REASONS[answer.refusal_reason]}")
     if answer.refused and answer.retrieved:
         notes.append("Các đoạn gần nhất được liệt kê ở mục Nguồn.")
     for s in answer.sentences:
