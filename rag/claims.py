@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rag.vietnamese import fold_diacritics, nfc
+from rag.vietnamese import fold_diacritics, has_diacritics, nfc
 
 # Numbers keep their inner separators ("1.500", "18,5"), which are then removed so "1.500" == "1500".
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
@@ -69,7 +69,7 @@ def claim_terms(text: str, *, ignore: Iterable[str] = ()) -> Terms:
     ignore: extra keys to leave out (e.g. the question's own words when only the new claim matters).
     """
     text = nfc(text)
-    skip = (FOLDED_STOPWORDS if fold_diacritics(text) == text else STOPWORDS) | set(ignore)
+    skip = (STOPWORDS if has_diacritics(text) else FOLDED_STOPWORDS) | set(ignore)
     weights: dict[str, float] = {}
     bigrams: set[tuple[str, str]] = set()
     previous: str | None = None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rag.claims import adds_nothing, claim_terms, tokens
 from rag.types import Hit
-from rag.vietnamese import fold_diacritics, passage_sentences
+from rag.vietnamese import fold_diacritics, has_diacritics, passage_sentences
 
 # Sentences shorter than this (headings, titles) are not worth a prompt line on their own.
 _MIN_SENTENCE_CHARS = 12
@@ -24,12 +24,8 @@ _MIN_SENTENCE_CHARS = 12
 
 def evidence(question: str, hits: Sequence[Hit]) -> float:
     """Coverage of the question's claim terms (and term pairs) by the best of the passages, 0..1."""
-    terms, fold = claim_terms(question), _unaccented(question)
+    terms, fold = claim_terms(question), not has_diacritics(question)
     return max((_overlap(terms, h.chunk.text, fold) for h in hits), default=0.0)
-
-
-def _unaccented(text: str) -> bool:
-    return fold_diacritics(text) == text
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,7 @@ def scored_sentences(question: str, hits: Sequence[Hit]) -> list[Sentence]:
     The score is the weighted share of the question's terms (and term pairs) found in the
     sentence, so the sentence that restates the question around the answer ranks first.
     """
-    terms, fold = claim_terms(question), _unaccented(question)
+    terms, fold = claim_terms(question), not has_diacritics(question)
     out: list[Sentence] = []
     for marker, hit in enumerate(hits, start=1):
         text = hit.chunk.text
@@ -112,7 +108,7 @@ def excerpt(sentences: Sequence[Sentence]) -> str:
 
 def extractive_answer(question: str, hits: Sequence[Hit]) -> Sentence | None:
     """The passage sentence that best covers the question, or None when none overlaps it."""
-    fold = _unaccented(question)
+    fold = not has_diacritics(question)
     answers = [
         s
         for s in scored_sentences(question, hits)

@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.vietnamese import fold_diacritics, nfc, passage_sentences
+from rag.vietnamese import fold_diacritics, has_diacritics, nfc, passage_sentences
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,10 +41,6 @@ def syllables(text: str) -> list[str]:
 def bigrams(tokens: list[str]) -> list[str]:
     """Adjacent pairs joined by '_' (the convention of Vietnamese word segmenters)."""
     return [f"{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False)]
-
-
-def has_diacritics(text: str) -> bool:
-    return fold_diacritics(text) != text
 
 
 class _Field:

@@ -13,9 +13,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from rag.errors import ConfigError
-from rag.lexical import has_diacritics
 from rag.types import Chunk, Hit
-from rag.vietnamese import nfc
+from rag.vietnamese import has_diacritics, nfc
 
 if TYPE_CHECKING:
     import numpy as np

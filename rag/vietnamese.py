@@ -29,6 +29,11 @@ def fold_diacritics(text: str) -> str:
     return unicodedata.normalize("NFC", stripped.replace("đ", "d").replace("Đ", "D"))
 
 
+def has_diacritics(text: str) -> bool:
+    """True when text has a tone or vowel mark or đ: "thu tuc" was typed without them, "thủ tục" not."""
+    return fold_diacritics(text) != text
+
+
 def paragraph_spans(text: str) -> list[tuple[int, int]]:
     """Spans of non-empty lines, trimmed: in the text people paste, one line is one paragraph."""
     spans: list[tuple[int, int]] = []

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.lexical import LexicalIndex, bigrams, has_diacritics, syllables
+from rag.lexical import LexicalIndex, bigrams, syllables
+from rag.vietnamese import has_diacritics
 
 PROCEDURES = {
     0: "Thủ tục đăng ký kết hôn tại Ủy ban nhân dân xã.",
