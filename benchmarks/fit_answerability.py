@@ -24,7 +24,6 @@ from rag import wiring
 from rag.answerability import DEFAULT_MODEL, FEATURES, AnswerabilityModel, features, fit
 from rag.config import load_settings
 from rag.evaluate import contains_answer, is_own_document, load_questions
-from rag.evidence import evidence
 from rag.vietnamese import fold_diacritics
 
 
@@ -51,7 +50,7 @@ def collect(args: argparse.Namespace) -> tuple[list[dict], dict]:
                         "gold_in_passages": not hidden
                         and any(contains_answer(h.chunk.text, question.answers) for h in hits),
                         "x": x,
-                        "low_evidence": evidence(text, hits) < settings.evidence_threshold,
+                        "low_evidence": x[FEATURES.index("evidence")] < settings.evidence_threshold,
                     }
                 )
     store = retriever.store

@@ -217,8 +217,8 @@ class Report:
             out.update(
                 refusal_rate=round(sum(r["refused"] for r in generated) / m, 4),
                 refusals_by_reason={
-                    reason: round(sum(r.get("refusal_reason") == reason for r in generated) / m, 4)
-                    for reason in sorted({r["refusal_reason"] for r in generated if r.get("refusal_reason")})
+                    reason: round(sum(r["refusal_reason"] == reason for r in generated) / m, 4)
+                    for reason in sorted({r["refusal_reason"] for r in generated if r["refusal_reason"]})
                 },
                 extractive_share=round(sum(r["outcome"] == "extractive" for r in generated) / m, 4),
                 dropped_sentence_share=round(sum(s["status"] == "unsupported" for s in sentences) / len(sentences), 4)

@@ -164,9 +164,7 @@ def ingest(
                 index,
             )
             chunk_config = dict(store.chunking)
-            chunking = ChunkSettings(
-                max_tokens=chunk_config["max_tokens"], overlap_tokens=chunk_config["overlap_tokens"]
-            )
+            chunking = ChunkSettings(**chunk_config)
         store.ann_threshold, store.nprobe = ann_threshold, nprobe
         journal = ResumeJournal(index, model_id=embedder.model_id, dim=embedder.dim, chunking=chunk_config)
         ingest_file = _FileIngester(store, journal, embedder, chunking, limits, report, tell)

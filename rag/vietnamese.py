@@ -92,7 +92,9 @@ def _trimmed(text: str, start: int, end: int) -> list[tuple[int, int]]:
 # Letters that only Vietnamese uses among Latin scripts (plus đ); their share tells a
 # Vietnamese answer from an English one, and CJK characters reveal drift into Chinese.
 _VI_MARKED = set("ăâđêôơưàằầèềìòồờùừỳáắấéếíóốớúứýảẳẩẻểỉỏổởủửỷãẵẫẽễĩõỗỡũữỹạặậẹệịọộợụựỵ")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_CJK_LETTER = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]"
+_CJK = re.compile(_CJK_LETTER)
+_CJK_BRACKET = re.compile(r"\s*[(（][^()（）]*" + _CJK_LETTER + r"[^()（）]*[)）]")  # "(文公)", "（河内）"
 _WORD = re.compile(r"[^\W\d_]+")
 
 
@@ -117,7 +119,7 @@ def is_vietnamese(text: str, *, min_marked_share: float = 0.15) -> bool:
 def without_cjk(text: str) -> str:
     """text without Chinese/Japanese/Korean characters: bracketed glosses such as "Tần Văn công
     (文公)" lose the whole bracket, other CJK runs are removed; spaces are tidied."""
-    text = re.sub(r"\s*[(（][^()（）]*[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af][^()（）]*[)）]", " ", text)
+    text = _CJK_BRACKET.sub(" ", text)
     text = _CJK.sub(" ", text)
     return re.sub(r"\s+([,.;:!?])", r"\1", " ".join(text.split()))
 
