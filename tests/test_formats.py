@@ -255,38 +255,34 @@ def test_truncated_pdf(tmp_path: Path) -> None:
     assert str(info.value) == f"{path} is truncated (no %%EOF at its end): download or export the PDF again"
 
 
-def test_encrypted_pdf(tmp_path: Path) -> None:
+def _pdf_copy(path: Path, change) -> Path:  # noqa: ANN001 - change(writer) edits a pypdf PdfWriter
+    """The fixture PDF rewritten to path after change(writer): encrypted, retitled..."""
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(clone_from=PdfReader(PDF))
-    writer.encrypt(user_password="mat-khau", algorithm="RC4-128")
-    path = tmp_path / "khoa.pdf"
+    change(writer)
     with path.open("wb") as handle:
         writer.write(handle)
+    return path
+
+
+def test_encrypted_pdf(tmp_path: Path) -> None:
+    path = _pdf_copy(tmp_path / "khoa.pdf", lambda w: w.encrypt(user_password="mat-khau", algorithm="RC4-128"))
     with pytest.raises(LoaderError) as info:
         load(path)
     assert str(info.value) == f"{path} is password-protected: save an unprotected copy (print to PDF) and ingest that"
 
 
 def test_pdf_with_owner_password_only_is_read(tmp_path: Path) -> None:
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter(clone_from=PdfReader(PDF))
-    writer.encrypt(user_password="", owner_password="chu-so-huu", algorithm="RC4-128")
-    path = tmp_path / "chi-doc.pdf"
-    with path.open("wb") as handle:
-        writer.write(handle)
+    path = _pdf_copy(
+        tmp_path / "chi-doc.pdf",
+        lambda w: w.encrypt(user_password="", owner_password="chu-so-huu", algorithm="RC4-128"),
+    )
     assert load(path).text == PAGE_1 + "\n\n" + PAGE_2
 
 
 def test_pdf_title_named_after_a_file_falls_back_to_the_first_line(tmp_path: Path) -> None:
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter(clone_from=PdfReader(PDF))
-    writer.add_metadata({"/Title": "Microsoft Word - nghi-dinh.docx"})
-    path = tmp_path / "word.pdf"
-    with path.open("wb") as handle:
-        writer.write(handle)
+    path = _pdf_copy(tmp_path / "word.pdf", lambda w: w.add_metadata({"/Title": "Microsoft Word - nghi-dinh.docx"}))
     assert load(path).title == "NGHỊ ĐỊNH MẪU"
 
 
