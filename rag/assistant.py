@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -31,7 +31,7 @@ from rag.grounding import (
     unanswerable,
 )
 from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
-from rag.vietnamese import cjk_index, is_vietnamese, nfc, reads_vietnamese
+from rag.vietnamese import cjk_index, has_diacritics, is_vietnamese, nfc, reads_vietnamese
 
 if TYPE_CHECKING:
     from rag.generate import Generator
@@ -80,10 +80,13 @@ class Assistant:
         prompt_chars: int = 0,
         answer_prompt_tokens: int | None = None,
         grounding: GroundingSettings | None = None,
+        spell: Callable[[str], str] | None = None,
     ) -> None:
         """prompt_chars: characters of selected passage sentences in the prompt (0: whole passages);
         answer_prompt_tokens: passages are dropped, weakest first, until the prompt fits;
-        grounding: thresholds of the refusal and support checks (None: answers are not checked)."""
+        grounding: thresholds of the refusal and support checks (None: answers are not checked);
+        spell: how a question typed without diacritics is written for the model (e.g. with its
+        marks restored from the collection); None: as typed. The checks always use the question as typed."""
         self._retriever = retriever
         self._generator = generator
         self._builder = builder
@@ -94,6 +97,7 @@ class Assistant:
         self._prompt_chars = prompt_chars
         self._answer_prompt_tokens = answer_prompt_tokens
         self._grounding = grounding
+        self._spell = spell
 
     @property
     def retriever(self) -> Retriever:
@@ -126,7 +130,7 @@ class Assistant:
             selected = select_sentences(question, candidates, max_chars=self._prompt_chars)
             texts = [excerpt(group) for group in selected]
         prompt = self._builder.build(
-            question,
+            self._model_question(question),
             candidates,
             self._generator.count_prompt_tokens,
             texts=texts,
@@ -154,6 +158,12 @@ class Assistant:
             run = retry
         grounded = self._check(question, run.raw, prompt.hits)
         yield self._answer(question, grounded, prompt.hits, hits, run, started, retrieve_ms)
+
+    def _model_question(self, question: str) -> str:
+        """The question as the model reads it: a small model misreads Vietnamese typed without marks."""
+        if self._spell is None or has_diacritics(question):
+            return question
+        return nfc(self._spell(question)) or question
 
     def _check(self, question: str, raw: str, hits: list[Hit]) -> Grounded:
         if self._grounding is None:

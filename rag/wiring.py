@@ -107,7 +107,8 @@ def build_assistant(
     """Open the index and wire retriever, generator and prompts together (wrap_retriever: e.g. eval filters)."""
     embedder = embedder or build_embedder(settings)
     store = IndexStore.load(settings.index, ann_threshold=settings.ann_threshold, nprobe=settings.nprobe)
-    retriever: Retriever = HybridRetriever(store, embedder, retrieval_settings(settings))
+    hybrid = HybridRetriever(store, embedder, retrieval_settings(settings))
+    retriever: Retriever = hybrid
     if wrap_retriever is not None:
         retriever = wrap_retriever(retriever)
     if with_generator and generator is None:
@@ -129,6 +130,7 @@ def build_assistant(
         prompt_chars=settings.prompt_chars,
         answer_prompt_tokens=settings.answer_prompt_tokens or None,
         grounding=grounding_settings(settings, embedder_id=store.model_id),
+        spell=hybrid.dense_query,  # restores marks only when settings.restore_diacritics is on
     )
 
 

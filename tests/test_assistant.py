@@ -118,3 +118,20 @@ def test_no_generator_means_retrieval_only(retriever: DenseRetriever) -> None:
     events = list(_assistant(retriever, None).stream(QUESTION, k=2))
     assert len(events) == 1
     assert (events[0].text, len(events[0].retrieved)) == ("", 2)
+
+
+def test_only_a_question_without_diacritics_is_respelled_for_the_model(retriever: DenseRetriever) -> None:
+    respelled: list[str] = []
+
+    def spell(question: str) -> str:
+        respelled.append(question)
+        return "Thủ đô của Việt Nam là thành phố nào?"
+
+    generator = ScriptedGenerator(["Hà Nội [1].", "Hà Nội [1]."])
+    assistant = _assistant(retriever, generator, k=2, spell=spell)
+    answer = assistant.ask(QUESTION)
+    assert respelled == [] and answer.question == QUESTION
+    answer = assistant.ask("thu do cua viet nam la thanh pho nao?")
+    assert respelled == ["thu do cua viet nam la thanh pho nao?"]
+    assert answer.question == "thu do cua viet nam la thanh pho nao?"
+    assert [p[-1].content.rsplit("\n", 1)[-1] for p in generator.prompts] == [f"Câu hỏi: {QUESTION}"] * 2
