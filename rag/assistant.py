@@ -283,6 +283,7 @@ class Assistant:
             raise QuestionError(f"nothing to summarise for {topic!r}: the document has no indexed passages")
         started = time.perf_counter()
         hits = [Hit(c, 0.0, i) for i, c in enumerate(chunks, start=1)]
+        asked, topic = topic, self._model_question(topic)
         groups = self._summary_groups(list(chunks), topic)
         if len(groups) == 1:
             numbers = groups[0]
@@ -302,7 +303,7 @@ class Assistant:
             grounded = Grounded(cite(run.raw, hits).text, (), "answered")
         else:
             grounded = ground_summary(run.raw, hits, self._grounding)
-        yield self._answer(f"Tóm tắt: {topic}", grounded, hits, hits, run, started, 0.0)
+        yield self._answer(f"Tóm tắt: {asked}", grounded, hits, hits, run, started, 0.0)
 
     def _summary_groups(self, chunks: list[Chunk], topic: str) -> list[list[int]]:
         assert self._builder is not None and self._generator is not None

@@ -370,6 +370,16 @@ def test_summarize_a_topic_across_the_index(fakes: CliFakes) -> None:
     assert out.startswith("Đà Nẵng có cầu Rồng bắc qua sông Hàn [1].\n\nNguồn:\n[1] docs/da-nang.txt")
 
 
+def test_a_topic_typed_without_diacritics_is_summarised_with_them_restored(fakes: CliFakes) -> None:
+    ingest_docs()
+    fakes.replies = ["Đà Nẵng có cầu Rồng bắc qua sông Hàn [1]."]
+    code, out, _ = run("summarize", "--topic", "cau rong song han", "--k", "1", "--index", "idx", "--json")
+    assert code == 0
+    assert json.loads(out)["question"] == "Tóm tắt: cau rong song han"
+    asked = fakes.generators[-1].prompts[-1][-1].content.splitlines()[-2]
+    assert asked == "Viết bản tóm tắt ngắn (3 đến 6 câu) về: cầu rồng sông hàn"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
