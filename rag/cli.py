@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,6 +16,9 @@ from rag.config import Settings, load_settings
 from rag.errors import QuestionError, RagError
 from rag.grounding import REFUSAL_REASONS
 from rag.types import Answer
+
+# what the checks add to an answer that was otherwise kept as streamed: citation markers, a full stop
+_ONLY_MARKERS = re.compile(r"(\s*\[\d+\])*\s*[.!?…]?")
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -316,7 +320,10 @@ def _print_stream(events: Iterable[str | Answer], out: TextIO) -> Answer:
             streamed += event
             print(event, end="", file=out, flush=True)
     assert answer is not None
-    if answer.text and answer.text != streamed.strip():
+    shown = streamed.strip()
+    if shown and answer.text.startswith(shown) and _ONLY_MARKERS.fullmatch(answer.text[len(shown) :]):
+        print(answer.text[len(shown) :], end="", file=out, flush=True)  # only a citation added: finish the line
+    elif answer.text and answer.text != shown:
         label = {"refused": "Kết quả kiểm tra", "extractive": "Trích từ tài liệu"}.get(answer.outcome, "Sau kiểm tra")
         print(f"\n\n{label}: {answer.text}", end="", file=out, flush=True)
     return answer

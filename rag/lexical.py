@@ -32,6 +32,21 @@ if TYPE_CHECKING:
 _TOKEN = re.compile(r"\w+")
 FIELDS = ("exact", "exact_bigram", "folded", "folded_bigram")
 
+# How Vietnamese questions ask, which documents rarely write: without these, a collection
+# restores "bao nhieu" from its own spellings as "bảo nhiều". Added to the restorer's counts,
+# never to BM25: each pair of syllables and each interrogative syllable QUESTION_PRIOR times;
+# the other syllables only as the collection spells them (so "năm nào" helps, but "viet nam"
+# does not become "việt năm", nor a syllable the collection lacks take a question's spelling).
+QUESTION_PHRASES = (
+    "bao nhiêu", "bao lâu", "bao giờ", "bao xa", "mấy", "là gì", "là ai", "cái gì", "điều gì",
+    "những gì", "việc gì", "của ai", "cho ai", "với ai", "ai là", "ở đâu", "từ đâu", "đi đâu",
+    "nơi nào", "khi nào", "lúc nào", "năm nào", "ngày nào", "tháng nào", "thời gian nào",
+    "như thế nào", "ra sao", "làm sao", "bằng cách nào", "tại sao", "vì sao", "có phải",
+    "hay không", "được không", "có không",
+)  # fmt: skip
+INTERROGATIVES = frozenset({"bao", "nhiêu", "mấy", "gì", "ai", "đâu", "nào", "sao", "giờ", "lâu"})
+QUESTION_PRIOR = 50
+
 
 def syllables(text: str) -> list[str]:
     """Lower-cased NFC syllables (letters/digits runs); punctuation dropped."""
@@ -204,7 +219,9 @@ class LexicalIndex:
             df = self._fields["exact"].document_frequency()
             df.update(self._fields["exact_bigram"].document_frequency())
             # terms of removed chunks stay in the vocabulary with a count of 0: not spellings any more
-            self._restorer = _Restorer({term: n for term, n in df.items() if n})
+            counts = Counter({term: n for term, n in df.items() if n})
+            counts.update(_question_counts())
+            self._restorer = _Restorer(dict(counts))
         return self._restorer.restore(query)
 
     # ---------------------------------------------------------------- persistence
@@ -277,6 +294,15 @@ class LexicalIndex:
 def _field_terms(tokens: list[str]) -> dict[str, list[str]]:
     folded = [fold_diacritics(t) for t in tokens]
     return {"exact": tokens, "exact_bigram": bigrams(tokens), "folded": folded, "folded_bigram": bigrams(folded)}
+
+
+def _question_counts() -> Counter[str]:
+    """The restorer's extra counts for QUESTION_PHRASES: their syllable pairs and interrogative syllables."""
+    counts: Counter[str] = Counter({word: QUESTION_PRIOR for word in INTERROGATIVES})
+    for phrase in QUESTION_PHRASES:
+        for pair in bigrams(phrase.split()):
+            counts[pair] = QUESTION_PRIOR
+    return counts
 
 
 class _Restorer:

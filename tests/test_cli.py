@@ -348,6 +348,14 @@ def test_streamed_answer_is_followed_by_the_checked_one_when_they_differ(fakes: 
     )
 
 
+def test_a_citation_added_by_the_checks_finishes_the_streamed_line(fakes: CliFakes) -> None:
+    ingest_docs()
+    fakes.replies = ["Hà Nội"]
+    code, out, _ = run("ask", QUESTION, "--index", "idx")
+    assert code == 0
+    assert out.startswith("Hà Nội [1].\n\nNguồn:\n[1] docs/ha-noi.txt")
+
+
 def test_summarize_a_document_by_file_name(fakes: CliFakes) -> None:
     ingest_docs()
     fakes.replies = ["Huế là cố đô của triều Nguyễn [1]. Huế có tháp Eiffel [1]."]
@@ -406,7 +414,7 @@ def test_a_question_typed_without_diacritics_reaches_the_model_with_them_restore
     assert record["question"] == "thu do cua viet nam la gi"  # reported and checked as typed
     assert record["answer"] == "Hà Nội [1]."
     user = fakes.generators[-1].prompts[-1][-1].content
-    assert user.endswith("Câu hỏi: thủ đô của việt nam là gi")  # "gi" is not in the collection: left as typed
+    assert user.endswith("Câu hỏi: thủ đô của việt nam là gì")  # "là gì" from the question phrases
 
     monkeypatch.setenv("RAG_RESTORE_DIACRITICS", "0")
     code, out, err = run("ask", "thu do cua viet nam la gi", "--json", "--index", "idx")

@@ -253,6 +253,14 @@ def test_restore_diacritics_uses_context(marriage: LexicalIndex) -> None:
     assert marriage.restore_diacritics("dang hoc") == "đang học"
 
 
+def test_restore_diacritics_of_question_words_the_documents_lack(marriage: LexicalIndex) -> None:
+    # the documents never ask "bao lâu" or "ở đâu": the built-in question phrases supply them
+    assert marriage.restore_diacritics("dang ky ket hon bao lau?") == "đăng ký kết hôn bao lâu?"
+    assert marriage.restore_diacritics("nop ho so o dau") == "nộp hồ sơ ở đâu"
+    # only interrogatives come from the phrases: "những" is not in these documents, so "nhung" stays
+    assert marriage.restore_diacritics("thu tuc gom nhung gi") == "thủ tục gồm nhung gì"
+
+
 def test_restore_diacritics_keeps_case_and_punctuation(marriage: LexicalIndex) -> None:
     assert marriage.restore_diacritics("Ha Noi") == "Hà Nội"
     assert marriage.restore_diacritics("HA NOI") == "HÀ NỘI"

@@ -1,0 +1,77 @@
+"""How well an index restores the marks of questions typed without them.
+
+Each question is folded (marks stripped, đ→d), given back its marks by the index's restorer
+(``LexicalIndex.restore_diacritics``: the collection's own spellings plus the built-in
+question phrases), and compared syllable by syllable with the original, case-folded.
+
+    python benchmarks/restore_accuracy.py QUESTIONS.jsonl --index DIR [--limit N]
+
+Prints the share of syllables restored right, the share of whole questions restored right,
+and the share right among the question words ("bao nhiêu", "gì", "ở đâu", …), which
+documents rarely contain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import rag.lexical  # noqa: E402
+from rag.evaluate import Question, load_questions  # noqa: E402
+from rag.lexical import QUESTION_PHRASES, LexicalIndex  # noqa: E402
+from rag.store import IndexStore  # noqa: E402
+from rag.vietnamese import fold_diacritics, has_diacritics  # noqa: E402
+
+
+def measure(lexical: LexicalIndex, questions: list[Question]) -> dict[str, float]:
+    """Shares restored right: syllables, whole questions, question-word syllables."""
+    question_words = {w for phrase in QUESTION_PHRASES for w in phrase.split()}
+    syllables = right = whole = qw = qw_right = 0
+    for q in questions:
+        want = re.findall(r"\w+", q.question.lower())
+        got = re.findall(r"\w+", lexical.restore_diacritics(fold_diacritics(q.question)).lower())
+        if len(got) != len(want):
+            raise SystemExit(f"restoring changed the words of {q.question!r}: {got}")
+        hits = [a == b for a, b in zip(want, got, strict=True)]
+        syllables += len(hits)
+        right += sum(hits)
+        whole += all(hits)
+        for word, hit in zip(want, hits, strict=True):
+            if word in question_words:
+                qw += 1
+                qw_right += hit
+    return {
+        "syllables": right / syllables,
+        "questions": whole / len(questions),
+        "question words": qw_right / max(qw, 1),
+        "n_question_words": qw,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("questions", type=Path)
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--limit", type=int)
+    args = parser.parse_args()
+    lexical = IndexStore.load(args.index).lexical
+    questions = [q for q in load_questions(args.questions, limit=args.limit) if has_diacritics(q.question)]
+    real = rag.lexical._question_counts
+    rag.lexical._question_counts = Counter  # baseline: the collection's spellings alone
+    baseline = measure(lexical, questions)
+    rag.lexical._question_counts = real
+    lexical._restorer = None
+    now = measure(lexical, questions)
+    print(f"index {args.index}: {len(questions)} questions, {now['n_question_words']} question-word syllables")
+    print("restored right            collection only   + question phrases")
+    for key in ("syllables", "questions", "question words"):
+        print(f"{key:<26}{baseline[key]:>15.3f}{now[key]:>20.3f}")
+
+
+if __name__ == "__main__":
+    main()
