@@ -40,7 +40,7 @@ class Sentence:
 
 
 def scored_sentences(question: str, hits: Sequence[Hit]) -> list[Sentence]:
-    """Every sentence of the passages (marker = position + 1) but their title line, scored by question-term overlap.
+    """Every sentence of the passages (marker = position + 1), scored by question-term overlap.
 
     The score is the weighted share of the question's terms (and term pairs) found in the
     sentence, so the sentence that restates the question around the answer ranks first.
@@ -51,16 +51,9 @@ def scored_sentences(question: str, hits: Sequence[Hit]) -> list[Sentence]:
         text = hit.chunk.text
         for start, end in passage_sentences(text):
             sentence = text[start:end]
-            if _is_title(sentence, hit.chunk.title):
-                continue  # the prompt shows the title anyway; as a "sentence" it states nothing
             score = _overlap(terms, sentence, fold) if len(sentence) >= _MIN_SENTENCE_CHARS else 0.0
             out.append(Sentence(marker, start, end, sentence, score))
     return out
-
-
-def _is_title(sentence: str, title: str) -> bool:
-    """The document's title line inside a chunk (first chunks start with it; Markdown as '# Title')."""
-    return bool(title) and sentence.lstrip("#").strip() == title.strip()
 
 
 def _overlap(terms, sentence: str, fold: bool = False) -> float:  # noqa: ANN001 - claims.Terms

@@ -122,12 +122,6 @@ def test_selected_sentences_keep_exact_offsets_and_passage_numbers() -> None:
     assert excerpt([both[1][1]]) == "Thành phố nằm bên bờ sông Hồng."
 
 
-def test_a_chunk_s_title_line_is_never_selected() -> None:
-    for text in ("Tài liệu 1\n\nHuế là cố đô của triều Nguyễn.", "# Tài liệu 1\n\nHuế là cố đô của triều Nguyễn."):
-        [group] = select_sentences("Tài liệu 1 nói gì về Huế?", _hits(text), max_chars=1000)
-        assert [s.text for s in group] == ["Huế là cố đô của triều Nguyễn."]
-
-
 def test_excerpt_marks_left_out_text() -> None:
     text = "Câu một khá dài ở đây. Câu hai cũng dài. Câu ba thì nói về Huế."
     groups = select_sentences("câu một và câu ba về Huế", _hits(text), max_chars=50)
