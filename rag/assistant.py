@@ -239,6 +239,8 @@ class Assistant:
         yield from markers.flush()
         usage = self._generator.last_usage
         run.raw = "".join(raw).strip()
+        if usage.completion_tokens >= limit:  # cut off by the token limit: drop the unfinished sentence
+            run.raw = run.raw[: unfinished_cut(run.raw)].rstrip()
         total = run.usage
         run.usage = Usage(total.prompt_tokens + usage.prompt_tokens, total.completion_tokens + usage.completion_tokens)
 
@@ -336,6 +338,19 @@ def _strip_markers(text: str) -> str:
 
 _SENTENCE_BREAK = re.compile(r"[.!?…\n]")
 _SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|\n|$)")
+
+
+# a sentence's end: its punctuation, any citation markers after it, closing quotes or brackets
+_FINISHED = re.compile(r"[.!?…](?:\s*\[\d+\])*[\"'”»)]*")
+
+
+def unfinished_cut(text: str) -> int | None:
+    """Where text ends once an unfinished last sentence is dropped; None when it ends a sentence or has one only."""
+    text = text.rstrip()
+    ends = [m.end() for m in _FINISHED.finditer(text) if m.end() == len(text) or text[m.end()].isspace()]
+    if not ends or ends[-1] == len(text):
+        return None
+    return ends[-1]
 
 
 def repetition_cut(text: str, *, min_chars: int = 20) -> int | None:

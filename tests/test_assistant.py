@@ -135,3 +135,12 @@ def test_only_a_question_without_diacritics_is_respelled_for_the_model(retriever
     assert respelled == ["thu do cua viet nam la thanh pho nao?"]
     assert answer.question == "thu do cua viet nam la thanh pho nao?"
     assert [p[-1].content.rsplit("\n", 1)[-1] for p in generator.prompts] == [f"Câu hỏi: {QUESTION}"] * 2
+
+
+def test_a_reply_cut_off_by_the_token_limit_loses_its_unfinished_sentence(retriever: DenseRetriever) -> None:
+    reply = "Hà Nội là thủ đô [1]. Thành phố nằm bên"  # 10 "tokens" (words) for the ScriptedGenerator
+    cut = _assistant(retriever, ScriptedGenerator([reply]), k=2, max_tokens=10).ask(QUESTION)
+    assert cut.text == "Hà Nội là thủ đô [1]."
+    assert cut.usage.completion_tokens == 10
+    whole = _assistant(retriever, ScriptedGenerator([reply]), k=2, max_tokens=11).ask(QUESTION)
+    assert whole.text == reply  # stopped on its own: nothing is cut
