@@ -129,8 +129,10 @@ class Assistant:
         if self._prompt_chars:
             selected = select_sentences(question, candidates, max_chars=self._prompt_chars)
             texts = [excerpt(group) for group in selected]
+        read_as = self._model_question(question)
+        restored = read_as if read_as != question else None  # reported with the answer
         prompt = self._builder.build(
-            self._model_question(question),
+            read_as,
             candidates,
             self._generator.count_prompt_tokens,
             texts=texts,
@@ -141,7 +143,14 @@ class Assistant:
             # the passages cannot hold the answer: say so at once, without asking the model
             yield REFUSAL
             yield self._answer(
-                question, refusal(reason), prompt.hits, hits, _Run(first_token_ms=_ms(started)), started, retrieve_ms
+                question,
+                refusal(reason),
+                prompt.hits,
+                hits,
+                _Run(first_token_ms=_ms(started)),
+                started,
+                retrieve_ms,
+                restored,
             )
             return
         run = _Run()
@@ -157,7 +166,7 @@ class Assistant:
             retry.raw = retry.raw if reads_vietnamese(retry.raw, context=context) else ""
             run = retry
         grounded = self._check(question, run.raw, prompt.hits)
-        yield self._answer(question, grounded, prompt.hits, hits, run, started, retrieve_ms)
+        yield self._answer(question, grounded, prompt.hits, hits, run, started, retrieve_ms, restored)
 
     def _model_question(self, question: str) -> str:
         """The question as the model reads it: a small model misreads Vietnamese typed without marks."""
@@ -182,6 +191,7 @@ class Assistant:
         run: _Run,
         started: float,
         retrieve_ms: float,
+        read_as: str | None = None,
     ) -> Answer:
         cited = cite(grounded.text, hits)
         raw_invalid = cite(run.raw, hits).invalid_markers if hits else ()
@@ -197,6 +207,7 @@ class Assistant:
             outcome=grounded.outcome,
             passages=tuple(hits),
             refusal_reason=grounded.reason,
+            read_as=read_as,
         )
 
     def _stream(

@@ -72,6 +72,7 @@ def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any
         "outcome": answer.outcome,
         "refused": answer.refused,
         "refusal_reason": answer.refusal_reason,
+        "read_as": answer.read_as,
         "sentences": [
             {
                 "text": s.text,
@@ -331,6 +332,8 @@ def _print_stream(events: Iterable[str | Answer], out: TextIO) -> Answer:
 
 def _print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:
     print("\n", file=out)
+    if answer.read_as:
+        print(f"(Câu hỏi được hiểu là: {answer.read_as})", file=out)
     dropped = [s for s in answer.sentences if s.status == "unsupported"]
     for s in dropped:
         print(f"(Đã bỏ câu không có căn cứ trong tài liệu: {s.text})", file=out)

@@ -111,6 +111,7 @@ class Answer:
     # refused because: "evidence" (no passage covers the question's key terms), "answerability" (retrieval
     # looks like the index lacks the answer), "model" (the model said so) or "unsupported" (no sentence held)
     refusal_reason: str | None = None
+    read_as: str | None = None  # the question as the model read it, when not as typed (marks restored)
 
     @property
     def refused(self) -> bool:

@@ -57,9 +57,10 @@ def test_ingest_then_ask_json(fakes: CliFakes) -> None:
         "outcome",
         "refused",
         "refusal_reason",
+        "read_as",
         "sentences",
     }
-    assert (record["id"], record["question"]) == (None, QUESTION)
+    assert (record["id"], record["question"], record["read_as"]) == (None, QUESTION, None)
     assert record["answer"] == "Thủ đô của Việt Nam là Hà Nội [1]."
     assert record["invalid_markers"] == [9]
     [citation] = record["citations"]
@@ -412,11 +413,16 @@ def test_a_question_typed_without_diacritics_reaches_the_model_with_them_restore
     assert (code, err) == (0, "")
     record = json.loads(out)
     assert record["question"] == "thu do cua viet nam la gi"  # reported and checked as typed
+    assert record["read_as"] == "thủ đô của việt nam là gì"  # and how the model read it
     assert record["answer"] == "Hà Nội [1]."
     user = fakes.generators[-1].prompts[-1][-1].content
     assert user.endswith("Câu hỏi: thủ đô của việt nam là gì")  # "là gì" from the question phrases
+
+    code, out, err = run("ask", "thu do cua viet nam la gi", "--index", "idx")
+    assert out.startswith("Hà Nội [1].\n\n(Câu hỏi được hiểu là: thủ đô của việt nam là gì)\nNguồn:\n[1] docs/ha-noi")
 
     monkeypatch.setenv("RAG_RESTORE_DIACRITICS", "0")
     code, out, err = run("ask", "thu do cua viet nam la gi", "--json", "--index", "idx")
     assert code == 0
     assert fakes.generators[-1].prompts[-1][-1].content.endswith("Câu hỏi: thu do cua viet nam la gi")
+    assert json.loads(out)["read_as"] is None

@@ -131,3 +131,11 @@ def test_a_refusal_says_why() -> None:
         "<li>Lý do: các đoạn gần nhất chỉ liên quan xa tới câu hỏi, có vẻ tài liệu không có câu trả lời.</li>"
         "<li>Các đoạn gần nhất được liệt kê ở mục Nguồn.</li></ul>"
     )
+
+
+def test_a_question_read_with_restored_marks_says_how_it_was_read() -> None:
+    answer = Answer("thu do la gi", "Hà Nội [1].", read_as="thủ đô là gì")
+    assert final_answer_html(answer, 0) == (
+        'Hà Nội <a class="rag-cite" href="#src-0-1">[1]</a>.<ul class="rag-check">'
+        "<li>Câu hỏi được hiểu là: thủ đô là gì</li></ul>"
+    )

@@ -48,6 +48,8 @@ def final_answer_html(answer: Answer, turn: int) -> str:
     """The checked answer: its text with citation links, then what the check did (dropped sentences, extraction)."""
     body = answer_html(answer.text, turn)
     notes = []
+    if answer.read_as:
+        notes.append(f"Câu hỏi được hiểu là: {html.escape(answer.read_as)}")
     if answer.outcome == "extractive":
         notes.append("Trích nguyên văn từ tài liệu: câu trả lời của mô hình không có căn cứ trong các đoạn tìm được.")
     if answer.refused and answer.refusal_reason in REFUSAL_REASONS:
