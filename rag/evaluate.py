@@ -186,6 +186,7 @@ class Report:
                 completion_tokens=answer.usage.completion_tokens,
                 refused=answer.refused or is_refusal(answer.text),
                 refusal_reason=answer.refusal_reason,
+                read_as=answer.read_as,
                 outcome=answer.outcome,
                 sentences=[asdict(s) for s in answer.sentences],
                 passages=[h.chunk.chunk_id for h in answer.passages],

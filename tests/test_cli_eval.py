@@ -147,6 +147,16 @@ def test_eval_strip_diacritics(fakes: CliFakes) -> None:
     assert [r["retrieved"][1]["source"] for r in rows][3] == "out/ha-noi.txt"
 
 
+def test_eval_rows_say_how_an_unaccented_question_was_read(fakes: CliFakes) -> None:
+    build_index()
+    fakes.replies = ["Hà Nội [1]."]
+    _, [row] = evaluate("--strip-diacritics", "--limit", "1")
+    assert (row["question"], row["read_as"]) == (
+        "Thu do cua Viet Nam la thanh pho nao?",
+        "Thủ đô của Việt Nam là thanh pho nào?",  # "thành phố" is not in these documents; "nào" is a question word
+    )
+
+
 def test_eval_limit_one(fakes: CliFakes) -> None:
     build_index()
     summary, rows = evaluate("--retrieve-only", "--limit", "1")
