@@ -313,7 +313,7 @@ class Assistant:
         run = _Run()
         yield from self._stream(messages, len(hits), started, run, max_tokens=max_tokens)
         if self._grounding is None:
-            grounded = Grounded(cite(run.raw, hits).text, (), "answered")
+            grounded = Grounded(cite(run.raw, hits).text, (), ANSWERED)
         else:
             grounded = ground_summary(run.raw, hits, self._grounding)
         yield self._answer(f"Tóm tắt: {asked}", grounded, hits, hits, run, started, 0.0)
