@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rag.types import Chunk, Citation, Hit
-from rag.vietnamese import nfc, sentence_spans
+from rag.vietnamese import nfc, passage_sentences, sentence_spans
 
 _MARKER = re.compile(r" ?[\[【]\s*(\d{1,3}(?:\s*(?:[,;–-]|và)\s*\d{1,3})*)\s*[\]】]")
 _OPEN = ("[", "【")
@@ -168,7 +168,7 @@ def supporting_spans(answer: str, marker: int, passage: str) -> list[tuple[int, 
     if not claim:
         return []
     scored = []
-    for start, end in sentence_spans(passage):
+    for start, end in passage_sentences(passage):  # a title line is its own sentence
         terms = set(_claim_terms(passage[start:end]))
         overlap = sum(2.0 if t.isdigit() else 1.0 for t in terms if t in claim)
         if overlap:

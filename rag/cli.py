@@ -15,6 +15,7 @@ from rag.cite import chunk_place
 from rag.config import Settings, load_settings
 from rag.errors import QuestionError, RagError
 from rag.grounding import REFUSAL_REASONS
+from rag.structure import SEPARATOR
 from rag.types import Answer
 
 # what the checks add to an answer that was otherwise kept as streamed: citation markers, a full stop
@@ -357,8 +358,29 @@ def _print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:
 def _print_passages(items: Iterable[tuple[int, Any]], out: TextIO, scores: list[float] | None = None) -> None:
     for i, (marker, chunk) in enumerate(items):
         score = f" score {scores[i]:.3f}" if scores else ""
-        text = " ".join(chunk.text.split())
-        print(f"[{marker}] {chunk.source} ({chunk_place(chunk)}){score}: {text}", file=out)
+        print(f"[{marker}] {chunk.source} ({chunk_place(chunk)}){score}: {one_line(chunk.text)}", file=out)
+
+
+_HEADING = re.compile(r"#{1,6}\s+")  # a Markdown heading line's marks
+
+
+def one_line(passage: str) -> str:
+    """A passage on one line for the terminal: Markdown headings lose their '#' and lead into the text."""
+    words: list[str] = []
+    headings: list[str] = []  # consecutive heading lines, shown as "A › B:" before the text under them
+    for line in passage.splitlines():
+        line = " ".join(line.split())
+        heading = _HEADING.match(line)
+        if heading:
+            headings.append(line[heading.end() :])
+        elif line:
+            if headings:
+                words.append(SEPARATOR.join(headings) + ":")
+                headings = []
+            words.append(line)
+    if headings:
+        words.append(SEPARATOR.join(headings))
+    return " ".join(words)
 
 
 def _read_batch(path: Path) -> list[tuple[str, str]]:

@@ -426,3 +426,11 @@ def test_a_question_typed_without_diacritics_reaches_the_model_with_them_restore
     assert code == 0
     assert fakes.generators[-1].prompts[-1][-1].content.endswith("Câu hỏi: thu do cua viet nam la gi")
     assert json.loads(out)["read_as"] is None
+
+
+def test_passages_print_on_one_line_with_headings_leading_into_their_text() -> None:
+    from rag.cli import one_line
+
+    passage = "# An Dương Vương\n\nAn Dương Vương, tên   thật.\n## Nguồn gốc\n\n### Người Âu Việt\n\nCùng tồn tại."
+    assert one_line(passage) == "An Dương Vương: An Dương Vương, tên thật. Nguồn gốc › Người Âu Việt: Cùng tồn tại."
+    assert one_line("văn bản\nthường\n# Cuối") == "văn bản thường Cuối"

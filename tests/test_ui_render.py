@@ -139,3 +139,21 @@ def test_a_question_read_with_restored_marks_says_how_it_was_read() -> None:
         'Hà Nội <a class="rag-cite" href="#src-0-1">[1]</a>.<ul class="rag-check">'
         "<li>Câu hỏi được hiểu là: thủ đô là gì</li></ul>"
     )
+
+
+MARKDOWN = (
+    "# An Dương Vương\n\nAn Dương Vương, tên thật là Thục Phán, lập nước Âu Lạc.\n## Nguồn gốc\nCó giả thuyết <khác>."
+)
+
+
+def test_markdown_headings_show_bold_without_marks_and_only_the_answer_sentence_is_marked() -> None:
+    chunk = Chunk("m-00000", "corpus/an-duong-vuong.md", "An Dương Vương", MARKDOWN, 0, len(MARKDOWN))
+    answer = Answer("Tên thật?", "Thục Phán [1].", citations=(Citation(1, chunk),), retrieved=(Hit(chunk, 0.9, 1),))
+    html = sources_html([Turn("Tên thật?", "Tên thật?", answer)])
+    body = html[html.index('<div class="rag-src-text">') :]
+    assert body.startswith(
+        '<div class="rag-src-text"><b class="rag-heading">An Dương Vương</b>\n\n'
+        '<mark class="rag-support">An Dương Vương, tên thật là Thục Phán, lập nước Âu Lạc.</mark>\n'
+        '<b class="rag-heading">Nguồn gốc</b>\nCó giả thuyết &lt;khác&gt;.</div>'
+    )
+    assert "#" not in body

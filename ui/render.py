@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -84,15 +85,33 @@ def location(chunk: Chunk) -> str:
     return chunk_place(chunk)
 
 
-def _highlighted(passage: str, spans: list[tuple[int, int]]) -> str:
+_HEADING = re.compile(r"#{1,6}[ \t]+")
+
+
+def passage_html(passage: str, spans: Sequence[tuple[int, int]] = ()) -> str:
+    """A passage as HTML: supporting spans marked, Markdown heading lines bold without their '#'."""
     out, pos = [], 0
-    for start, end in sorted(spans):
-        if start < pos:
+    for line in passage.splitlines(keepends=True):
+        start, end = pos, pos + len(line.rstrip("\r\n"))
+        pos += len(line)
+        heading = _HEADING.match(passage, start, end)
+        body = _marked(passage, heading.end() if heading else start, end, spans)
+        out.append(f'<b class="rag-heading">{body}</b>' if heading else body)
+        out.append(html.escape(passage[end:pos]))
+    return "".join(out)
+
+
+def _marked(passage: str, start: int, end: int, spans: Sequence[tuple[int, int]]) -> str:
+    """passage[start:end] escaped, with the parts inside spans wrapped in <mark>."""
+    out, pos = [], start
+    for s, e in sorted(spans):
+        s, e = max(s, pos), min(e, end)
+        if s >= e:
             continue
-        out.append(html.escape(passage[pos:start]))
-        out.append(f'<mark class="rag-support">{html.escape(passage[start:end])}</mark>')
-        pos = end
-    out.append(html.escape(passage[pos:]))
+        out.append(html.escape(passage[pos:s]))
+        out.append(f'<mark class="rag-support">{html.escape(passage[s:e])}</mark>')
+        pos = e
+    out.append(html.escape(passage[pos:end]))
     return "".join(out)
 
 
@@ -126,14 +145,14 @@ def sources_html(turns: list[Turn]) -> str:
                 chunk = citation.chunk
                 cited_ids.add(chunk.chunk_id)
                 spans = supporting_spans(answer.text, citation.marker, chunk.text)
-                body = _highlighted(chunk.text, spans)
+                body = passage_html(chunk.text, spans)
                 parts.append(
                     _card(chunk, f"[{citation.marker}]", source_anchor(index, citation.marker), body, cited=True)
                 )
             if answer.refused:
                 closest = answer.passages or answer.retrieved
                 cards = "".join(
-                    _card(h.chunk, f"#{i}", None, html.escape(h.chunk.text), cited=False)
+                    _card(h.chunk, f"#{i}", None, passage_html(h.chunk.text), cited=False)
                     for i, h in enumerate(closest, start=1)
                 )
                 parts.append(
@@ -145,7 +164,7 @@ def sources_html(turns: list[Turn]) -> str:
             others = [h for h in answer.retrieved if h.chunk.chunk_id not in cited_ids]
             if others and not answer.refused:
                 cards = "".join(
-                    _card(h.chunk, f"#{h.rank}", None, html.escape(h.chunk.text), cited=False) for h in others
+                    _card(h.chunk, f"#{h.rank}", None, passage_html(h.chunk.text), cited=False) for h in others
                 )
                 parts.append(
                     f'<details class="rag-others"><summary>Các đoạn khác được tìm thấy ({len(others)})</summary>'
@@ -166,6 +185,8 @@ CSS = """
 .rag-uncited { opacity: 0.7; font-size: 0.92em; }
 .rag-src-loc { color: var(--body-text-color-subdued); font-size: 0.9em; }
 .rag-src-text { white-space: pre-wrap; margin-top: 4px; }
+
+.rag-heading { display: inline-block; margin-bottom: 2px; }
 .rag-support { background: #fde68a; color: inherit; padding: 0 1px; }
 .rag-rewritten { margin: 6px 0; color: var(--body-text-color-subdued); }
 .rag-turn > summary { font-weight: 600; cursor: pointer; margin: 6px 0; }
