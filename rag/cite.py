@@ -16,6 +16,8 @@ from rag.vietnamese import nfc, passage_sentences, sentence_spans
 
 _MARKER = re.compile(r" ?[\[【]\s*(\d{1,3}(?:\s*(?:[,;–-]|và)\s*\d{1,3})*)\s*[\]】]")
 _OPEN = ("[", "【")
+# a run of markers, with or without commas between them: " [1], [5] [7]"
+_MARKER_RUN = re.compile(r"\s*\[\d+\](?:\s*[,;]?\s*\[\d+\])*")
 _MAX_MARKER_CHARS = 24  # a '[' not closed within this many characters is plain text
 
 
@@ -142,15 +144,15 @@ def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
     out: list[tuple[str, list[int]]] = []
     for start, end in sentence_spans(answer):
         piece = answer[start:end]
-        lead = re.match(r"(?:\s*\[\d+\])+", piece)
+        lead = _MARKER_RUN.match(piece)
         if lead and out:  # "... Đảng. [1] Có ...": a leading marker belongs to the sentence before
             out[-1][1].extend(int(n) for n in re.findall(r"\d+", lead.group(0)))
             piece = piece[lead.end() :]
         markers = [int(n) for n in re.findall(r"\[(\d+)\]", piece)]
-        text = re.sub(r"\s*\[\d+\]", "", piece).strip()
-        if text:
+        text = _MARKER_RUN.sub("", piece).strip()
+        if any(ch.isalnum() for ch in text):
             out.append((text, list(dict.fromkeys(markers))))
-        elif out:
+        elif out:  # only markers and punctuation ("[1], [5], [16]" closing a summary): the sentence before's
             out[-1][1].extend(markers)
     return [(text, list(dict.fromkeys(markers))) for text, markers in out]
 

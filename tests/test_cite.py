@@ -153,3 +153,10 @@ def test_unclosed_short_bracket_released_on_flush() -> None:
     fed = list(stream.feed("Kết thúc bằng [2"))
     assert fed == ["Kết thúc bằng"]
     assert list(stream.flush()) == [" [2"]
+
+
+def test_answer_sentences_take_marker_lists_with_commas_whole() -> None:
+    from rag.cite import answer_sentences
+
+    assert answer_sentences("Huế là cố đô [1], [2]. Có. [3], [4]") == [("Huế là cố đô.", [1, 2]), ("Có.", [3, 4])]
+    assert answer_sentences("A là B. [1], [5]") == [("A là B.", [1, 5])]

@@ -181,6 +181,14 @@ def test_summary_keeps_supported_sentences_only() -> None:
     assert [s.status for s in grounded.sentences] == ["supported", "unsupported"]
 
 
+def test_a_closing_list_of_markers_is_not_a_sentence() -> None:
+    # the model sometimes puts every citation at the end of a summary: "…năm 1805. [1], [2], [3]"
+    summary = "Huế là cố đô của triều Nguyễn. Kinh thành Huế được xây dựng từ năm 1805. [1], [2], [3]"
+    grounded = ground_summary(summary, _hits(HANOI, HUE, DANANG), SETTINGS)
+    assert grounded.text == "Huế là cố đô của triều Nguyễn [2]. Kinh thành Huế được xây dựng từ năm 1805 [2]."
+    assert [(s.cited, s.status) for s in grounded.sentences] == [((), "added"), ((1, 2, 3), "supported")]
+
+
 def test_a_passage_title_supports_an_answer_naming_it() -> None:
     text = "Hỗ trợ cho các ngôn ngữ lập trình."
     hit = Hit(Chunk("c1", "docs/vs.txt", "Microsoft Visual Studio", text, 0, len(text)), 1.0, 1)
