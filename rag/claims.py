@@ -91,6 +91,29 @@ def claim_terms(text: str, *, ignore: Iterable[str] = ()) -> Terms:
     return Terms(weights, frozenset(bigrams))
 
 
+def names(text: str) -> list[tuple[str, ...]]:
+    """Runs of two or more capitalised syllables ("Nam Việt", "Tư Mã Thiên"), as comparison keys.
+
+    The first word's capital says nothing, so it never starts a name ("Nước Văn Lang" -> "Văn
+    Lang"; "An Dương Vương" -> "Dương Vương", still a name no passage saying "An Dương" holds).
+    """
+    found: list[tuple[str, ...]] = []
+    run: list[str] = []
+    for position, raw in enumerate([*_TOKEN.findall(nfc(text)), ""]):
+        if raw[:1].isupper() and position > 0:
+            run.append(_key(raw))
+            continue
+        if len(run) >= 2:
+            found.append(tuple(run))
+        run = []
+    return found
+
+
+def has_name(passage: PassageIndex, name: tuple[str, ...]) -> bool:
+    """Every adjacent pair of the name's syllables is in the passage (the name itself, in practice)."""
+    return all(pair in passage.bigrams for pair in zip(name, name[1:], strict=False))
+
+
 @dataclass(frozen=True)
 class PassageIndex:
     """The syllables and adjacent syllable pairs of one passage, for coverage lookups."""

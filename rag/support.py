@@ -11,14 +11,20 @@ import re
 from collections.abc import Sequence
 
 from rag.cite import answer_sentences
-from rag.claims import PassageIndex, adds_nothing, claim_terms, coverage, tokens
+from rag.claims import PassageIndex, adds_nothing, claim_terms, coverage, has_name, names, tokens
 from rag.types import SentenceSupport
 
 _END_PUNCT = re.compile(r"[.!?…]+$")
 
 
 def sentence_score(sentence: str, passage: PassageIndex, *, question: str = "") -> float:
-    """Support of one sentence by one passage, 0..1: the lower of whole-claim and new-claim coverage."""
+    """Support of one sentence by one passage, 0..1: the lower of whole-claim and new-claim coverage.
+
+    Like a number, a name the passage does not hold whole scores 0: "An Dương Vương đánh bại Âu
+    Lạc" is not backed by "Nam Việt đánh bại Âu Lạc … khắc chữ An Dương", whose syllables it shares.
+    """
+    if any(not has_name(passage, name) for name in names(sentence)):
+        return 0.0
     terms = claim_terms(sentence)
     score = coverage(terms, passage)
     if question:

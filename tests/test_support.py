@@ -189,6 +189,23 @@ def test_a_closing_list_of_markers_is_not_a_sentence() -> None:
     assert [(s.cited, s.status) for s in grounded.sentences] == [((), "added"), ((1, 2, 3), "supported")]
 
 
+def test_a_name_the_passage_does_not_hold_whole_is_not_supported() -> None:
+    # rag summarize once wrote "An Dương Vương đánh bại Âu Lạc" from this passage: every syllable is in it
+    passage = "Khi Nam Việt đánh bại Âu Lạc, các báu vật là chiến lợi phẩm, trong đó có thẻ ngọc khắc chữ An Dương."
+    [wrong] = check_answer("An Dương Vương đánh bại Âu Lạc [1].", [passage], threshold=0.6)
+    assert (wrong.status, wrong.score) == ("unsupported", 0.0)
+    [right] = check_answer("Nam Việt đánh bại Âu Lạc [1].", [passage], threshold=0.6)
+    assert (right.status, right.score) == ("supported", 1.0)
+
+
+def test_names_are_runs_of_capitals_after_the_first_word() -> None:
+    from rag.claims import names
+
+    assert names("An Dương Vương đánh bại Âu Lạc.") == [("dương", "vương"), ("âu", "lạc")]
+    assert names("Nước Văn Lang của các vua Hùng.") == [("văn", "lang")]
+    assert names("Hà Nội là thủ đô.") == []  # one capital after the first word is not checked as a name
+
+
 def test_a_passage_title_supports_an_answer_naming_it() -> None:
     text = "Hỗ trợ cho các ngôn ngữ lập trình."
     hit = Hit(Chunk("c1", "docs/vs.txt", "Microsoft Visual Studio", text, 0, len(text)), 1.0, 1)
