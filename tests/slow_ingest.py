@@ -6,6 +6,7 @@ python -m tests.slow_ingest --cli ARGS...       rag.cli.main(ARGS) with the fake
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,9 @@ class SlowEmbedder(HashEmbedder):
 
 
 def main(argv: list[str]) -> int:
+    # Ctrl-C raises KeyboardInterrupt as in a terminal, even when started from a shell that ignores
+    # SIGINT for background jobs (Python then leaves it ignored, and the interruption tests hang on)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if argv[0] == "--cli":
         import rag.wiring
         from rag.cli import main as cli_main
