@@ -94,18 +94,24 @@ def claim_terms(text: str, *, ignore: Iterable[str] = ()) -> Terms:
 def names(text: str) -> list[tuple[str, ...]]:
     """Runs of two or more capitalised syllables ("Nam Việt", "Tư Mã Thiên"), as comparison keys.
 
-    The first word's capital says nothing, so it never starts a name ("Nước Văn Lang" -> "Văn
-    Lang"; "An Dương Vương" -> "Dương Vương", still a name no passage saying "An Dương" holds).
+    Only spaces join a run ("Neues Palais, Potsdam" is two names). The first word's capital says
+    nothing, so it never starts a name ("Nước Văn Lang" -> "Văn Lang"; "An Dương Vương" ->
+    "Dương Vương", still a name no passage saying "An Dương" holds).
     """
+    text = nfc(text)
     found: list[tuple[str, ...]] = []
     run: list[str] = []
-    for position, raw in enumerate([*_TOKEN.findall(nfc(text)), ""]):
-        if raw[:1].isupper() and position > 0:
-            run.append(_key(raw))
-            continue
-        if len(run) >= 2:
-            found.append(tuple(run))
-        run = []
+    previous_end = 0
+    for position, match in enumerate(_TOKEN.finditer(text)):
+        capital = match.group(0)[0].isupper() and position > 0
+        joined = text[previous_end : match.start()].isspace()
+        previous_end = match.end()
+        if run and not (capital and joined):
+            found.extend([tuple(run)] if len(run) >= 2 else [])
+            run = []
+        if capital:
+            run.append(_key(match.group(0)))
+    found.extend([tuple(run)] if len(run) >= 2 else [])
     return found
 
 

@@ -21,7 +21,8 @@ def sentence_score(sentence: str, passage: PassageIndex, *, question: str = "") 
     """Support of one sentence by one passage, 0..1: the lower of whole-claim and new-claim coverage.
 
     Like a number, a name the passage does not hold whole scores 0: "An Dương Vương đánh bại Âu
-    Lạc" is not backed by "Nam Việt đánh bại Âu Lạc … khắc chữ An Dương", whose syllables it shares.
+    Lạc" is not backed by "Nam Việt đánh bại Âu Lạc … khắc chữ An Dương", whose syllables it
+    shares (passages come with their document's title: there, a name from the title counts).
     """
     if any(not has_name(passage, name) for name in names(sentence)):
         return 0.0

@@ -204,6 +204,7 @@ def test_names_are_runs_of_capitals_after_the_first_word() -> None:
     assert names("An Dương Vương đánh bại Âu Lạc.") == [("dương", "vương"), ("âu", "lạc")]
     assert names("Nước Văn Lang của các vua Hùng.") == [("văn", "lang")]
     assert names("Hà Nội là thủ đô.") == []  # one capital after the first word is not checked as a name
+    assert names("Thủ đô là Hà Nội, Việt Nam.") == [("hà", "nội"), ("việt", "nam")]  # only spaces join a name
 
 
 def test_a_passage_title_supports_an_answer_naming_it() -> None:
