@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from rag.cite import chunk_place
 from rag.config import Settings, load_settings
 from rag.errors import QuestionError, RagError
+from rag.formats.markdown import heading_span
 from rag.grounding import REFUSAL_REASONS
 from rag.structure import SEPARATOR
 from rag.types import Answer
@@ -361,18 +362,15 @@ def _print_passages(items: Iterable[tuple[int, Any]], out: TextIO, scores: list[
         print(f"[{marker}] {chunk.source} ({chunk_place(chunk)}){score}: {one_line(chunk.text)}", file=out)
 
 
-_HEADING = re.compile(r"#{1,6}\s+")  # a Markdown heading line's marks
-
-
 def one_line(passage: str) -> str:
     """A passage on one line for the terminal: Markdown headings lose their '#' and lead into the text."""
     words: list[str] = []
     headings: list[str] = []  # consecutive heading lines, shown as "A › B:" before the text under them
     for line in passage.splitlines():
         line = " ".join(line.split())
-        heading = _HEADING.match(line)
+        heading = heading_span(line)
         if heading:
-            headings.append(line[heading.end() :])
+            headings.append(line[slice(*heading)])
         elif line:
             if headings:
                 words.append(SEPARATOR.join(headings) + ":")

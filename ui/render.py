@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from rag.cite import chunk_place, supporting_spans
+from rag.formats.markdown import heading_span
 from rag.grounding import REFUSAL_REASONS
 from rag.types import Answer, Chunk
 
@@ -85,18 +86,17 @@ def location(chunk: Chunk) -> str:
     return chunk_place(chunk)
 
 
-_HEADING = re.compile(r"#{1,6}[ \t]+")
-
-
 def passage_html(passage: str, spans: Sequence[tuple[int, int]] = ()) -> str:
     """A passage as HTML: supporting spans marked, Markdown heading lines bold without their '#'."""
     out, pos = [], 0
     for line in passage.splitlines(keepends=True):
         start, end = pos, pos + len(line.rstrip("\r\n"))
         pos += len(line)
-        heading = _HEADING.match(passage, start, end)
-        body = _marked(passage, heading.end() if heading else start, end, spans)
-        out.append(f'<b class="rag-heading">{body}</b>' if heading else body)
+        heading = heading_span(passage[start:end])
+        if heading:  # the heading's text only: its '#' marks (and closing ones) are not shown
+            out.append(f'<b class="rag-heading">{_marked(passage, start + heading[0], start + heading[1], spans)}</b>')
+        else:
+            out.append(_marked(passage, start, end, spans))
         out.append(html.escape(passage[end:pos]))
     return "".join(out)
 
@@ -185,7 +185,6 @@ CSS = """
 .rag-uncited { opacity: 0.7; font-size: 0.92em; }
 .rag-src-loc { color: var(--body-text-color-subdued); font-size: 0.9em; }
 .rag-src-text { white-space: pre-wrap; margin-top: 4px; }
-
 .rag-heading { display: inline-block; margin-bottom: 2px; }
 .rag-support { background: #fde68a; color: inherit; padding: 0 1px; }
 .rag-rewritten { margin: 6px 0; color: var(--body-text-color-subdued); }

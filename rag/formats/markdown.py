@@ -10,6 +10,12 @@ _ATX = re.compile(r"^(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
+def heading_span(line: str) -> tuple[int, int] | None:
+    """Where the text of an ATX heading line sits in it ("## Nguồn gốc" -> (3, 11)); None for other lines."""
+    match = _ATX.match(line)
+    return match.span(2) if match else None
+
+
 def markdown_headings(text: str) -> tuple[Heading, ...]:
     headings: list[Heading] = []
     in_fence = False
