@@ -99,20 +99,17 @@ def names(text: str) -> list[tuple[str, ...]]:
     "Dương Vương", still a name no passage saying "An Dương" holds).
     """
     text = nfc(text)
-    found: list[tuple[str, ...]] = []
-    run: list[str] = []
+    runs: list[list[str]] = [[]]  # the last one is open
     previous_end = 0
     for position, match in enumerate(_TOKEN.finditer(text)):
         capital = match.group(0)[0].isupper() and position > 0
         joined = text[previous_end : match.start()].isspace()
         previous_end = match.end()
-        if run and not (capital and joined):
-            found.extend([tuple(run)] if len(run) >= 2 else [])
-            run = []
+        if runs[-1] and not (capital and joined):
+            runs.append([])
         if capital:
-            run.append(_key(match.group(0)))
-    found.extend([tuple(run)] if len(run) >= 2 else [])
-    return found
+            runs[-1].append(_key(match.group(0)))
+    return [tuple(run) for run in runs if len(run) >= 2]
 
 
 def has_name(passage: PassageIndex, name: tuple[str, ...]) -> bool:
