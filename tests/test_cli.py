@@ -434,3 +434,4 @@ def test_passages_print_on_one_line_with_headings_leading_into_their_text() -> N
     passage = "# An Dương Vương\n\nAn Dương Vương, tên   thật.\n## Nguồn gốc\n\n### Người Âu Việt\n\nCùng tồn tại."
     assert one_line(passage) == "An Dương Vương: An Dương Vương, tên thật. Nguồn gốc › Người Âu Việt: Cùng tồn tại."
     assert one_line("văn bản\nthường\n# Cuối") == "văn bản thường Cuối"
+    assert one_line("## Mục 1 ##\nnội dung") == "Mục 1: nội dung"  # closing marks go too, as the loader reads it
