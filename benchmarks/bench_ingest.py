@@ -29,13 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rag import wiring
-from rag.chunking import passage_text
-from rag.config import load_settings
-from rag.ingest import ingest, remove
-from rag.loaders import export_jsonl_documents
-from rag.progress import ProgressBar
-from rag.store import IndexStore
+from rag.index.store import IndexStore
+from rag.ingest.pipeline import ingest, remove
+from rag.ingest.progress import ProgressBar
+from rag.setup import wiring
+from rag.setup.config import load_settings
+from rag.text.chunking import passage_text
+from rag.text.loaders import export_jsonl_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "eval" / "viwiki_corpus" / "docs.jsonl"

@@ -25,17 +25,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rag import models, wiring
-from rag.assistant import check_question
-from rag.chunking import chunk_document, passage_text
-from rag.cite import clean_markers
-from rag.config import Settings, load_settings
-from rag.discovery import discover
-from rag.ingest import IngestReport
-from rag.loaders import load
-from rag.prompting import PromptBuilder, PromptTemplates
-from rag.retrieve import DenseRetriever
-from rag.store import IndexStore
+from rag.answer.assistant import check_question
+from rag.answer.cite import clean_markers
+from rag.answer.prompting import PromptBuilder, PromptTemplates
+from rag.index.store import IndexStore
+from rag.ingest.discovery import discover
+from rag.ingest.pipeline import IngestReport
+from rag.retrieval.retriever import DenseRetriever
+from rag.setup import models, wiring
+from rag.setup.config import Settings, load_settings
+from rag.text.chunking import chunk_document, passage_text
+from rag.text.loaders import load
 from rag.types import Answer, Message
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,10 +16,10 @@ import statistics
 import time
 from pathlib import Path
 
-from rag import wiring
-from rag.config import load_settings
-from rag.evaluate import load_questions
-from rag.evidence import excerpt, select_sentences
+from rag.checks.evidence import excerpt, select_sentences
+from rag.eval.metrics import load_questions
+from rag.setup import wiring
+from rag.setup.config import load_settings
 
 
 def main() -> None:

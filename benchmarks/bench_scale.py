@@ -52,7 +52,7 @@ def index_bytes(index) -> int:  # noqa: ANN001
 def main() -> None:
     import faiss
 
-    from rag import vector_index
+    from rag.index import vector_index
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)

@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from rag.store import IndexStore
+from rag.index.store import IndexStore
+from rag.index.vector_index import DEFAULT_ANN_THRESHOLD
 from rag.types import Chunk, Document
-from rag.vector_index import DEFAULT_ANN_THRESHOLD
 
 ONSETS = ["", "b", "c", "ch", "d", "đ", "g", "gi", "h", "k", "kh", "l", "m", "n", "ng", "nh", "ph", "qu", "s", "t"]
 ONSETS += ["th", "tr", "v", "x"]

@@ -4,10 +4,10 @@
 Every question is asked twice (and twice more without diacritics): against the full index
 (answerable) and with its own article dropped from the candidates before fusion, which is what
 an index lacking it returns (unanswerable). A logistic model over the retrieval signals of
-rag.answerability is cross-validated with folds split by article (a question never shares an
+rag.checks.answerability is cross-validated with folds split by article (a question never shares an
 article with the questions it is scored by), the threshold is set where the out-of-fold false
 refusals on answerable questions reach --false-refusals (counting the evidence rule of
-rag.grounding too), and the model is refitted on everything.
+rag.checks.grounding too), and the model is refitted on everything.
 
     python benchmarks/fit_answerability.py QUESTIONS.jsonl --index DIR [--out rag/data/answerability.json]
 """
@@ -20,11 +20,11 @@ import random
 import time
 from pathlib import Path
 
-from rag import wiring
-from rag.answerability import DEFAULT_MODEL, FEATURES, AnswerabilityModel, features, fit
-from rag.config import load_settings
-from rag.evaluate import contains_answer, is_own_document, load_questions
-from rag.vietnamese import fold_diacritics
+from rag.checks.answerability import DEFAULT_MODEL, FEATURES, AnswerabilityModel, features, fit
+from rag.eval.metrics import contains_answer, is_own_document, load_questions
+from rag.setup import wiring
+from rag.setup.config import load_settings
+from rag.text.vietnamese import fold_diacritics
 
 
 def collect(args: argparse.Namespace) -> tuple[list[dict], dict]:

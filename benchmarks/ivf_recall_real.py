@@ -14,11 +14,11 @@ from pathlib import Path
 def main() -> None:
     import numpy as np
 
-    from rag import vector_index
-    from rag.config import load_settings
-    from rag.evaluate import load_questions
-    from rag.store import IndexStore
-    from rag.wiring import apply_runtime_policy, build_embedder
+    from rag.eval.metrics import load_questions
+    from rag.index import vector_index
+    from rag.index.store import IndexStore
+    from rag.setup.config import load_settings
+    from rag.setup.wiring import apply_runtime_policy, build_embedder
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("index", type=Path)

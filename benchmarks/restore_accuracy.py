@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import rag.lexical  # noqa: E402
-from rag.evaluate import Question, load_questions  # noqa: E402
-from rag.lexical import QUESTION_PHRASES, LexicalIndex  # noqa: E402
-from rag.store import IndexStore  # noqa: E402
-from rag.vietnamese import fold_diacritics, has_diacritics  # noqa: E402
+import rag.index.lexical  # noqa: E402
+from rag.eval.metrics import Question, load_questions  # noqa: E402
+from rag.index.lexical import QUESTION_PHRASES, LexicalIndex  # noqa: E402
+from rag.index.store import IndexStore  # noqa: E402
+from rag.text.vietnamese import fold_diacritics, has_diacritics  # noqa: E402
 
 
 def measure(lexical: LexicalIndex, questions: list[Question]) -> dict[str, float]:
@@ -61,10 +61,10 @@ def main() -> None:
     args = parser.parse_args()
     lexical = IndexStore.load(args.index).lexical
     questions = [q for q in load_questions(args.questions, limit=args.limit) if has_diacritics(q.question)]
-    real = rag.lexical._question_counts
-    rag.lexical._question_counts = Counter  # baseline: the collection's spellings alone
+    real = rag.index.lexical._question_counts
+    rag.index.lexical._question_counts = Counter  # baseline: the collection's spellings alone
     baseline = measure(lexical, questions)
-    rag.lexical._question_counts = real
+    rag.index.lexical._question_counts = real
     lexical._restorer = None
     now = measure(lexical, questions)
     print(f"index {args.index}: {len(questions)} questions, {now['n_question_words']} question-word syllables")

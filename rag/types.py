@@ -55,7 +55,7 @@ class Hit:
     """A retrieved chunk with its rank (1-based) and score (higher is better).
 
     The hybrid retriever also reports the chunk's cosine similarity to the query (``dense``) and
-    its best-sentence query coverage (``coverage``): rag.answerability reads them.
+    its best-sentence query coverage (``coverage``): rag.checks.answerability reads them.
     """
 
     chunk: Chunk

@@ -17,15 +17,15 @@ CORPUS = REPO / "corpus"
 
 
 def model_cache_dir() -> Path:
-    from rag.config import load_settings
+    from rag.setup.config import load_settings
 
     return load_settings().cache_dir
 
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from rag import models
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag.index.embedding import SentenceTransformerEmbedder
+    from rag.setup import models
 
     folder = models.ensure_embedder(model_cache_dir())
     return SentenceTransformerEmbedder(folder, model_id=models.EMBEDDER_ID)
@@ -33,8 +33,8 @@ def real_embedder():
 
 @pytest.fixture(scope="session")
 def real_generator():
-    from rag import models
-    from rag.generate import LlamaCppGenerator
+    from rag.answer.generate import LlamaCppGenerator
+    from rag.setup import models
 
     path = models.ensure_llm(model_cache_dir())
     return LlamaCppGenerator(path, model_id=models.LLM_ID, n_ctx=4096)

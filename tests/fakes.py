@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import ChunkSettings, chunk_document, passage_text
-from rag.retrieve import DenseRetriever
-from rag.store import IndexStore
+from rag.index.store import IndexStore
+from rag.retrieval.retriever import DenseRetriever
+from rag.text.chunking import ChunkSettings, chunk_document, passage_text
+from rag.text.vietnamese import nfc
 from rag.types import Document, Message, Usage
-from rag.vietnamese import nfc
 
 _WORD = re.compile(r"\w+")
 
@@ -89,7 +89,7 @@ class ScriptedGenerator:
 
 
 class CliFakes:
-    """Fake models behind rag.wiring for CLI tests: the replies the next generator gives, and
+    """Fake models behind rag.setup.wiring for CLI tests: the replies the next generator gives, and
     the generators built so far."""
 
     def __init__(self) -> None:
@@ -98,10 +98,10 @@ class CliFakes:
 
 
 def fake_cli_environment(tmp_path, monkeypatch) -> CliFakes:  # noqa: ANN001 - pytest's Path and MonkeyPatch
-    """A clean environment in tmp_path (no RAG_* settings, cwd there) with fake models in rag.wiring."""
+    """A clean environment in tmp_path (no RAG_* settings, cwd there) with fake models in rag.setup.wiring."""
     import os
 
-    import rag.wiring
+    import rag.setup.wiring
 
     for name in [n for n in os.environ if n.startswith("RAG_")]:
         monkeypatch.delenv(name)
@@ -119,16 +119,16 @@ def fake_cli_environment(tmp_path, monkeypatch) -> CliFakes:  # noqa: ANN001 - p
         state.generators.append(generator)
         return generator
 
-    monkeypatch.setattr(rag.wiring, "build_embedder", lambda settings: HashEmbedder())
-    monkeypatch.setattr(rag.wiring, "build_generator", build_generator)
+    monkeypatch.setattr(rag.setup.wiring, "build_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr(rag.setup.wiring, "build_generator", build_generator)
     return state
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
-    """rag.cli.main with captured output: (exit code, stdout, stderr)."""
+    """rag.cli.main.main with captured output: (exit code, stdout, stderr)."""
     import io
 
-    from rag.cli import main
+    from rag.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), stdout=out, stderr=err)

@@ -1,7 +1,7 @@
 """An ingest with a slow fake embedder, run as a subprocess by the interruption tests.
 
 python -m tests.slow_ingest DOCS INDEX          rag.ingest.ingest(...)
-python -m tests.slow_ingest --cli ARGS...       rag.cli.main(ARGS) with the fake embedder
+python -m tests.slow_ingest --cli ARGS...       rag.cli.main.main(ARGS) with the fake embedder
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ def main(argv: list[str]) -> int:
     # SIGINT for background jobs (Python then leaves it ignored, and the interruption tests hang on)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if argv[0] == "--cli":
-        import rag.wiring
-        from rag.cli import main as cli_main
+        import rag.setup.wiring
+        from rag.cli.main import main as cli_main
 
-        rag.wiring.build_embedder = lambda settings: SlowEmbedder()
+        rag.setup.wiring.build_embedder = lambda settings: SlowEmbedder()
         return cli_main(argv[1:])
-    from rag.chunking import ChunkSettings
-    from rag.ingest import ingest
+    from rag.ingest.pipeline import ingest
+    from rag.text.chunking import ChunkSettings
 
     ingest([Path(argv[0])], index=Path(argv[1]), embedder=SlowEmbedder(), chunking=ChunkSettings(32, 8))
     return 0

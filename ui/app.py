@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rag.config import Settings
 from rag.errors import RagError
-from rag.ingest import IngestProgress
+from rag.ingest.pipeline import IngestProgress
+from rag.setup.config import Settings
 from rag.types import Answer
 from ui.backend import Backend, vietnamese_error
 from ui.render import CSS, JS, Turn, answer_html, error_html, final_answer_html, sources_html
@@ -205,7 +205,7 @@ def build_app(backend: Backend) -> Any:
 
 def launch(settings: Settings, *, host: str = "127.0.0.1", port: int = 7860, progress: Any = None) -> None:
     """Load the models, build the index from the corpus if there is none, then serve the page."""
-    from rag.store import IndexStore
+    from rag.index.store import IndexStore
 
     backend = Backend(settings)
     if not IndexStore.exists(settings.index) and settings.corpus.is_dir():

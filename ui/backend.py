@@ -12,8 +12,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from rag.assistant import Assistant
-from rag.config import Settings
+from rag.answer.assistant import Assistant
 from rag.errors import (
     IndexLockedError,
     IndexMismatchError,
@@ -23,10 +22,11 @@ from rag.errors import (
     QuestionError,
     RagError,
 )
-from rag.ingest import IngestReport, ProgressFn, remove
-from rag.store import IndexStore
+from rag.index.store import IndexStore
+from rag.ingest.pipeline import IngestReport, ProgressFn, remove
+from rag.setup.config import Settings
+from rag.setup.wiring import build_assistant, build_embedder, build_generator, run_ingest
 from rag.types import Chunk
-from rag.wiring import build_assistant, build_embedder, build_generator, run_ingest
 
 log = logging.getLogger(__name__)
 

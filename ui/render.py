@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from rag.cite import chunk_place, supporting_spans
-from rag.formats.markdown import heading_span
-from rag.grounding import REFUSAL_REASONS
+from rag.answer.cite import chunk_place, supporting_spans
+from rag.checks.grounding import REFUSAL_REASONS
+from rag.text.formats.markdown import heading_span
 from rag.types import Answer, Chunk
 
 _MARKER = re.compile(r"\[(\d+)\]")

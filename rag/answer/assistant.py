@@ -1,0 +1,383 @@
+"""The question-answering flow: validate -> retrieve -> select sentences -> prompt -> stream -> check -> cite.
+
+The streamed text is the model's, markers cleaned; the final Answer is the checked one (every
+sentence supported by the passage it cites, or re-cited, or dropped; an extractive answer or
+the fixed refusal sentence when the model's answer does not survive) and replaces it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from rag.answer.cite import MarkerStream, cite
+from rag.checks.evidence import excerpt, select_sentences
+from rag.checks.grounding import (
+    ANSWERED,
+    MODEL_REFUSED,
+    REFUSAL,
+    REFUSED,
+    Grounded,
+    GroundingSettings,
+    ground,
+    ground_summary,
+    is_refusal,
+    refusal,
+    unanswerable,
+)
+from rag.errors import QuestionError
+from rag.text.vietnamese import cjk_index, has_diacritics, is_vietnamese, nfc, reads_vietnamese
+from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
+
+if TYPE_CHECKING:
+    from rag.answer.generate import Generator
+    from rag.answer.prompting import PromptBuilder
+
+
+def check_question(question: str, *, max_chars: int) -> str:
+    """NFC, trimmed question; QuestionError when empty or too long."""
+    question = nfc(question or "").strip()
+    if not question:
+        raise QuestionError('the question is empty: type a question, e.g. rag ask "Ai là tác giả?"')
+    if len(question) > max_chars:
+        raise QuestionError(
+            f"the question has {len(question)} characters, the limit is {max_chars}: "
+            "shorten it (or raise max_question_chars)"
+        )
+    return question
+
+
+class Retriever(Protocol):
+    def search(self, query: str, k: int) -> list[Hit]: ...
+
+
+@dataclass
+class _Run:
+    """What one generation produced: the raw text, when the first token came, the usage."""
+
+    raw: str = ""
+    first_token_ms: float | None = None
+    usage: Usage = Usage()
+
+
+class Assistant:
+    """Answers a Vietnamese question from the index, citing passages as [n]."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        generator: Generator | None,
+        builder: PromptBuilder | None,
+        *,
+        k: int = 4,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        max_question_chars: int = 2000,
+        prompt_chars: int = 0,
+        answer_prompt_tokens: int | None = None,
+        grounding: GroundingSettings | None = None,
+        spell: Callable[[str], str] | None = None,
+    ) -> None:
+        """prompt_chars: characters of selected passage sentences in the prompt (0: whole passages);
+        answer_prompt_tokens: passages are dropped, weakest first, until the prompt fits;
+        grounding: thresholds of the refusal and support checks (None: answers are not checked);
+        spell: how a question typed without diacritics is written for the model (e.g. with its
+        marks restored from the collection); None: as typed. The checks always use the question as typed."""
+        self._retriever = retriever
+        self._generator = generator
+        self._builder = builder
+        self._k = k
+        self._max_tokens = max_tokens
+        self._temperature = temperature
+        self._max_question_chars = max_question_chars
+        self._prompt_chars = prompt_chars
+        self._answer_prompt_tokens = answer_prompt_tokens
+        self._grounding = grounding
+        self._spell = spell
+
+    @property
+    def retriever(self) -> Retriever:
+        return self._retriever
+
+    def stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        prompt_k: int | None = None,
+        retrieve_only: bool = False,
+        max_tokens: int | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield answer text pieces as they are generated, then the final (checked) Answer.
+
+        k passages are retrieved (and reported); the first prompt_k (default all k) go to the model.
+        """
+        started = time.perf_counter()
+        question = check_question(question, max_chars=self._max_question_chars)
+        hits = self._retriever.search(question, k or self._k)
+        retrieve_ms = (time.perf_counter() - started) * 1000
+        if retrieve_only or self._generator is None or self._builder is None:
+            yield Answer(question, "", retrieved=tuple(hits), timings=Timings(retrieve_ms, None, retrieve_ms))
+            return
+        candidates = hits[:prompt_k] if prompt_k else hits
+        settings = self._grounding
+        texts = None
+        if self._prompt_chars:
+            selected = select_sentences(question, candidates, max_chars=self._prompt_chars)
+            texts = [excerpt(group) for group in selected]
+        read_as = self._model_question(question)
+        restored = read_as if read_as != question else None  # reported with the answer
+        prompt = self._builder.build(
+            read_as,
+            candidates,
+            self._generator.count_prompt_tokens,
+            texts=texts,
+            max_tokens=self._answer_prompt_tokens,
+        )
+        reason = None if settings is None else unanswerable(question, candidates, prompt.hits, settings)
+        if reason is not None:
+            # the passages cannot hold the answer: say so at once, without asking the model
+            yield REFUSAL
+            yield self._answer(
+                question,
+                refusal(reason),
+                prompt.hits,
+                hits,
+                _Run(first_token_ms=_ms(started)),
+                started,
+                retrieve_ms,
+                restored,
+            )
+            return
+        run = _Run()
+        yield from self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens)
+        context = "\n".join([question, *(f"{h.chunk.title}\n{h.chunk.text}" for h in prompt.hits)])
+        off_language = not run.raw or not reads_vietnamese(run.raw, context=context)
+        if settings is not None and off_language and not is_refusal(run.raw):
+            # drifted into another language: ask once more, strictly (not streamed: the final answer replaces it)
+            retry = _Run(first_token_ms=run.first_token_ms, usage=run.usage)  # usage: both calls together
+            messages = self._builder.vietnamese_only(prompt.messages, run.raw)
+            for _ in self._stream(messages, len(prompt.hits), started, retry, max_tokens=max_tokens):
+                pass
+            retry.raw = retry.raw if reads_vietnamese(retry.raw, context=context) else ""
+            run = retry
+        grounded = self._check(question, run.raw, prompt.hits)
+        yield self._answer(question, grounded, prompt.hits, hits, run, started, retrieve_ms, restored)
+
+    def _model_question(self, question: str) -> str:
+        """The question as the model reads it: a small model misreads Vietnamese typed without marks."""
+        if self._spell is None or has_diacritics(question):
+            return question
+        return nfc(self._spell(question)) or question
+
+    def _check(self, question: str, raw: str, hits: list[Hit]) -> Grounded:
+        if self._grounding is None:
+            cited = cite(raw, hits)
+            if is_refusal(cited.text):
+                return Grounded(cited.text, (), REFUSED, MODEL_REFUSED)
+            return Grounded(cited.text, (), ANSWERED)
+        return ground(question, raw, hits, self._grounding)
+
+    def _answer(
+        self,
+        question: str,
+        grounded: Grounded,
+        hits: list[Hit],
+        retrieved: Sequence[Hit],
+        run: _Run,
+        started: float,
+        retrieve_ms: float,
+        read_as: str | None = None,
+    ) -> Answer:
+        cited = cite(grounded.text, hits)
+        raw_invalid = cite(run.raw, hits).invalid_markers if hits else ()
+        return Answer(
+            question=question,
+            text=cited.text,
+            citations=cited.citations,
+            retrieved=tuple(retrieved),
+            invalid_markers=tuple(dict.fromkeys((*raw_invalid, *cited.invalid_markers))),
+            timings=Timings(retrieve_ms, run.first_token_ms, _ms(started)),
+            usage=run.usage,
+            sentences=grounded.sentences,
+            outcome=grounded.outcome,
+            passages=tuple(hits),
+            refusal_reason=grounded.reason,
+            read_as=read_as,
+        )
+
+    def _stream(
+        self, messages: list[Message], n_passages: int, started: float, run: _Run, *, max_tokens: int | None = None
+    ) -> Iterator[str]:
+        """Stream the model's reply with markers cleaned on the fly; run gets the raw text and timings.
+
+        Generation stops at a repeated sentence (a small model looping at temperature 0) and at
+        the first CJK character (drift into Chinese), which is cut off.
+        """
+        assert self._generator is not None
+        markers = MarkerStream(n_passages)
+        raw: list[str] = []
+        started_text = False
+        limit = max_tokens or self._max_tokens
+        pieces = self._generator.stream(messages, max_tokens=limit, temperature=self._temperature)
+        with contextlib.closing(pieces):  # stopping early must release the model at once
+            for piece in pieces:
+                if run.first_token_ms is None:
+                    run.first_token_ms = _ms(started)
+                cjk = cjk_index(piece)
+                if cjk is not None:
+                    piece = piece[:cjk]
+                raw.append(piece)
+                stop = cjk is not None
+                if _SENTENCE_BREAK.search(piece):
+                    cut = repetition_cut("".join(raw))
+                    if cut is not None:
+                        raw = ["".join(raw)[:cut]]
+                        stop = True
+                if not stop or cjk is not None:
+                    for text in markers.feed(piece):
+                        if not started_text:
+                            text = text.lstrip()  # the final answer is stripped too
+                            started_text = bool(text)
+                        if text:
+                            yield text
+                if stop:
+                    break
+        yield from markers.flush()
+        usage = self._generator.last_usage
+        run.raw = "".join(raw).strip()
+        if usage.completion_tokens >= limit:  # cut off by the token limit: drop the unfinished sentence
+            run.raw = run.raw[: unfinished_cut(run.raw)].rstrip()
+        total = run.usage
+        run.usage = Usage(total.prompt_tokens + usage.prompt_tokens, total.completion_tokens + usage.completion_tokens)
+
+    def ask(
+        self, question: str, *, k: int | None = None, prompt_k: int | None = None, retrieve_only: bool = False
+    ) -> Answer:
+        """Non-streaming form of stream()."""
+        return collect(self.stream(question, k=k, prompt_k=prompt_k, retrieve_only=retrieve_only))
+
+    def condense(self, history: Sequence[tuple[str, str]], question: str) -> str:
+        """Rewrite a follow-up ("Còn năm 2022 thì sao?") into a standalone question using the chat so far."""
+        question = check_question(question, max_chars=self._max_question_chars)
+        if not history or self._generator is None or self._builder is None:
+            return question
+        recent = [(q, _strip_markers(a)[:400]) for q, a in history[-3:]]
+        messages = self._builder.condense(recent, question)
+        text = "".join(self._generator.stream(messages, max_tokens=80, temperature=0.0)).strip()
+        rewritten = text.splitlines()[0].strip() if text else ""
+        rewritten = re.sub(r"^(Câu hỏi( viết lại)?\s*:\s*)", "", rewritten, flags=re.IGNORECASE).strip().strip('"“”')
+        if not rewritten or not is_vietnamese(rewritten) or len(rewritten) > 4 * len(question) + 200:
+            return question
+        return rewritten
+
+    def topic_passages(self, topic: str, *, k: int = 8) -> list[Chunk]:
+        """The passages of the index most about topic, in document order per source (for a topic summary)."""
+        topic = check_question(topic, max_chars=self._max_question_chars)
+        hits = self._retriever.search(topic, k)
+        return sorted((h.chunk for h in hits), key=lambda c: (c.source, c.start))
+
+    def summarize(
+        self, chunks: Sequence[Chunk], *, topic: str, max_tokens: int | None = None
+    ) -> Iterator[str | Answer]:
+        """A cited summary of the given passages (a document's chunks), streamed like an answer.
+
+        Passages are numbered [1]..[n] once; when they do not fit in one prompt they are
+        summarised in groups (each citing the global numbers) and the partial summaries combined.
+        Every sentence is then checked against the passages like an answer (rag.checks.support).
+        """
+        if self._generator is None or self._builder is None:
+            raise QuestionError("summaries need the language model: start the assistant with a generator")
+        if not chunks:
+            raise QuestionError(f"nothing to summarise for {topic!r}: the document has no indexed passages")
+        started = time.perf_counter()
+        hits = [Hit(c, 0.0, i) for i, c in enumerate(chunks, start=1)]
+        asked, topic = topic, self._model_question(topic)
+        groups = self._summary_groups(list(chunks), topic)
+        if len(groups) == 1:
+            numbers = groups[0]
+            messages = self._builder.summary(topic, [chunks[n - 1] for n in numbers], numbers)
+        else:
+            partials = []
+            for numbers in groups:
+                part = self._builder.summary(topic, [chunks[n - 1] for n in numbers], numbers)
+                text = "".join(self._generator.stream(part, max_tokens=self._max_tokens)).strip()
+                if self._grounding is not None:  # only checked sentences go into the combined summary
+                    text = ground_summary(text, hits, self._grounding).text
+                partials.append(text)
+            messages = self._builder.combine(topic, partials)
+        run = _Run()
+        yield from self._stream(messages, len(hits), started, run, max_tokens=max_tokens)
+        if self._grounding is None:
+            grounded = Grounded(cite(run.raw, hits).text, (), ANSWERED)
+        else:
+            grounded = ground_summary(run.raw, hits, self._grounding)
+        yield self._answer(f"Tóm tắt: {asked}", grounded, hits, hits, run, started, 0.0)
+
+    def _summary_groups(self, chunks: list[Chunk], topic: str) -> list[list[int]]:
+        assert self._builder is not None and self._generator is not None
+        groups: list[list[int]] = [[]]
+        for n in range(1, len(chunks) + 1):
+            trial = groups[-1] + [n]
+            messages = self._builder.summary(topic, [chunks[i - 1] for i in trial], trial)
+            if groups[-1] and self._generator.count_prompt_tokens(messages) > self._builder.max_prompt_tokens:
+                groups.append([n])
+            else:
+                groups[-1] = trial
+        return groups
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def collect(events: Iterator[str | Answer]) -> Answer:
+    """The final Answer of a stream (answers or summaries), draining the text pieces."""
+    for event in events:
+        if isinstance(event, Answer):
+            return event
+    raise RuntimeError("assistant stream ended without an answer")  # unreachable by construction
+
+
+def _strip_markers(text: str) -> str:
+    return re.sub(r"\s*\[\d+\]", "", text)
+
+
+_SENTENCE_BREAK = re.compile(r"[.!?…\n]")
+_SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|\n|$)")
+
+
+# a sentence's end: its punctuation, any citation markers after it, closing quotes or brackets
+_FINISHED = re.compile(r"[.!?…](?:\s*\[\d+\])*[\"'”»)]*")
+
+
+def unfinished_cut(text: str) -> int | None:
+    """Where text ends once an unfinished last sentence is dropped; None when it ends a sentence or has one only."""
+    text = text.rstrip()
+    ends = [m.end() for m in _FINISHED.finditer(text) if m.end() == len(text) or text[m.end()].isspace()]
+    if not ends or ends[-1] == len(text):
+        return None
+    return ends[-1]
+
+
+def repetition_cut(text: str, *, min_chars: int = 20) -> int | None:
+    """Start of the first complete sentence that repeats an earlier one, or None.
+
+    Markers and spacing are ignored in the comparison; short sentences (< min_chars) may repeat.
+    """
+    seen: set[str] = set()
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group(0)
+        if not sentence.rstrip(" ").endswith((".", "!", "?", "…", "\n")):
+            break  # the last sentence is still being written
+        key = " ".join(_strip_markers(sentence).lower().split())
+        if len(key) < min_chars:
+            continue
+        if key in seen:
+            return match.start()
+        seen.add(key)
+    return None

@@ -1,0 +1,141 @@
+"""Builds chat prompts from prompts/*: numbered passages within a token budget.
+
+Templates are files (``string.Template``, ``$name`` placeholders), versioned like code; see
+prompts/README.md for the list.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import ConfigError
+from rag.text.vietnamese import nfc
+from rag.types import Chunk, Hit, Message
+
+TEMPLATE_NAMES = (
+    "answer_system",
+    "answer_user",
+    "passage",
+    "condense_system",
+    "condense_user",
+    "summary_system",
+    "summary_user",
+    "combine_user",
+    "vietnamese_only",
+)
+
+# A document must not open or close a passage fence, nor smuggle in chat-template control
+# tokens (the tokenizer would read "<|im_start|>" in a document as the real thing).
+_FENCE = re.compile(r"<\s*(/?)\s*tài_liệu", re.IGNORECASE)
+_CONTROL = re.compile(r"<\|")
+
+
+def neutralise(text: str) -> str:
+    """Document text made inert inside a prompt: fence tags and '<|' control openers are defused."""
+    text = _FENCE.sub(lambda m: f"‹{m.group(1)}tài_liệu", nfc(text))
+    return _CONTROL.sub("< |", text)
+
+
+TokenCounter = Callable[[list[Message]], int]
+
+
+@dataclass(frozen=True)
+class PromptTemplates:
+    templates: dict[str, string.Template]
+
+    @classmethod
+    def load(cls, folder: Path) -> PromptTemplates:
+        folder = Path(folder)
+        loaded = {}
+        for name in TEMPLATE_NAMES:
+            path = folder / f"{name}.txt"
+            if not path.is_file():
+                raise ConfigError(f"prompt template {path} is missing: restore prompts/ or set RAG_PROMPTS_DIR")
+            loaded[name] = string.Template(path.read_text(encoding="utf-8").strip())
+        return cls(loaded)
+
+    def fill(self, name: str, **values: str) -> str:
+        return self.templates[name].substitute(**values)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    messages: list[Message]
+    hits: list[Hit]  # the passages in the prompt; hits[i] is marker [i + 1]
+    prompt_tokens: int
+
+
+def _untitled(text: str, title: str) -> str:
+    """Passage text without a leading copy of its title (the fence already shows it)."""
+    text = text.strip()
+    if title and text.startswith(title + "\n"):
+        return text[len(title) :].strip()
+    return text
+
+
+class PromptBuilder:
+    """Numbers passages and drops the weakest ones until the prompt fits the budget."""
+
+    def __init__(self, templates: PromptTemplates, *, max_prompt_tokens: int) -> None:
+        self._t = templates
+        self.max_prompt_tokens = max_prompt_tokens
+
+    def build(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        count_tokens: TokenCounter,
+        *,
+        texts: Sequence[str] | None = None,
+        max_tokens: int | None = None,
+    ) -> Prompt:
+        """The answer prompt: passages [1]..[n] (best first), then the question.
+
+        texts: what to show of each passage (e.g. its selected sentences; default the whole
+        chunk); an empty text leaves that passage out. Passages are dropped weakest first until
+        the prompt fits max_tokens (default max_prompt_tokens).
+        """
+        limit = min(max_tokens or self.max_prompt_tokens, self.max_prompt_tokens)
+        shown = [t for t in (texts if texts is not None else [h.chunk.text for h in hits])]
+        kept = [(h, t) for h, t in zip(hits, shown, strict=True) if t.strip()]
+        while True:
+            passages = self.passages([h.chunk for h, _ in kept], range(1, len(kept) + 1), [t for _, t in kept])
+            user = self._t.fill("answer_user", passages=passages, question=question)
+            messages = [Message("system", self._t.fill("answer_system")), Message("user", user)]
+            n = count_tokens(messages)
+            if n <= limit or len(kept) <= 1:
+                return Prompt(messages, [h for h, _ in kept], n)
+            kept.pop()  # hits are best-first: drop the weakest
+
+    def passages(self, chunks: Sequence[Chunk], numbers: Sequence[int], texts: Sequence[str] | None = None) -> str:
+        """Each passage fenced as <tài_liệu số="n">, with fences and control tokens inside it defused."""
+        shown = texts if texts is not None else [c.text for c in chunks]
+        return "\n\n".join(
+            self._t.fill("passage", number=str(n), title=neutralise(c.title), text=neutralise(_untitled(t, c.title)))
+            for c, n, t in zip(chunks, numbers, shown, strict=True)
+        )
+
+    def vietnamese_only(self, messages: Sequence[Message], reply: str) -> list[Message]:
+        """The same conversation, the off-language reply, and a request to answer again in Vietnamese."""
+        return [*messages, Message("assistant", reply), Message("user", self._t.fill("vietnamese_only"))]
+
+    def condense(self, history: Sequence[tuple[str, str]], question: str) -> list[Message]:
+        """Messages asking the model to rewrite a follow-up into a standalone question."""
+        lines = []
+        for asked, answered in history:
+            lines.append(f"Người dùng: {asked}")
+            lines.append(f"Trợ lý: {answered}")
+        user = self._t.fill("condense_user", history="\n".join(lines), question=question)
+        return [Message("system", self._t.fill("condense_system")), Message("user", user)]
+
+    def summary(self, topic: str, chunks: Sequence[Chunk], numbers: Sequence[int]) -> list[Message]:
+        user = self._t.fill("summary_user", passages=self.passages(chunks, numbers), topic=topic)
+        return [Message("system", self._t.fill("summary_system")), Message("user", user)]
+
+    def combine(self, topic: str, partials: Sequence[str]) -> list[Message]:
+        user = self._t.fill("combine_user", partials="\n\n".join(partials), topic=topic)
+        return [Message("system", self._t.fill("summary_system")), Message("user", user)]

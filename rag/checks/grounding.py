@@ -1,0 +1,138 @@
+"""Decides what the user gets from a generated answer: the checked answer, an extractive one, or a refusal.
+
+Evidence from retrieval (does any passage cover the question's key terms?), the model's own
+refusal sentence and the per-sentence support check are combined; thresholds live in Settings
+and were tuned on MLQA-vi dev (README, "Answers you can trust").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.checks.answerability import AnswerabilityModel
+from rag.checks.evidence import evidence, extractive_answer
+from rag.checks.support import check_answer, supported_text, with_marker
+from rag.text.vietnamese import nfc, passage_sentences, without_cjk
+from rag.types import Hit, SentenceSupport
+
+REFUSAL = "Không tìm thấy thông tin này trong tài liệu."
+# What the model writes when it means the refusal sentence without copying it exactly.
+_REFUSAL_PHRASES = (
+    "không tìm thấy thông tin",
+    "không có thông tin",
+    "không được đề cập",
+    "không đề cập",
+    "không tìm thấy câu trả lời",
+    "không có câu trả lời",
+)
+
+_LEAD_MIN_CHARS = 30  # shorter first "sentences" are titles and headings
+
+ANSWERED, EXTRACTIVE, REFUSED = "answered", "extractive", "refused"
+# Why an answer was refused (Answer.refusal_reason):
+NO_EVIDENCE = "evidence"  # no passage covers the question's key terms
+UNANSWERABLE = "answerability"  # the retrieval signals look like a question the index cannot answer
+MODEL_REFUSED = "model"  # the model wrote that the passages do not hold the answer
+UNSUPPORTED = "unsupported"  # no sentence of the answer was supported and no passage sentence could replace it
+# What the user is told about each reason (CLI and chat).
+REFUSAL_REASONS = {
+    NO_EVIDENCE: "không đoạn nào trong tài liệu chứa các từ khóa chính của câu hỏi.",
+    UNANSWERABLE: "các đoạn gần nhất chỉ liên quan xa tới câu hỏi, có vẻ tài liệu không có câu trả lời.",
+    MODEL_REFUSED: "mô hình không thấy câu trả lời trong các đoạn tìm được.",
+    UNSUPPORTED: "không câu nào của câu trả lời được các đoạn tìm được xác nhận.",
+}
+
+
+@dataclass(frozen=True)
+class GroundingSettings:
+    """Thresholds on claim coverage (0..1); see rag.checks.claims.coverage."""
+
+    support_threshold: float = 0.6  # a passage supports a sentence from this coverage on
+    evidence_threshold: float = 0.3  # below this, no passage is about the question: refuse
+    extractive_fallback: bool = True  # answer with the best passage sentence when the model's answer fails
+    # p(answerable) from retrieval signals (rag.checks.answerability); below the threshold: refuse. None: not used.
+    answerability: AnswerabilityModel | None = None
+    answerability_threshold: float | None = None  # None: the model's fitted threshold
+
+
+@dataclass(frozen=True)
+class Grounded:
+    text: str
+    sentences: tuple[SentenceSupport, ...]
+    outcome: str  # ANSWERED | EXTRACTIVE | REFUSED
+    reason: str | None = None  # for REFUSED: NO_EVIDENCE | UNANSWERABLE | MODEL_REFUSED | UNSUPPORTED
+
+
+def passage_text(hit: Hit) -> str:
+    """What the model saw of a passage for checking: its title line and its text."""
+    return f"{hit.chunk.title}\n{hit.chunk.text}" if hit.chunk.title else hit.chunk.text
+
+
+def is_refusal(text: str) -> bool:
+    """True when the answer starts by saying the documents do not hold the answer."""
+    first = nfc(text).strip().lower()[:120]
+    return any(phrase in first for phrase in _REFUSAL_PHRASES)
+
+
+def refusal(reason: str) -> Grounded:
+    return Grounded(REFUSAL, (), REFUSED, reason)
+
+
+def unanswerable(
+    question: str, retrieved: Sequence[Hit], shown: Sequence[Hit], settings: GroundingSettings
+) -> str | None:
+    """Why the passages cannot hold the answer (NO_EVIDENCE, UNANSWERABLE), or None when the model should be asked.
+
+    retrieved: the passages retrieved for the prompt (best first, with the retriever's signals);
+    shown: those that fit in the prompt. NO_EVIDENCE when none of the shown passages covers the
+    question's key terms; UNANSWERABLE when the answerability model says the retrieval looks
+    like that of a question whose answer is not in the index (no verdict without its signals).
+    """
+    if not shown or evidence(question, shown) < settings.evidence_threshold:
+        return NO_EVIDENCE
+    if settings.answerability is None:
+        return None
+    verdict = settings.answerability.answerable(question, retrieved, settings.answerability_threshold)
+    return UNANSWERABLE if verdict is False else None
+
+
+def ground(question: str, answer: str, hits: Sequence[Hit], settings: GroundingSettings) -> Grounded:
+    """The answer to show for question, given the model's answer and the passages it saw (marker n = hits[n-1])."""
+    if not hits or evidence(question, hits) < settings.evidence_threshold:
+        return refusal(NO_EVIDENCE)
+    if is_refusal(answer):
+        return refusal(MODEL_REFUSED)
+    passages = [passage_text(h) for h in hits]
+    checks = check_answer(answer, passages, threshold=settings.support_threshold, question=question)
+    if any(c.status != "unsupported" for c in checks):
+        return Grounded(supported_text(answer, checks), tuple(checks), ANSWERED)
+    return fallback(question, hits, settings, checks)
+
+
+def fallback(
+    question: str, hits: Sequence[Hit], settings: GroundingSettings, checks: Sequence[SentenceSupport] = ()
+) -> Grounded:
+    """The extractive answer (best passage sentence, cited), or the refusal when that is off or impossible."""
+    best = extractive_answer(question, hits) if settings.extractive_fallback else None
+    if best is None:
+        return Grounded(REFUSAL, tuple(checks), REFUSED, UNSUPPORTED)
+    text = without_cjk(best.text)  # a quoted Hán gloss would read as a drift into Chinese
+    extracted = SentenceSupport(text, (), best.marker, round(best.score, 3), "extracted")
+    return Grounded(with_marker(text, best.marker), (*checks, extracted), EXTRACTIVE)
+
+
+def ground_summary(summary: str, hits: Sequence[Hit], settings: GroundingSettings) -> Grounded:
+    """A summary keeps only its supported sentences (re-cited where needed); no refusal or evidence test."""
+    checks = check_answer(summary, [passage_text(h) for h in hits], threshold=settings.support_threshold)
+    if any(c.status != "unsupported" for c in checks):
+        return Grounded(supported_text(summary, checks), tuple(checks), ANSWERED)
+    # nothing survived: the opening sentence of the first passages, cited, is still a faithful overview
+    lead: list[SentenceSupport] = []
+    for marker, hit in enumerate(hits[:3], start=1):
+        text = hit.chunk.text
+        sentences = [text[s:e] for s, e in passage_sentences(text) if e - s >= _LEAD_MIN_CHARS]
+        if sentences:
+            lead.append(SentenceSupport(sentences[0], (), marker, 1.0, "extracted"))
+    text = " ".join(with_marker(s.text, s.supported_by) for s in lead)
+    return Grounded(text, (*checks, *lead), EXTRACTIVE)

@@ -1,0 +1,164 @@
+"""Builds concrete components from Settings; used by the CLI and the UI only."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from rag.answer.assistant import Assistant, Retriever
+from rag.answer.generate import LlamaCppGenerator
+from rag.answer.prompting import PromptBuilder, PromptTemplates
+from rag.checks.answerability import AnswerabilityModel
+from rag.checks.grounding import GroundingSettings
+from rag.index.embedding import SentenceTransformerEmbedder
+from rag.index.store import IndexStore
+from rag.ingest.pipeline import IngestReport, ProgressFn, ingest
+from rag.retrieval.retriever import HybridRetriever, RetrievalSettings
+from rag.setup import models
+from rag.setup.config import Settings
+from rag.text.chunking import ChunkSettings
+
+log = logging.getLogger(__name__)
+
+
+def apply_runtime_policy(settings: Settings) -> None:
+    """Offline by default (the hub libraries must not even try the network), and OpenMP threads that sleep when idle."""
+    if settings.offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        os.environ["HF_DATASETS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # the chat never reports usage or checks for updates
+    # torch and llama.cpp both use OpenMP; spinning idle threads steal the 2 cores from each
+    # other and from any other load (measured: query embedding 974 ms -> 25 ms, decode
+    # 0.5-8 -> 19 tok/s under load). Must be set before either library is first imported.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def chunk_settings(settings: Settings) -> ChunkSettings:
+    return ChunkSettings(max_tokens=settings.chunk_max_tokens, overlap_tokens=settings.chunk_overlap_tokens)
+
+
+def retrieval_settings(settings: Settings) -> RetrievalSettings:
+    return RetrievalSettings(
+        mode=settings.retrieval,
+        fusion=settings.fusion,
+        rrf_k=settings.rrf_k,
+        dense_weight=settings.dense_weight,
+        lexical_weight=settings.lexical_weight,
+        coverage_weight=settings.coverage_weight,
+        candidates=settings.candidates,
+        restore_diacritics=bool(settings.restore_diacritics),
+    )
+
+
+def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    if settings.embedder == "default":
+        folder = models.ensure_embedder(settings.cache_dir)
+        return SentenceTransformerEmbedder(
+            folder, model_id=models.EMBEDDER_ID, batch_size=settings.embed_batch_size, threads=settings.threads
+        )
+    return SentenceTransformerEmbedder(
+        settings.embedder, batch_size=settings.embed_batch_size, threads=settings.threads
+    )
+
+
+def build_generator(settings: Settings) -> LlamaCppGenerator:
+    if settings.llm == "default":
+        path = models.ensure_llm(settings.cache_dir)
+        return LlamaCppGenerator(
+            path,
+            model_id=models.LLM_ID,
+            n_ctx=settings.n_ctx,
+            n_threads=settings.threads,
+            extra_buffers=settings.llm_extra_buffers,
+        )
+    return LlamaCppGenerator(
+        Path(settings.llm), n_ctx=settings.n_ctx, n_threads=settings.threads, extra_buffers=settings.llm_extra_buffers
+    )
+
+
+def run_ingest(
+    settings: Settings,
+    paths: list[Path],
+    *,
+    embedder: SentenceTransformerEmbedder | None = None,
+    rebuild: bool = False,
+    prune: bool = False,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
+    return ingest(
+        paths,
+        index=settings.index,
+        embedder=embedder or build_embedder(settings),
+        chunking=chunk_settings(settings),
+        rebuild=rebuild,
+        prune=prune,
+        progress=progress,
+        ann_threshold=settings.ann_threshold,
+        nprobe=settings.nprobe,
+        max_file_bytes=settings.max_file_mb * 2**20 if settings.max_file_mb > 0 else None,
+    )
+
+
+def build_assistant(
+    settings: Settings,
+    *,
+    embedder: SentenceTransformerEmbedder | None = None,
+    generator: LlamaCppGenerator | None = None,
+    with_generator: bool = True,
+    wrap_retriever: Callable[[Retriever], Retriever] | None = None,
+) -> Assistant:
+    """Open the index and wire retriever, generator and prompts together (wrap_retriever: e.g. eval filters)."""
+    embedder = embedder or build_embedder(settings)
+    store = IndexStore.load(settings.index, ann_threshold=settings.ann_threshold, nprobe=settings.nprobe)
+    hybrid = HybridRetriever(store, embedder, retrieval_settings(settings))
+    retriever: Retriever = hybrid
+    if wrap_retriever is not None:
+        retriever = wrap_retriever(retriever)
+    if with_generator and generator is None:
+        generator = build_generator(settings)
+    elif not with_generator:
+        generator = None
+    builder = None
+    if generator is not None:
+        templates = PromptTemplates.load(settings.prompts_dir)
+        builder = PromptBuilder(templates, max_prompt_tokens=settings.n_ctx - settings.max_tokens)
+    return Assistant(
+        retriever,
+        generator,
+        builder,
+        k=settings.k,
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        max_question_chars=settings.max_question_chars,
+        prompt_chars=settings.prompt_chars,
+        answer_prompt_tokens=settings.answer_prompt_tokens or None,
+        grounding=grounding_settings(settings, embedder_id=store.model_id),
+        spell=hybrid.dense_query,  # restores marks only when settings.restore_diacritics is on
+    )
+
+
+def grounding_settings(settings: Settings, *, embedder_id: str | None = None) -> GroundingSettings | None:
+    """Thresholds of the answer checks; the answerability model only for the embedder it was fitted with."""
+    if not settings.check_answers:
+        return None
+    model = None if settings.answerability_threshold == 0 else AnswerabilityModel.load()
+    if model is not None and model.embedder != embedder_id:
+        logging.getLogger(__name__).info(
+            "answerability model fitted for %s, index embedded with %s: refusals rely on evidence only; "
+            "refit with benchmarks/fit_answerability.py",
+            model.embedder,
+            embedder_id,
+        )
+        model = None
+    return GroundingSettings(
+        support_threshold=settings.support_threshold,
+        evidence_threshold=settings.evidence_threshold,
+        extractive_fallback=bool(settings.extractive_fallback),
+        answerability=model,
+        answerability_threshold=None if settings.answerability_threshold < 0 else settings.answerability_threshold,
+    )
