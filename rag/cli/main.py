@@ -521,6 +521,9 @@ def _cmd_models(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
         return EXIT_OK if ok else EXIT_ERROR
     for item in models.status(settings.cache_dir):
         print(f"{item.name}: {item.detail} ({item.path})", file=out)
+    from rag.answer.llama_cpu import current_path
+
+    print(f"llama.cpp CPU path: {current_path(settings.llm_extra_buffers).describe()}", file=out)
     return EXIT_OK
 
 

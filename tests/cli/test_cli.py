@@ -435,3 +435,20 @@ def test_passages_print_on_one_line_with_headings_leading_into_their_text() -> N
     assert one_line(passage) == "An Dương Vương: An Dương Vương, tên thật. Nguồn gốc › Người Âu Việt: Cùng tồn tại."
     assert one_line("văn bản\nthường\n# Cuối") == "văn bản thường Cuối"
     assert one_line("## Mục 1 ##\nnội dung") == "Mục 1: nội dung"  # closing marks go too, as the loader reads it
+
+
+def test_models_status_reports_the_llama_cpp_cpu_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.answer import llama_cpu
+
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(llama_cpu, "cpu_info", lambda: ("Intel Xeon (test)", {"avx2", "amx_tile", "amx_int8"}))
+    monkeypatch.setattr(llama_cpu, "llama_build_features", lambda: {"AVX2": "1", "AMX_INT8": "1", "REPACK": "1"})
+    code, out, _ = run_cli("models", "status")
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "llama.cpp CPU path: Intel Xeon (test); llama.cpp build AVX2=1 AMX_INT8=1 REPACK=1; extra buffer types off: "
+        "CPU and build have AMX, whose kernel crashes on Q4_K_M (llama.cpp#20824)"
+    )
+    monkeypatch.setenv("RAG_LLM_EXTRA_BUFFERS", "on")
+    code, out, _ = run_cli("models", "status")
+    assert out.splitlines()[-1].endswith("extra buffer types on (repacked weights): llm_extra_buffers = on")
