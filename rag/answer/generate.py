@@ -50,6 +50,12 @@ def cjk_token_ids(llm) -> object:  # noqa: ANN001 - llama_cpp.Llama; returns a n
     return np.array(ids, dtype=np.intp)
 
 
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("llama-cpp-python")
+
+
 class LlamaCppGenerator:
     """A GGUF chat model run by llama.cpp; the chat template comes from the GGUF itself.
 
@@ -127,6 +133,13 @@ class LlamaCppGenerator:
                     raise ModelLoadError(
                         f"cannot load GGUF {self._path}: {e}. The file may be corrupt: run `rag models install --force`"
                     ) from e
+                if getattr(llm.model_params, "use_extra_bufts", None) != self.cpu_path.extra_buffers:
+                    # a llama-cpp-python that builds its model parameters another way: the AMX kernel would crash
+                    raise ModelLoadError(
+                        f"llama-cpp-python {_version()} did not take use_extra_bufts={self.cpu_path.extra_buffers} "
+                        f"({self.cpu_path.reason}): install llama-cpp-python 0.3.x or build it with "
+                        'CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=ON"'
+                    )
                 template = llm.metadata.get("tokenizer.chat_template")
                 if not template:
                     raise ModelLoadError(f"{self._path} has no chat template: use an instruction-tuned GGUF")
