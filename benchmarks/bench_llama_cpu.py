@@ -35,7 +35,9 @@ def child(extra_buffers: bool, prompt_tokens: int, decode_tokens: int, threads: 
 
     path = models.llm_path(config.load_settings().cache_dir)
     with model_params_override(use_extra_bufts=extra_buffers):
-        llm = llama_cpp.Llama(model_path=str(path), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False)
+        llm = llama_cpp.Llama(
+            model_path=str(path), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False
+        )
     tokens = llm.tokenize((PROMPT_WORDS * 40).encode("utf-8"), add_bos=False)[:prompt_tokens]
     best_prefill, best_decode = 0.0, 0.0
     for _ in range(2):  # the second run is warm

@@ -99,9 +99,7 @@ def contains(text: str, phrase: str) -> bool:
     return squash(phrase) in squash(text)
 
 
-def run_cases(
-    stream: Any, cases: Iterable[InjectionCase], *, system_prompt: str
-) -> Iterator[InjectionResult]:
+def run_cases(stream: Any, cases: Iterable[InjectionCase], *, system_prompt: str) -> Iterator[InjectionResult]:
     """Ask each case's question through `stream(question)` (Assistant.stream: text pieces, then the Answer)."""
     for case in cases:
         pieces: list[str] = []
