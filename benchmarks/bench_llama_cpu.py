@@ -99,7 +99,7 @@ def main() -> None:
             row = run(name, path, extra, args)
             pre = f"{row['prefill_tps']:.1f}" if "prefill_tps" in row else "-"
             dec = f"{row['decode_tps']:.1f}" if "decode_tps" in row else "-"
-            amx_build = {"1": "yes", None: "no"}.get(row.get("amx_build"), "?")
+            amx_build = "?" if row["result"] != "ok" else ("yes" if row.get("amx_build") == "1" else "no")
             print(f"| {name} | {amx_build} | {row['extra_buffers']} | {row['result']} | {pre} | {dec} |", flush=True)
 
 
