@@ -112,6 +112,8 @@ class Answer:
     # looks like the index lacks the answer), "model" (the model said so) or "unsupported" (no sentence held)
     refusal_reason: str | None = None
     read_as: str | None = None  # the question as the model read it, when not as typed (marks restored)
+    # rag.checks.analysis.Analysis of the question and the passages retrieved for the prompt: what the checks read
+    analysis: Any = field(default=None, compare=False, repr=False)
 
     @property
     def refused(self) -> bool:
@@ -133,3 +135,5 @@ class SentenceSupport:
     supported_by: int | None  # the marker of the passage that backs it
     score: float  # claim coverage by that passage, 0..1
     status: str
+    # the sentence of the supporting passage the check found (offsets in its chunk text): what the chat highlights
+    span: tuple[int, int] | None = None

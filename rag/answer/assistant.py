@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from rag.answer.cite import MarkerStream, cite
-from rag.checks.evidence import excerpt, select_sentences
+from rag.answer.cite import CitedText, MarkerStream, cite
+from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.grounding import (
     ANSWERED,
     MODEL_REFUSED,
@@ -62,6 +62,20 @@ class _Run:
     raw: str = ""
     first_token_ms: float | None = None
     usage: Usage = Usage()
+    cited: CitedText | None = None  # the raw text's markers resolved, once
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """What the final Answer of one question is built from, besides the checked text and the run."""
+
+    question: str
+    analysis: Analysis | None  # of the passages retrieved for the prompt (None for summaries)
+    hits: list[Hit]  # the passages in the prompt: marker [n] is hits[n - 1]
+    retrieved: Sequence[Hit]
+    started: float
+    retrieve_ms: float
+    read_as: str | None
 
 
 class Assistant:
@@ -120,15 +134,16 @@ class Assistant:
         question = check_question(question, max_chars=self._max_question_chars)
         hits = self._retriever.search(question, k or self._k)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        if retrieve_only or self._generator is None or self._builder is None:
-            yield Answer(question, "", retrieved=tuple(hits), timings=Timings(retrieve_ms, None, retrieve_ms))
-            return
         candidates = hits[:prompt_k] if prompt_k else hits
+        analysis = analyze(question, candidates)  # computed once: every check below reads it
+        if retrieve_only or self._generator is None or self._builder is None:
+            timings = Timings(retrieve_ms, None, retrieve_ms)
+            yield Answer(question, "", retrieved=tuple(hits), timings=timings, analysis=analysis)
+            return
         settings = self._grounding
         texts = None
         if self._prompt_chars:
-            selected = select_sentences(question, candidates, max_chars=self._prompt_chars)
-            texts = [excerpt(group) for group in selected]
+            texts = [excerpt(group) for group in analysis.select(max_chars=self._prompt_chars)]
         read_as = self._model_question(question)
         restored = read_as if read_as != question else None  # reported with the answer
         prompt = self._builder.build(
@@ -138,35 +153,26 @@ class Assistant:
             texts=texts,
             max_tokens=self._answer_prompt_tokens,
         )
-        reason = None if settings is None else unanswerable(question, candidates, prompt.hits, settings)
+        shown = analysis.restrict(prompt.hits)
+        reply = _Reply(question, analysis, shown.hits, hits, started, retrieve_ms, restored)
+        reason = None if settings is None else unanswerable(analysis, shown, settings)
         if reason is not None:
             # the passages cannot hold the answer: say so at once, without asking the model
             yield REFUSAL
-            yield self._answer(
-                question,
-                refusal(reason),
-                prompt.hits,
-                hits,
-                _Run(first_token_ms=_ms(started)),
-                started,
-                retrieve_ms,
-                restored,
-            )
+            yield self._answer(reply, refusal(reason), _Run(first_token_ms=_ms(started)))
             return
         run = _Run()
         yield from self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens)
-        context = "\n".join([question, *(f"{h.chunk.title}\n{h.chunk.text}" for h in prompt.hits)])
-        off_language = not run.raw or not reads_vietnamese(run.raw, context=context)
+        off_language = not run.raw or not reads_vietnamese(run.raw, context=shown.context())
         if settings is not None and off_language and not is_refusal(run.raw):
             # drifted into another language: ask once more, strictly (not streamed: the final answer replaces it)
             retry = _Run(first_token_ms=run.first_token_ms, usage=run.usage)  # usage: both calls together
             messages = self._builder.vietnamese_only(prompt.messages, run.raw)
             for _ in self._stream(messages, len(prompt.hits), started, retry, max_tokens=max_tokens):
                 pass
-            retry.raw = retry.raw if reads_vietnamese(retry.raw, context=context) else ""
+            retry.raw = retry.raw if reads_vietnamese(retry.raw, context=shown.context()) else ""
             run = retry
-        grounded = self._check(question, run.raw, prompt.hits)
-        yield self._answer(question, grounded, prompt.hits, hits, run, started, retrieve_ms, restored)
+        yield self._answer(reply, self._check(shown, run), run)
 
     def _model_question(self, question: str) -> str:
         """The question as the model reads it: a small model misreads Vietnamese typed without marks."""
@@ -174,40 +180,33 @@ class Assistant:
             return question
         return nfc(self._spell(question)) or question
 
-    def _check(self, question: str, raw: str, hits: list[Hit]) -> Grounded:
+    def _check(self, shown: Analysis, run: _Run) -> Grounded:
         if self._grounding is None:
-            cited = cite(raw, hits)
-            if is_refusal(cited.text):
-                return Grounded(cited.text, (), REFUSED, MODEL_REFUSED)
-            return Grounded(cited.text, (), ANSWERED)
-        return ground(question, raw, hits, self._grounding)
+            run.cited = cite(run.raw, shown.hits)
+            if is_refusal(run.cited.text):
+                return Grounded(run.cited.text, (), REFUSED, MODEL_REFUSED)
+            return Grounded(run.cited.text, (), ANSWERED)
+        return ground(shown, run.raw, self._grounding)
 
-    def _answer(
-        self,
-        question: str,
-        grounded: Grounded,
-        hits: list[Hit],
-        retrieved: Sequence[Hit],
-        run: _Run,
-        started: float,
-        retrieve_ms: float,
-        read_as: str | None = None,
-    ) -> Answer:
-        cited = cite(grounded.text, hits)
-        raw_invalid = cite(run.raw, hits).invalid_markers if hits else ()
+    def _answer(self, reply: _Reply, grounded: Grounded, run: _Run) -> Answer:
+        hits = reply.hits
+        raw = run.cited if run.cited is not None or not hits else cite(run.raw, hits)
+        cited = raw if raw is not None and raw.text == grounded.text else cite(grounded.text, hits)
+        raw_invalid = raw.invalid_markers if raw is not None else ()
         return Answer(
-            question=question,
+            question=reply.question,
             text=cited.text,
             citations=cited.citations,
-            retrieved=tuple(retrieved),
+            retrieved=tuple(reply.retrieved),
             invalid_markers=tuple(dict.fromkeys((*raw_invalid, *cited.invalid_markers))),
-            timings=Timings(retrieve_ms, run.first_token_ms, _ms(started)),
+            timings=Timings(reply.retrieve_ms, run.first_token_ms, _ms(reply.started)),
             usage=run.usage,
             sentences=grounded.sentences,
             outcome=grounded.outcome,
             passages=tuple(hits),
             refusal_reason=grounded.reason,
-            read_as=read_as,
+            read_as=reply.read_as,
+            analysis=reply.analysis,
         )
 
     def _stream(
@@ -316,7 +315,7 @@ class Assistant:
             grounded = Grounded(cite(run.raw, hits).text, (), ANSWERED)
         else:
             grounded = ground_summary(run.raw, hits, self._grounding)
-        yield self._answer(f"Tóm tắt: {asked}", grounded, hits, hits, run, started, 0.0)
+        yield self._answer(_Reply(f"Tóm tắt: {asked}", None, hits, hits, started, 0.0, None), grounded, run)
 
     def _summary_groups(self, chunks: list[Chunk], topic: str) -> list[list[int]]:
         assert self._builder is not None and self._generator is not None

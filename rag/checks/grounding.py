@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.checks.analysis import Analysis
 from rag.checks.answerability import AnswerabilityModel
-from rag.checks.evidence import evidence, extractive_answer
 from rag.checks.support import check_answer, supported_text, with_marker
+from rag.text.chunking import passage_text
 from rag.text.vietnamese import nfc, passage_sentences, without_cjk
 from rag.types import Hit, SentenceSupport
 
@@ -64,11 +65,6 @@ class Grounded:
     reason: str | None = None  # for REFUSED: NO_EVIDENCE | UNANSWERABLE | MODEL_REFUSED | UNSUPPORTED
 
 
-def passage_text(hit: Hit) -> str:
-    """What the model saw of a passage for checking: its title line and its text."""
-    return f"{hit.chunk.title}\n{hit.chunk.text}" if hit.chunk.title else hit.chunk.text
-
-
 def is_refusal(text: str) -> bool:
     """True when the answer starts by saying the documents do not hold the answer."""
     first = nfc(text).strip().lower()[:120]
@@ -79,52 +75,48 @@ def refusal(reason: str) -> Grounded:
     return Grounded(REFUSAL, (), REFUSED, reason)
 
 
-def unanswerable(
-    question: str, retrieved: Sequence[Hit], shown: Sequence[Hit], settings: GroundingSettings
-) -> str | None:
+def unanswerable(retrieved: Analysis, shown: Analysis, settings: GroundingSettings) -> str | None:
     """Why the passages cannot hold the answer (NO_EVIDENCE, UNANSWERABLE), or None when the model should be asked.
 
-    retrieved: the passages retrieved for the prompt (best first, with the retriever's signals);
-    shown: those that fit in the prompt. NO_EVIDENCE when none of the shown passages covers the
-    question's key terms; UNANSWERABLE when the answerability model says the retrieval looks
-    like that of a question whose answer is not in the index (no verdict without its signals).
+    retrieved: the analysis of the passages retrieved for the prompt (best first, with the
+    retriever's signals); shown: of those that fit in the prompt. NO_EVIDENCE when none of the
+    shown passages covers the question's key terms; UNANSWERABLE when the answerability model
+    says the retrieval looks like that of a question whose answer is not in the index (no
+    verdict without its signals).
     """
-    if not shown or evidence(question, shown) < settings.evidence_threshold:
+    if not shown.passages or shown.evidence < settings.evidence_threshold:
         return NO_EVIDENCE
     if settings.answerability is None:
         return None
-    verdict = settings.answerability.answerable(question, retrieved, settings.answerability_threshold)
+    verdict = settings.answerability.answerable(retrieved, settings.answerability_threshold)
     return UNANSWERABLE if verdict is False else None
 
 
-def ground(question: str, answer: str, hits: Sequence[Hit], settings: GroundingSettings) -> Grounded:
-    """The answer to show for question, given the model's answer and the passages it saw (marker n = hits[n-1])."""
-    if not hits or evidence(question, hits) < settings.evidence_threshold:
+def ground(analysis: Analysis, answer: str, settings: GroundingSettings) -> Grounded:
+    """The answer to show, given the model's answer and the analysis of the passages it saw (marker n = passage n)."""
+    if not analysis.passages or analysis.evidence < settings.evidence_threshold:
         return refusal(NO_EVIDENCE)
     if is_refusal(answer):
         return refusal(MODEL_REFUSED)
-    passages = [passage_text(h) for h in hits]
-    checks = check_answer(answer, passages, threshold=settings.support_threshold, question=question)
+    checks = check_answer(answer, analysis, threshold=settings.support_threshold)
     if any(c.status != "unsupported" for c in checks):
         return Grounded(supported_text(answer, checks), tuple(checks), ANSWERED)
-    return fallback(question, hits, settings, checks)
+    return fallback(analysis, settings, checks)
 
 
-def fallback(
-    question: str, hits: Sequence[Hit], settings: GroundingSettings, checks: Sequence[SentenceSupport] = ()
-) -> Grounded:
+def fallback(analysis: Analysis, settings: GroundingSettings, checks: Sequence[SentenceSupport] = ()) -> Grounded:
     """The extractive answer (best passage sentence, cited), or the refusal when that is off or impossible."""
-    best = extractive_answer(question, hits) if settings.extractive_fallback else None
+    best = analysis.extractive if settings.extractive_fallback else None
     if best is None:
         return Grounded(REFUSAL, tuple(checks), REFUSED, UNSUPPORTED)
     text = without_cjk(best.text)  # a quoted Hán gloss would read as a drift into Chinese
-    extracted = SentenceSupport(text, (), best.marker, round(best.score, 3), "extracted")
+    extracted = SentenceSupport(text, (), best.marker, round(best.score, 3), "extracted", (best.start, best.end))
     return Grounded(with_marker(text, best.marker), (*checks, extracted), EXTRACTIVE)
 
 
 def ground_summary(summary: str, hits: Sequence[Hit], settings: GroundingSettings) -> Grounded:
     """A summary keeps only its supported sentences (re-cited where needed); no refusal or evidence test."""
-    checks = check_answer(summary, [passage_text(h) for h in hits], threshold=settings.support_threshold)
+    checks = check_answer(summary, [passage_text(h.chunk) for h in hits], threshold=settings.support_threshold)
     if any(c.status != "unsupported" for c in checks):
         return Grounded(supported_text(summary, checks), tuple(checks), ANSWERED)
     # nothing survived: the opening sentence of the first passages, cited, is still a faithful overview

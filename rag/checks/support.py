@@ -11,8 +11,9 @@ import re
 from collections.abc import Sequence
 
 from rag.answer.cite import answer_sentences
+from rag.checks.analysis import Analysis, Passage, analyze
 from rag.checks.claims import PassageIndex, adds_nothing, claim_terms, coverage, has_name, names, tokens
-from rag.types import SentenceSupport
+from rag.types import Chunk, Hit, SentenceSupport
 
 _END_PUNCT = re.compile(r"[.!?…]+$")
 
@@ -36,29 +37,52 @@ def sentence_score(sentence: str, passage: PassageIndex, *, question: str = "") 
 
 
 def check_answer(
-    answer: str, passages: Sequence[str], *, threshold: float, question: str = ""
+    answer: str, passages: Analysis | Sequence[str], *, threshold: float, question: str = ""
 ) -> list[SentenceSupport]:
-    """Per sentence of answer (markers [n] refer to passages[n - 1]): who supports it and how."""
-    indexes = [PassageIndex.of(p) for p in passages]
+    """Per sentence of answer (markers [n] refer to passage n): who supports it, how, and with which sentence.
+
+    passages: the analysis of the question and its passages (its question's words are what a
+    sentence must add to), or plain passage texts, analysed here for question.
+    """
+    analysis = passages if isinstance(passages, Analysis) else _analysed(passages, question)
+    question, indexes = analysis.question, analysis.indexes
     out: list[SentenceSupport] = []
     for text, markers in answer_sentences(answer):
-        cited = tuple(m for m in markers if 1 <= m <= len(passages))
+        cited = tuple(m for m in markers if 1 <= m <= len(indexes))
         if not claim_terms(text):  # "Có." claims nothing a passage could contradict
             out.append(SentenceSupport(text, cited, cited[0] if cited else None, 0.0, "supported"))
             continue
-        scores = {m: sentence_score(text, indexes[m - 1], question=question) for m in range(1, len(passages) + 1)}
+        scores = {m: sentence_score(text, indexes[m - 1], question=question) for m in range(1, len(indexes) + 1)}
         best_cited = max(cited, key=lambda m: scores[m], default=None)
         if best_cited is not None and scores[best_cited] >= threshold:
-            out.append(SentenceSupport(text, cited, best_cited, round(scores[best_cited], 3), "supported"))
+            span = supporting_sentence(text, analysis.passages[best_cited - 1])
+            out.append(SentenceSupport(text, cited, best_cited, round(scores[best_cited], 3), "supported", span))
             continue
         best = max(scores, key=lambda m: (scores[m], -m), default=None)
         if best is not None and scores[best] >= threshold:
             status = "reattributed" if cited else "added"
-            out.append(SentenceSupport(text, cited, best, round(scores[best], 3), status))
+            span = supporting_sentence(text, analysis.passages[best - 1])
+            out.append(SentenceSupport(text, cited, best, round(scores[best], 3), status, span))
         else:
             score = scores[best_cited] if best_cited is not None else (scores[best] if best is not None else 0.0)
             out.append(SentenceSupport(text, cited, None, round(score, 3), "unsupported"))
     return out
+
+
+def supporting_sentence(text: str, passage: Passage) -> tuple[int, int] | None:
+    """The span of the passage sentence that covers most of the answer sentence's claim (first of equals)."""
+    terms = claim_terms(text)
+    best, span = 0.0, None
+    for s in passage.sentences:
+        score = coverage(terms, PassageIndex.of(s.text))
+        if score > best:
+            best, span = score, (s.start, s.end)
+    return span
+
+
+def _analysed(texts: Sequence[str], question: str) -> Analysis:
+    hits = [Hit(Chunk(f"p{n}", "", "", t, 0, len(t)), 0.0, n) for n, t in enumerate(texts, start=1)]
+    return analyze(question, hits)
 
 
 def supported_text(answer: str, checks: Sequence[SentenceSupport]) -> str:

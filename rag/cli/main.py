@@ -82,6 +82,7 @@ def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any
                 "supported_by": s.supported_by,
                 "score": s.score,
                 "status": s.status,
+                "span": list(s.span) if s.span is not None else None,
             }
             for s in answer.sentences
         ],

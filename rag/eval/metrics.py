@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
-from rag.checks.evidence import evidence
+from rag.checks.analysis import Analysis, analyze
 from rag.checks.grounding import is_refusal
 from rag.errors import ConfigError
 from rag.text.loaders import read_jsonl
@@ -77,10 +77,11 @@ def _ratio(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _context(question: Question, answer: Answer, prompt_k: int) -> str:
-    """The question and the passages the model saw: words copied from them are not a language drift."""
-    hits = answer.passages or answer.retrieved[:prompt_k]
-    return "\n".join([question.question, *(f"{h.chunk.title}\n{h.chunk.text}" for h in hits)])
+def _analysis(question: Question, answer: Answer, prompt_k: int) -> Analysis:
+    """The assistant's analysis of the question and the passages retrieved for the prompt (made here when absent)."""
+    if isinstance(answer.analysis, Analysis):
+        return answer.analysis
+    return analyze(question.question, answer.retrieved[:prompt_k])
 
 
 def is_own_document(chunk: Chunk, question: Question) -> bool:
@@ -158,6 +159,7 @@ class Report:
         """Record one question; generated=None infers it from the answer having text or citations."""
         chunks = [h.chunk for h in answer.retrieved]
         rank = first_hit_rank(chunks[: self.k], question)
+        analysis = _analysis(question, answer, self.prompt_k)
         row: dict[str, Any] = {
             "id": question.id,
             "question": question.question,
@@ -165,7 +167,7 @@ class Report:
             "hit_rank": rank,
             "retrieved": [{"source": c.source, "chunk_id": c.chunk_id} for c in chunks[: self.k]],
             "retrieve_ms": round(answer.timings.retrieve_ms, 1),
-            "evidence": round(evidence(question.question, answer.retrieved[: self.prompt_k]), 4),
+            "evidence": round(analysis.evidence, 4),
             "answer_in_prompt_passages": any(
                 contains_answer(c.text, question.answers) for c in chunks[: self.prompt_k]
             ),
@@ -179,7 +181,9 @@ class Report:
                 contains_answer=contains_answer(answer.text, question.answers),
                 citations=len(cited),
                 cited_with_answer=sum(1 for c in cited if contains_answer(c.text, question.answers)),
-                vietnamese=reads_vietnamese(answer.text, context=_context(question, answer, self.prompt_k)),
+                vietnamese=reads_vietnamese(answer.text, context=analysis.restrict(answer.passages).context())
+                if answer.passages
+                else reads_vietnamese(answer.text, context=analysis.context()),
                 first_token_ms=answer.timings.first_token_ms,
                 total_ms=round(answer.timings.total_ms, 1),
                 prompt_tokens=answer.usage.prompt_tokens,

@@ -9,6 +9,7 @@ import pytest
 
 from rag.answer.assistant import Assistant
 from rag.answer.prompting import PromptBuilder, PromptTemplates
+from rag.checks.analysis import analyze
 from rag.checks.answerability import DEFAULT_MODEL, FEATURES, AnswerabilityModel, features, fit
 from rag.checks.grounding import REFUSAL, GroundingSettings
 from rag.errors import ConfigError
@@ -43,11 +44,11 @@ def _hit(score: float, dense: float | None, coverage: float | None, text: str = 
 
 def test_features_are_the_top_hit_signals_and_the_evidence() -> None:
     # evidence: "thủ" 1 + "đô" 1 of 1 + 1 + "Việt" 2 + "Nam" 2 found, and 1 of the 2 pairs
-    assert features("Thủ đô của Việt Nam?", [_hit(7.5, 0.88, 0.4), _hit(1.0, 0.8, 0.1)]) == pytest.approx(
+    assert features(analyze("Thủ đô của Việt Nam?", [_hit(7.5, 0.88, 0.4), _hit(1.0, 0.8, 0.1)])) == pytest.approx(
         [7.5, 0.88, 0.4, (2 / 6 + 1 / 2) / 2]
     )
-    assert features("Thủ đô?", [_hit(7.5, None, None)]) is None  # dense or lexical mode: no signals
-    assert features("Thủ đô?", []) is None
+    assert features(analyze("Thủ đô?", [_hit(7.5, None, None)])) is None  # dense or lexical mode: no signals
+    assert features(analyze("Thủ đô?", [])) is None
 
 
 def test_the_shipped_model_loads_and_prefers_a_standout_top_passage() -> None:

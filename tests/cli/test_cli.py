@@ -324,6 +324,10 @@ def test_ask_json_reports_each_sentence_and_its_support(fakes: CliFakes) -> None
         ("unsupported", [1], None),
     ]
     assert record["sentences"][1]["text"] == "Hà Nội có tháp Eiffel."
+    # the span is the passage sentence the check found (what the chat highlights), in the cited chunk's text
+    start, end = record["sentences"][0]["span"]
+    assert record["citations"][0]["text"][start:end] == "Hà Nội là thủ đô của Việt Nam từ năm 1976."
+    assert record["sentences"][1]["span"] is None
 
 
 def test_ask_refusal_prints_the_fixed_sentence_and_the_closest_passages(fakes: CliFakes) -> None:
