@@ -114,6 +114,7 @@ class Answer:
     read_as: str | None = None  # the question as the model read it, when not as typed (marks restored)
     # rag.checks.analysis.Analysis of the question and the passages retrieved for the prompt: what the checks read
     analysis: Any = field(default=None, compare=False, repr=False)
+    unchecked: str | None = None  # the model's own answer with the checks off (only when asked for: rag eval)
 
     @property
     def refused(self) -> bool:

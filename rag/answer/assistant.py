@@ -125,10 +125,13 @@ class Assistant:
         prompt_k: int | None = None,
         retrieve_only: bool = False,
         max_tokens: int | None = None,
+        unchecked: bool = False,
     ) -> Iterator[str | Answer]:
         """Yield answer text pieces as they are generated, then the final (checked) Answer.
 
         k passages are retrieved (and reported); the first prompt_k (default all k) go to the model.
+        unchecked: also ask the model when the checks refuse before it, and report its own answer
+        (checks off) as Answer.unchecked: what `rag eval` measures the checks against.
         """
         started = time.perf_counter()
         question = check_question(question, max_chars=self._max_question_chars)
@@ -156,13 +159,20 @@ class Assistant:
         shown = analysis.restrict(prompt.hits)
         reply = _Reply(question, analysis, shown.hits, hits, started, retrieve_ms, restored)
         reason = None if settings is None else unanswerable(analysis, shown, settings)
+        run = _Run()
+        if reason is None:
+            yield from self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens)
+        elif unchecked:  # the checks refuse, but rag eval wants to know what the model would have said
+            for _ in self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens):
+                pass
+        if unchecked:
+            run.cited = cite(run.raw, shown.hits)
+        model_answer = run.cited.text if run.cited is not None else None
         if reason is not None:
             # the passages cannot hold the answer: say so at once, without asking the model
             yield REFUSAL
-            yield self._answer(reply, refusal(reason), _Run(first_token_ms=_ms(started)))
+            yield self._answer(reply, refusal(reason), _Run(first_token_ms=_ms(started)), model_answer)
             return
-        run = _Run()
-        yield from self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens)
         off_language = not run.raw or not reads_vietnamese(run.raw, context=shown.context())
         if settings is not None and off_language and not is_refusal(run.raw):
             # drifted into another language: ask once more, strictly (not streamed: the final answer replaces it)
@@ -172,7 +182,7 @@ class Assistant:
                 pass
             retry.raw = retry.raw if reads_vietnamese(retry.raw, context=shown.context()) else ""
             run = retry
-        yield self._answer(reply, self._check(shown, run), run)
+        yield self._answer(reply, self._check(shown, run), run, model_answer)
 
     def _model_question(self, question: str) -> str:
         """The question as the model reads it: a small model misreads Vietnamese typed without marks."""
@@ -182,13 +192,13 @@ class Assistant:
 
     def _check(self, shown: Analysis, run: _Run) -> Grounded:
         if self._grounding is None:
-            run.cited = cite(run.raw, shown.hits)
+            run.cited = run.cited or cite(run.raw, shown.hits)
             if is_refusal(run.cited.text):
                 return Grounded(run.cited.text, (), REFUSED, MODEL_REFUSED)
             return Grounded(run.cited.text, (), ANSWERED)
         return ground(shown, run.raw, self._grounding)
 
-    def _answer(self, reply: _Reply, grounded: Grounded, run: _Run) -> Answer:
+    def _answer(self, reply: _Reply, grounded: Grounded, run: _Run, unchecked: str | None = None) -> Answer:
         hits = reply.hits
         raw = run.cited if run.cited is not None or not hits else cite(run.raw, hits)
         cited = raw if raw is not None and raw.text == grounded.text else cite(grounded.text, hits)
@@ -207,6 +217,7 @@ class Assistant:
             refusal_reason=grounded.reason,
             read_as=reply.read_as,
             analysis=reply.analysis,
+            unchecked=unchecked,
         )
 
     def _stream(
@@ -255,10 +266,16 @@ class Assistant:
         run.usage = Usage(total.prompt_tokens + usage.prompt_tokens, total.completion_tokens + usage.completion_tokens)
 
     def ask(
-        self, question: str, *, k: int | None = None, prompt_k: int | None = None, retrieve_only: bool = False
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        prompt_k: int | None = None,
+        retrieve_only: bool = False,
+        unchecked: bool = False,
     ) -> Answer:
         """Non-streaming form of stream()."""
-        return collect(self.stream(question, k=k, prompt_k=prompt_k, retrieve_only=retrieve_only))
+        return collect(self.stream(question, k=k, prompt_k=prompt_k, retrieve_only=retrieve_only, unchecked=unchecked))
 
     def condense(self, history: Sequence[tuple[str, str]], question: str) -> str:
         """Rewrite a follow-up ("Còn năm 2022 thì sao?") into a standalone question using the chat so far."""

@@ -139,6 +139,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, help="per-question JSONL (default eval-<timestamp>.jsonl in the index)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--no-baseline", action="store_true", help="skip the naive baseline (BM25 top 4, plain prompt, no checks)"
+    )
+    p.add_argument(
+        "--replies",
+        type=Path,
+        help="JSONL of the model's replies: replayed when a prompt was seen before, else generated and appended",
+    )
 
     p = sub.add_parser("export-docs", help="write a docs.jsonl (doc_id, title, text) as one .txt file per doc")
     p.add_argument("jsonl", type=Path)
@@ -455,9 +463,12 @@ def _cmd_ui(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
 def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     import time
 
-    from rag.eval.metrics import Report, WithoutOwnDocument, load_questions
-    from rag.index.store import require_index
-    from rag.setup.wiring import build_assistant
+    from rag.eval.baseline import NaiveBaseline
+    from rag.eval.metrics import Report, WithoutOwnDocument, checks_table, load_questions
+    from rag.eval.replay import RecordedGenerator
+    from rag.index.store import IndexStore, require_index
+    from rag.retrieval.retriever import HybridRetriever, RetrievalSettings
+    from rag.setup.wiring import build_assistant, build_embedder, build_generator
 
     settings = settings.replace(index=args.index, retrieval=args.mode)
     if not 1 <= args.k <= 100:
@@ -473,9 +484,24 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
         hide = WithoutOwnDocument(retriever)
         return hide
 
+    generator = None
+    if not args.retrieve_only:
+        generator = build_generator(settings)
+        if args.replies is not None:
+            generator = RecordedGenerator(generator, args.replies)
+    embedder = build_embedder(settings)
     assistant = build_assistant(
-        settings, with_generator=not args.retrieve_only, wrap_retriever=wrap if args.unanswerable else None
+        settings,
+        embedder=embedder,
+        generator=generator,
+        with_generator=not args.retrieve_only,
+        wrap_retriever=wrap if args.unanswerable else None,
     )
+    baseline, lexical_hide = None, None
+    if generator is not None and not args.no_baseline:
+        lexical = HybridRetriever(IndexStore.load(settings.index), embedder, RetrievalSettings(mode="lexical"))
+        lexical_hide = WithoutOwnDocument(lexical)
+        baseline = NaiveBaseline(lexical_hide.search, generator, max_tokens=settings.max_tokens)
     report = Report(k=args.k, unanswerable=args.unanswerable, prompt_k=settings.k)
     rows_path = args.out or settings.index / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     progress = _progress(err)
@@ -483,8 +509,17 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
         for n, question in enumerate(questions, start=1):
             if hide is not None:
                 hide.question = question
-            answer = assistant.ask(question.question, k=args.k, prompt_k=settings.k, retrieve_only=args.retrieve_only)
-            row = report.add(question, answer, generated=not args.retrieve_only)
+            if lexical_hide is not None and args.unanswerable:
+                lexical_hide.question = question
+            answer = assistant.ask(
+                question.question,
+                k=args.k,
+                prompt_k=settings.k,
+                retrieve_only=args.retrieve_only,
+                unchecked=generator is not None,
+            )
+            naive = baseline.ask(question.question) if baseline is not None else None
+            row = report.add(question, answer, generated=not args.retrieve_only, baseline=naive)
             rows.write(json.dumps(row, ensure_ascii=False) + "\n")
             progress(n, len(questions), question.id)
     summary = report.summary() | {
@@ -498,7 +533,10 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
         print(json.dumps(summary, ensure_ascii=False), file=out)
     else:
         for key, value in summary.items():
-            print(f"{key:>24}: {value}", file=out)
+            if key != "checks":
+                print(f"{key:>24}: {value}", file=out)
+        if "checks" in summary:
+            print(checks_table(summary), file=out)
     return EXIT_OK
 
 

@@ -141,9 +141,58 @@ def token_f1(prediction: str, answers: Sequence[str]) -> float:
     return best
 
 
+def _unmarked(text: str) -> str:
+    return re.sub(r"\[\d+\]", " ", text)
+
+
 def exact_match(prediction: str, answers: Sequence[str]) -> bool:
     pred = normalize(re.sub(r"\[\d+\]", " ", prediction))
     return any(pred == normalize(a) for a in answers)
+
+
+# What the checks did with the model's own answer (checks off), per question: the checks as a classifier.
+CHECK_CLASSES = (
+    "right_kept",
+    "right_lost_dropped",  # answered, but the sentence holding the gold answer was dropped
+    "right_lost_replaced",  # replaced by an extractive sentence without it
+    "right_lost_refused",
+    "wrong_refused",
+    "wrong_rescued",  # replaced by an extractive sentence holding the gold answer
+    "wrong_replaced_wrong",
+    "wrong_kept",
+)
+
+
+def check_class(model_right: bool, final_right: bool, outcome: str) -> str:
+    """One of CHECK_CLASSES: was the model's answer right, and what did the checks make of it."""
+    if model_right:
+        if final_right:
+            return "right_kept"
+        return {"refused": "right_lost_refused", "extractive": "right_lost_replaced"}.get(outcome, "right_lost_dropped")
+    if outcome == "refused":
+        return "wrong_refused"
+    if final_right:
+        return "wrong_rescued"
+    return "wrong_replaced_wrong" if outcome == "extractive" else "wrong_kept"
+
+
+def checks_table(summary: dict[str, Any]) -> str:
+    """The checks' confusion table of a summary, for people (rag eval prints it)."""
+    counts, n = summary["checks"], summary["questions"]
+    right = sum(v for k, v in counts.items() if k.startswith("right"))
+    lines = [f"the model alone (checks off) was right on {right} of {n}; what the checks did with its answer:"]
+    labels = {
+        "right_kept": "right, kept",
+        "right_lost_dropped": "right, lost: dropped (harm)",
+        "right_lost_replaced": "right, lost: replaced (harm)",
+        "right_lost_refused": "right, lost: refused (harm)",
+        "wrong_refused": "wrong, refused",
+        "wrong_rescued": "wrong, replaced by a right extractive answer (rescue)",
+        "wrong_replaced_wrong": "wrong, replaced by a wrong one",
+        "wrong_kept": "wrong, kept",
+    }
+    lines += [f"  {labels[c]:<56} {counts[c]:>4}" for c in CHECK_CLASSES]
+    return "\n".join(lines)
 
 
 @dataclass
@@ -155,8 +204,14 @@ class Report:
     prompt_k: int = 4  # passages the model saw (for the evidence score in each row)
     rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, question: Question, answer: Answer, *, generated: bool | None = None) -> dict[str, Any]:
-        """Record one question; generated=None infers it from the answer having text or citations."""
+    def add(
+        self, question: Question, answer: Answer, *, generated: bool | None = None, baseline: Answer | None = None
+    ) -> dict[str, Any]:
+        """Record one question; generated=None infers it from the answer having text or citations.
+
+        answer.unchecked (the model's own answer, checks off) adds the checks' class; baseline is
+        the naive pipeline's answer to the same question (rag.eval.baseline).
+        """
         chunks = [h.chunk for h in answer.retrieved]
         rank = first_hit_rank(chunks[: self.k], question)
         analysis = _analysis(question, answer, self.prompt_k)
@@ -177,7 +232,7 @@ class Report:
             row.update(
                 answer=answer.text,
                 exact_match=exact_match(answer.text, question.answers),
-                token_f1=round(token_f1(re.sub(r"\[\d+\]", " ", answer.text), question.answers), 4),
+                token_f1=round(token_f1(_unmarked(answer.text), question.answers), 4),
                 contains_answer=contains_answer(answer.text, question.answers),
                 citations=len(cited),
                 cited_with_answer=sum(1 for c in cited if contains_answer(c.text, question.answers)),
@@ -194,6 +249,24 @@ class Report:
                 outcome=answer.outcome,
                 sentences=[asdict(s) for s in answer.sentences],
                 passages=[h.chunk.chunk_id for h in answer.passages],
+            )
+            if answer.unchecked is not None:
+                model_right = contains_answer(answer.unchecked, question.answers)
+                row.update(
+                    model_answer=answer.unchecked,
+                    model_contains_answer=model_right,
+                    model_token_f1=round(token_f1(_unmarked(answer.unchecked), question.answers), 4),
+                    checks=check_class(model_right, row["contains_answer"], answer.outcome),
+                )
+        if baseline is not None:
+            cited = [c.chunk for c in baseline.citations]
+            row.update(
+                baseline_answer=baseline.text,
+                baseline_contains_answer=contains_answer(baseline.text, question.answers),
+                baseline_token_f1=round(token_f1(_unmarked(baseline.text), question.answers), 4),
+                baseline_exact_match=exact_match(baseline.text, question.answers),
+                baseline_citations=len(cited),
+                baseline_cited_with_answer=sum(1 for c in cited if contains_answer(c.text, question.answers)),
             )
         self.rows.append(row)
         return row
@@ -246,5 +319,26 @@ class Report:
                 prompt_tokens_mean=round(statistics.mean(r["prompt_tokens"] for r in called), 1) if called else None,
                 first_token_ms_median=round(statistics.median(first), 1) if first else None,
                 total_ms_median=round(statistics.median(r["total_ms"] for r in generated), 1),
+            )
+        classified = [r for r in generated if "checks" in r]
+        if classified:
+            m = len(classified)
+            right = [r for r in classified if r["model_contains_answer"]]
+            out["checks"] = {c: sum(r["checks"] == c for r in classified) for c in CHECK_CLASSES}
+            out.update(
+                model_containment=round(len(right) / m, 4),
+                model_token_f1=round(sum(r["model_token_f1"] for r in classified) / m, 4),
+                # the harm: the model's right answers the checks dropped, replaced or refused
+                checks_lost_right=_ratio(sum(not r["contains_answer"] for r in right), len(right)),
+            )
+        baseline = [r for r in self.rows if "baseline_answer" in r]
+        if baseline:
+            m = len(baseline)
+            cites = sum(r["baseline_citations"] for r in baseline)
+            out.update(
+                baseline_containment=round(sum(r["baseline_contains_answer"] for r in baseline) / m, 4),
+                baseline_token_f1=round(sum(r["baseline_token_f1"] for r in baseline) / m, 4),
+                baseline_exact_match=round(sum(r["baseline_exact_match"] for r in baseline) / m, 4),
+                baseline_citation_precision=_ratio(sum(r["baseline_cited_with_answer"] for r in baseline), cites),
             )
         return out

@@ -311,3 +311,23 @@ def test_numeric_doc_id_matches_its_exported_file(tmp_path: Path) -> None:
     path = _write(tmp_path / "q.jsonl", [{"question": "Thủ đô?", "answers": ["Hà Nội"], "doc_id": 7}])
     [question] = load_questions(path)
     assert first_hit_rank([_chunk("docs/7.txt", "Hà Nội là thủ đô.")], question) == 1
+
+
+@pytest.mark.parametrize(
+    ("model_right", "final_right", "outcome", "expected"),
+    [
+        (True, True, "answered", "right_kept"),
+        (True, True, "extractive", "right_kept"),  # replaced by a sentence that still holds the answer
+        (True, False, "answered", "right_lost_dropped"),
+        (True, False, "extractive", "right_lost_replaced"),
+        (True, False, "refused", "right_lost_refused"),
+        (False, False, "refused", "wrong_refused"),
+        (False, True, "extractive", "wrong_rescued"),
+        (False, False, "extractive", "wrong_replaced_wrong"),
+        (False, False, "answered", "wrong_kept"),
+    ],
+)
+def test_check_class(model_right: bool, final_right: bool, outcome: str, expected: str) -> None:
+    from rag.eval.metrics import check_class
+
+    assert check_class(model_right, final_right, outcome) == expected
