@@ -106,7 +106,9 @@ class Answer:
     timings: Timings = field(default_factory=Timings)
     usage: Usage = field(default_factory=Usage)
     sentences: tuple[SentenceSupport, ...] = ()  # per answer sentence: which passage supports it and how
-    outcome: str = "answered"  # "answered" | "extractive" (built from passage sentences) | "refused"
+    # "answered" | "extractive" (built from passage sentences) | "unchecked" (no sentence verified, shown as written)
+    # | "hedged" (the closest passage sentence, said not to answer directly) | "refused"
+    outcome: str = "answered"
     passages: tuple[Hit, ...] = ()  # the passages the model saw: marker [n] is passages[n - 1]
     # refused because: "evidence" (no passage covers the question's key terms), "answerability" (retrieval
     # looks like the index lacks the answer), "model" (the model said so) or "unsupported" (no sentence held)
@@ -115,6 +117,7 @@ class Answer:
     # rag.checks.analysis.Analysis of the question and the passages retrieved for the prompt: what the checks read
     analysis: Any = field(default=None, compare=False, repr=False)
     unchecked: str | None = None  # the model's own answer with the checks off (only when asked for: rag eval)
+    short_answer: str | None = None  # the bare fact ("1226"); None when refused or hedged, or with the checks off
 
     @property
     def refused(self) -> bool:

@@ -19,12 +19,13 @@ from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.grounding import (
     ANSWERED,
     MODEL_REFUSED,
-    REFUSAL,
     REFUSED,
+    UNANSWERABLE,
     Grounded,
     GroundingSettings,
     ground,
     ground_summary,
+    hedge,
     is_refusal,
     refusal,
     unanswerable,
@@ -169,9 +170,12 @@ class Assistant:
             run.cited = cite(run.raw, shown.hits)
         model_answer = run.cited.text if run.cited is not None else None
         if reason is not None:
-            # the passages cannot hold the answer: say so at once, without asking the model
-            yield REFUSAL
-            yield self._answer(reply, refusal(reason), _Run(first_token_ms=_ms(started)), model_answer)
+            # the passages cannot hold the answer: say so at once (or hedge), without asking the model
+            assert settings is not None
+            hedged = settings.hedge and reason == UNANSWERABLE
+            grounded = hedge(shown, reason) if hedged else refusal(reason)
+            yield grounded.text
+            yield self._answer(reply, grounded, _Run(first_token_ms=_ms(started)), model_answer)
             return
         off_language = not run.raw or not reads_vietnamese(run.raw, context=shown.context())
         if settings is not None and off_language and not is_refusal(run.raw):
@@ -218,6 +222,7 @@ class Assistant:
             read_as=reply.read_as,
             analysis=reply.analysis,
             unchecked=unchecked,
+            short_answer=grounded.short_answer,
         )
 
     def _stream(

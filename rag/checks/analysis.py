@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from rag.checks.claims import PassageIndex, Terms, adds_nothing, claim_terms, tokens
+from rag.checks.phrases import expected_type, typed_answer
 from rag.text.chunking import passage_text
 from rag.text.vietnamese import fold_diacritics, has_diacritics, passage_sentences
 from rag.types import Hit
@@ -33,6 +34,7 @@ class Sentence:
     end: int
     text: str
     score: float  # weighted share of the question's terms (and term pairs) found in it
+    key: float = 0.0  # the same share in the document title and the sentence: does it speak of what is asked?
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Analysis:
     terms: Terms
     fold: bool  # the question was typed without diacritics: passages are compared folded
     passages: tuple[Passage, ...]
+    kind: str | None = None  # what the question asks for: rag.checks.phrases.expected_type
 
     @property
     def hits(self) -> list[Hit]:
@@ -116,21 +119,35 @@ class Analysis:
         best = max(answers, key=lambda s: (s.score, -s.marker), default=None)
         return best if best is not None and best.score > 0 else None
 
+    def typed_extractive(self, min_key: float) -> Sentence | None:
+        """Like extractive, but only a sentence holding the question's key terms (key >= min_key) and,
+        for a question that expects a year, number, person or place, an answer of that type."""
+        answers = [
+            s
+            for s in self.sentences
+            if s.key >= min_key
+            and typed_answer(self.kind, s.text, self.question) is not None
+            and not adds_nothing(fold_diacritics(s.text) if self.fold else s.text, self.question)
+        ]
+        best = max(answers, key=lambda s: (s.score, -s.marker), default=None)
+        return best if best is not None and best.score > 0 else None
+
 
 def analyze(question: str, hits: Sequence[Hit]) -> Analysis:
     """Analyse the question against the passages (best first); marker n is hits[n - 1]."""
     terms, fold = claim_terms(question), not has_diacritics(question)
     passages = tuple(_passage(h, terms, fold, marker) for marker, h in enumerate(hits, start=1))
-    return Analysis(question, terms, fold, passages)
+    return Analysis(question, terms, fold, passages, expected_type(question))
 
 
 def _passage(hit: Hit, terms: Terms, fold: bool, marker: int = 0) -> Passage:
-    text = hit.chunk.text
+    text, title = hit.chunk.text, hit.chunk.title
     sentences = []
     for start, end in passage_sentences(text):
         sentence = text[start:end]
         score = overlap(terms, sentence, fold) if len(sentence) >= _MIN_SENTENCE_CHARS else 0.0
-        sentences.append(Sentence(marker, start, end, sentence, score))
+        key = overlap(terms, f"{title}\n{sentence}" if title else sentence, fold)
+        sentences.append(Sentence(marker, start, end, sentence, score, key))
     seen = passage_text(hit.chunk)
     return Passage(hit, seen, PassageIndex.of(seen), overlap(terms, text, fold), tuple(sentences))
 

@@ -8,10 +8,11 @@ and were tuned on MLQA-vi dev (README, "Answers you can trust").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.checks.analysis import Analysis
 from rag.checks.answerability import AnswerabilityModel
+from rag.checks.phrases import bare_fact, typed_answer
 from rag.checks.support import check_answer, supported_text, with_marker
 from rag.text.chunking import passage_text
 from rag.text.vietnamese import nfc, passage_sentences, without_cjk
@@ -31,6 +32,9 @@ _REFUSAL_PHRASES = (
 _LEAD_MIN_CHARS = 30  # shorter first "sentences" are titles and headings
 
 ANSWERED, EXTRACTIVE, REFUSED = "answered", "extractive", "refused"
+UNCHECKED = "unchecked"  # no sentence was supported and no typed passage sentence could replace it: shown as written
+HEDGED = "hedged"  # borderline: the closest passage sentence, introduced as not answering directly
+HEDGE = "Tài liệu không nêu trực tiếp điều này; đoạn gần nhất: {sentence}"
 # Why an answer was refused (Answer.refusal_reason):
 NO_EVIDENCE = "evidence"  # no passage covers the question's key terms
 UNANSWERABLE = "answerability"  # the retrieval signals look like a question the index cannot answer
@@ -55,14 +59,25 @@ class GroundingSettings:
     # p(answerable) from retrieval signals (rag.checks.answerability); below the threshold: refuse. None: not used.
     answerability: AnswerabilityModel | None = None
     answerability_threshold: float | None = None  # None: the model's fitted threshold
+    phrase_support: bool = True  # a sentence holding the answer's phrase supports it (rag.checks.support.support)
+    # share of the question's key terms the supporting sentence (with its title) must hold (rag.checks.support)
+    key_threshold: float = 0.0
+    # the extractive answer must hold this share of the key terms and an answer of the type asked for;
+    # None: any best-covering sentence (the earlier behaviour)
+    extractive_key_threshold: float | None = None
+    keep_unchecked: bool = False  # no supported sentence and no extractive one: keep the answer (UNCHECKED), not refuse
+    hedge: bool = (
+        False  # where the retrieval signals or the support check would refuse, hedge with the closest sentence
+    )
 
 
 @dataclass(frozen=True)
 class Grounded:
     text: str
     sentences: tuple[SentenceSupport, ...]
-    outcome: str  # ANSWERED | EXTRACTIVE | REFUSED
-    reason: str | None = None  # for REFUSED: NO_EVIDENCE | UNANSWERABLE | MODEL_REFUSED | UNSUPPORTED
+    outcome: str  # ANSWERED | EXTRACTIVE | UNCHECKED | HEDGED | REFUSED
+    reason: str | None = None  # for REFUSED and HEDGED: NO_EVIDENCE | UNANSWERABLE | MODEL_REFUSED | UNSUPPORTED
+    short_answer: str | None = None  # the bare fact (rag.checks.phrases.bare_fact); None when refused or hedged
 
 
 def is_refusal(text: str) -> bool:
@@ -98,20 +113,47 @@ def ground(analysis: Analysis, answer: str, settings: GroundingSettings) -> Grou
         return refusal(NO_EVIDENCE)
     if is_refusal(answer):
         return refusal(MODEL_REFUSED)
-    checks = check_answer(answer, analysis, threshold=settings.support_threshold)
+    checks = check_answer(answer, analysis, threshold=settings.support_threshold, key_threshold=settings.key_threshold)
     if any(c.status != "unsupported" for c in checks):
-        return Grounded(supported_text(answer, checks), tuple(checks), ANSWERED)
-    return fallback(analysis, settings, checks)
+        text = supported_text(answer, checks)
+        return Grounded(text, tuple(checks), ANSWERED, short_answer=bare_fact(text, analysis.question))
+    return fallback(analysis, settings, checks, answer)
 
 
-def fallback(analysis: Analysis, settings: GroundingSettings, checks: Sequence[SentenceSupport] = ()) -> Grounded:
-    """The extractive answer (best passage sentence, cited), or the refusal when that is off or impossible."""
-    best = analysis.extractive if settings.extractive_fallback else None
+def fallback(
+    analysis: Analysis, settings: GroundingSettings, checks: Sequence[SentenceSupport] = (), answer: str = ""
+) -> Grounded:
+    """The extractive answer (best passage sentence, cited); else the answer kept unchecked, a hedge or the refusal."""
+    best = None
+    if settings.extractive_fallback:
+        typed = settings.extractive_key_threshold is not None
+        best = analysis.typed_extractive(settings.extractive_key_threshold) if typed else analysis.extractive
     if best is None:
+        if settings.keep_unchecked and answer.strip():
+            unchecked = tuple(replace(c, status=UNCHECKED) if c.status == "unsupported" else c for c in checks)
+            return Grounded(answer.strip(), unchecked, UNCHECKED, short_answer=bare_fact(answer, analysis.question))
+        if settings.hedge:
+            return hedge(analysis, UNSUPPORTED, checks)
         return Grounded(REFUSAL, tuple(checks), REFUSED, UNSUPPORTED)
     text = without_cjk(best.text)  # a quoted Hán gloss would read as a drift into Chinese
     extracted = SentenceSupport(text, (), best.marker, round(best.score, 3), "extracted", (best.start, best.end))
-    return Grounded(with_marker(text, best.marker), (*checks, extracted), EXTRACTIVE)
+    short = typed_answer(analysis.kind, text, analysis.question) if analysis.kind else None
+    return Grounded(
+        with_marker(text, best.marker),
+        (*checks, extracted),
+        EXTRACTIVE,
+        short_answer=short or bare_fact(text, analysis.question),
+    )
+
+
+def hedge(analysis: Analysis, reason: str, checks: Sequence[SentenceSupport] = ()) -> Grounded:
+    """'Tài liệu không nêu trực tiếp điều này; đoạn gần nhất: … [n].', or the refusal when no sentence is near."""
+    best = analysis.extractive
+    if best is None:
+        return Grounded(REFUSAL, tuple(checks), REFUSED, reason)
+    text = without_cjk(best.text)
+    closest = SentenceSupport(text, (), best.marker, round(best.score, 3), "extracted", (best.start, best.end))
+    return Grounded(HEDGE.format(sentence=with_marker(text, best.marker)), (*checks, closest), HEDGED, reason)
 
 
 def ground_summary(summary: str, hits: Sequence[Hit], settings: GroundingSettings) -> Grounded:

@@ -72,6 +72,7 @@ def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any
         },
         "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
         "outcome": answer.outcome,
+        "short_answer": answer.short_answer,
         "refused": answer.refused,
         "refusal_reason": answer.refusal_reason,
         "read_as": answer.read_as,
@@ -336,7 +337,8 @@ def _print_stream(events: Iterable[str | Answer], out: TextIO) -> Answer:
     if shown and answer.text.startswith(shown) and _ONLY_MARKERS.fullmatch(answer.text[len(shown) :]):
         print(answer.text[len(shown) :], end="", file=out, flush=True)  # only a citation added: finish the line
     elif answer.text and answer.text != shown:
-        label = {"refused": "Kết quả kiểm tra", "extractive": "Trích từ tài liệu"}.get(answer.outcome, "Sau kiểm tra")
+        labels = {"refused": "Kết quả kiểm tra", "hedged": "Kết quả kiểm tra", "extractive": "Trích từ tài liệu"}
+        label = labels.get(answer.outcome, "Sau kiểm tra")
         print(f"\n\n{label}: {answer.text}", end="", file=out, flush=True)
     return answer
 
@@ -345,6 +347,8 @@ def _print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:
     print("\n", file=out)
     if answer.read_as:
         print(f"(Câu hỏi được hiểu là: {answer.read_as})", file=out)
+    if answer.outcome == "unchecked":
+        print("(Chưa kiểm chứng được: không câu nào của câu trả lời khớp với các đoạn tìm được.)", file=out)
     dropped = [s for s in answer.sentences if s.status == "unsupported"]
     for s in dropped:
         print(f"(Đã bỏ câu không có căn cứ trong tài liệu: {s.text})", file=out)

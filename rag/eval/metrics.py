@@ -247,6 +247,9 @@ class Report:
                 refusal_reason=answer.refusal_reason,
                 read_as=answer.read_as,
                 outcome=answer.outcome,
+                short_answer=answer.short_answer,
+                short_token_f1=round(token_f1(answer.short_answer or "", question.answers), 4),
+                short_exact_match=exact_match(answer.short_answer or "", question.answers),
                 sentences=[asdict(s) for s in answer.sentences],
                 passages=[h.chunk.chunk_id for h in answer.passages],
             )
@@ -299,6 +302,10 @@ class Report:
                     for reason in sorted({r["refusal_reason"] for r in generated if r["refusal_reason"]})
                 },
                 extractive_share=round(sum(r["outcome"] == "extractive" for r in generated) / m, 4),
+                hedged_share=round(sum(r["outcome"] == "hedged" for r in generated) / m, 4),
+                unchecked_share=round(sum(r["outcome"] == "unchecked" for r in generated) / m, 4),
+                short_answer_token_f1=round(sum(r["short_token_f1"] for r in generated) / m, 4),
+                short_answer_exact_match=round(sum(r["short_exact_match"] for r in generated) / m, 4),
                 dropped_sentence_share=round(sum(s["status"] == "unsupported" for s in sentences) / len(sentences), 4)
                 if sentences
                 else None,

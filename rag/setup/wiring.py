@@ -161,4 +161,9 @@ def grounding_settings(settings: Settings, *, embedder_id: str | None = None) ->
         extractive_fallback=bool(settings.extractive_fallback),
         answerability=model,
         answerability_threshold=None if settings.answerability_threshold < 0 else settings.answerability_threshold,
+        phrase_support=bool(settings.phrase_support),
+        key_threshold=settings.key_threshold,
+        extractive_key_threshold=None if settings.extractive_key_threshold < 0 else settings.extractive_key_threshold,
+        keep_unchecked=bool(settings.keep_unchecked),
+        hedge=bool(settings.hedge),
     )

@@ -55,6 +55,7 @@ def test_ingest_then_ask_json(fakes: CliFakes) -> None:
         "usage",
         "invalid_markers",
         "outcome",
+        "short_answer",
         "refused",
         "refusal_reason",
         "read_as",
@@ -62,6 +63,7 @@ def test_ingest_then_ask_json(fakes: CliFakes) -> None:
     }
     assert (record["id"], record["question"], record["read_as"]) == (None, QUESTION, None)
     assert record["answer"] == "Thủ đô của Việt Nam là Hà Nội [1]."
+    assert record["short_answer"] == "Hà Nội"  # the bare fact: what the answer adds to the question
     assert record["invalid_markers"] == [9]
     [citation] = record["citations"]
     assert {k: citation[k] for k in ("marker", "source", "chunk_id", "text", "start", "end")} == {
