@@ -138,6 +138,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="hide each question's own article from retrieval (as an index lacking it): measures refusals",
     )
+    p.add_argument(
+        "--delete-answer-sentence",
+        action="store_true",
+        help="remove every sentence holding the gold answer from the question's own article: measures refusals",
+    )
     p.add_argument("--out", type=Path, help="per-question JSONL (default eval-<timestamp>.jsonl in the index)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument(
@@ -468,7 +473,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
     import time
 
     from rag.eval.baseline import NaiveBaseline
-    from rag.eval.metrics import Report, WithoutOwnDocument, checks_table, load_questions
+    from rag.eval.metrics import Report, WithoutAnswerSentence, WithoutOwnDocument, checks_table, load_questions
     from rag.eval.replay import RecordedGenerator
     from rag.index.store import IndexStore, require_index
     from rag.retrieval.retriever import HybridRetriever, RetrievalSettings
@@ -481,11 +486,14 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
         raise QuestionError(f"--out {args.out}: folder {args.out.parent} does not exist")
     require_index(settings.index)
     questions = load_questions(args.questions, limit=args.limit, strip_diacritics=args.strip_diacritics)
-    hide: WithoutOwnDocument | None = None
+    if args.unanswerable and args.delete_answer_sentence:
+        raise QuestionError("--unanswerable and --delete-answer-sentence are two sets: choose one")
+    hide: WithoutOwnDocument | WithoutAnswerSentence | None = None
+    unanswerable = args.unanswerable or args.delete_answer_sentence
 
     def wrap(retriever: Any) -> Any:
         nonlocal hide
-        hide = WithoutOwnDocument(retriever)
+        hide = WithoutOwnDocument(retriever) if args.unanswerable else WithoutAnswerSentence(retriever)
         return hide
 
     generator = None
@@ -499,21 +507,21 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
         embedder=embedder,
         generator=generator,
         with_generator=not args.retrieve_only,
-        wrap_retriever=wrap if args.unanswerable else None,
+        wrap_retriever=wrap if unanswerable else None,
     )
     baseline, lexical_hide = None, None
     if generator is not None and not args.no_baseline:
         lexical = HybridRetriever(IndexStore.load(settings.index), embedder, RetrievalSettings(mode="lexical"))
-        lexical_hide = WithoutOwnDocument(lexical)
+        lexical_hide = WithoutOwnDocument(lexical) if args.unanswerable else WithoutAnswerSentence(lexical)
         baseline = NaiveBaseline(lexical_hide.search, generator, max_tokens=settings.max_tokens)
-    report = Report(k=args.k, unanswerable=args.unanswerable, prompt_k=settings.k)
+    report = Report(k=args.k, unanswerable=unanswerable, prompt_k=settings.k)
     rows_path = args.out or settings.index / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     progress = _progress(err)
     with rows_path.open("w", encoding="utf-8") as rows:
         for n, question in enumerate(questions, start=1):
             if hide is not None:
                 hide.question = question
-            if lexical_hide is not None and args.unanswerable:
+            if lexical_hide is not None and unanswerable:
                 lexical_hide.question = question
             answer = assistant.ask(
                 question.question,
@@ -531,6 +539,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
         "mode": settings.retrieval,
         "strip_diacritics": args.strip_diacritics,
         "unanswerable": args.unanswerable,
+        "delete_answer_sentence": args.delete_answer_sentence,
         "per_question": str(rows_path),
     }
     if args.json:

@@ -13,7 +13,7 @@ import statistics
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -21,7 +21,7 @@ from rag.checks.analysis import Analysis, analyze
 from rag.checks.grounding import is_refusal
 from rag.errors import ConfigError
 from rag.text.loaders import read_jsonl
-from rag.text.vietnamese import fold_diacritics, nfc, reads_vietnamese
+from rag.text.vietnamese import fold_diacritics, nfc, passage_sentences, reads_vietnamese
 from rag.types import Answer, Chunk, Hit
 
 RECALL_KS = (1, 5, 10)
@@ -114,6 +114,48 @@ class WithoutOwnDocument:
         if question is None:
             return self._retriever.search(query, k)
         return self._retriever.search(query, k, exclude=lambda chunk: is_own_document(chunk, question))
+
+
+class WithoutAnswerSentence:
+    """A retriever whose passages from the question's own article lack every sentence holding a gold answer.
+
+    The adversarial unanswerable set (`rag eval --delete-answer-sentence`): the article is still
+    retrieved (ranked and scored as with the sentence, so the retrieval signals look answerable)
+    and everything else in it is kept, but the sentence that answers is gone. Set ``question``
+    before each search.
+    """
+
+    def __init__(self, retriever: Any) -> None:
+        self._retriever = retriever
+        self.question: Question | None = None
+
+    @property
+    def store(self) -> Any:
+        return self._retriever.store
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        hits = self._retriever.search(query, k)
+        question = self.question
+        if question is None:
+            return hits
+        return [
+            replace(h, chunk=without_answer(h.chunk, question)) if is_own_document(h.chunk, question) else h
+            for h in hits
+        ]
+
+
+def without_answer(chunk: Chunk, question: Question) -> Chunk:
+    """The chunk without its sentences that contain a gold answer (line breaks kept)."""
+    text = chunk.text
+    cuts = [(a, b) for a, b in passage_sentences(text) if contains_answer(text[a:b], question.answers)]
+    if not cuts:
+        return chunk
+    kept, position = [], 0
+    for a, b in cuts:
+        kept.append(text[position:a])
+        position = b
+    kept.append(text[position:])
+    return replace(chunk, text=re.sub(r"[ \t]{2,}", " ", "".join(kept)).strip())
 
 
 def is_hit(chunk: Chunk, question: Question) -> bool:

@@ -92,6 +92,7 @@ def test_eval_retrieve_only_exact_summary(fakes: CliFakes) -> None:
         "mode",
         "strip_diacritics",
         "unanswerable",
+        "delete_answer_sentence",
         "per_question",
     }
     assert (summary["index"], summary["mode"], summary["strip_diacritics"], summary["per_question"]) == (
@@ -321,3 +322,23 @@ def test_eval_replays_recorded_replies(fakes: CliFakes) -> None:
     assert (rows[0]["answer"], rows[0]["baseline_answer"]) == ("Hà Nội [1].", "Hà Nội [1].")
     assert {k: v for k, v in first.items() if "_ms" not in k} == {k: v for k, v in second.items() if "_ms" not in k}
     assert len(Path("replies.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_eval_delete_answer_sentence_keeps_the_article_but_not_its_answer(fakes: CliFakes) -> None:
+    build_index()
+    summary, rows = evaluate("--retrieve-only", "--delete-answer-sentence")
+    assert (summary["unanswerable"], summary["delete_answer_sentence"]) == (False, True)
+    # q1's own article (Hà Nội) is still retrieved first, but its one sentence held "Hà Nội": nothing of it is left
+    # except the title line, so no prompt passage holds the gold answer; q5's gold is in another article
+    assert [r["answer_in_prompt_passages"] for r in rows] == [False, False, False, False, True]
+    assert [Path(r["retrieved"][0]["source"]).stem for r in rows][:3] == ["ha-noi", "da-nang", "hue"]
+
+
+def test_without_answer_removes_only_the_sentences_holding_the_gold_answer() -> None:
+    from rag.eval.metrics import Question, without_answer
+    from rag.types import Chunk
+
+    text = "Huế là cố đô. Kinh thành được xây năm 1805. Sông Hương chảy qua."
+    chunk = Chunk("c", "hue.txt", "Huế", text, 0, len(text))
+    kept = without_answer(chunk, Question("q", "Kinh thành xây năm nào?", ("1805",), "hue"))
+    assert kept.text == "Huế là cố đô. Sông Hương chảy qua."
