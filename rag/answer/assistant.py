@@ -30,7 +30,7 @@ from rag.checks.grounding import (
     refusal,
     unanswerable,
 )
-from rag.errors import QuestionError
+from rag.errors import ConfigError, QuestionError
 from rag.text.vietnamese import cjk_index, has_diacritics, is_vietnamese, nfc, reads_vietnamese
 from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
 
@@ -50,6 +50,9 @@ def check_question(question: str, *, max_chars: int) -> str:
             "shorten it (or raise max_question_chars)"
         )
     return question
+
+
+PASSAGE_ORDERS = ("retrieval", "evidence")
 
 
 class Retriever(Protocol):
@@ -96,12 +99,15 @@ class Assistant:
         answer_prompt_tokens: int | None = None,
         grounding: GroundingSettings | None = None,
         spell: Callable[[str], str] | None = None,
+        passage_order: str = "retrieval",
     ) -> None:
         """prompt_chars: characters of selected passage sentences in the prompt (0: whole passages);
         answer_prompt_tokens: passages are dropped, weakest first, until the prompt fits;
         grounding: thresholds of the refusal and support checks (None: answers are not checked);
         spell: how a question typed without diacritics is written for the model (e.g. with its
-        marks restored from the collection); None: as typed. The checks always use the question as typed."""
+        marks restored from the collection); None: as typed. The checks always use the question as typed.
+        passage_order: "retrieval" (best retrieved first) or "evidence" (the passage whose best sentence
+        covers the question's terms most first: the model answers mostly from passage [1])."""
         self._retriever = retriever
         self._generator = generator
         self._builder = builder
@@ -113,6 +119,9 @@ class Assistant:
         self._answer_prompt_tokens = answer_prompt_tokens
         self._grounding = grounding
         self._spell = spell
+        if passage_order not in PASSAGE_ORDERS:
+            raise ConfigError(f"passage_order {passage_order!r} is unknown: use one of {', '.join(PASSAGE_ORDERS)}")
+        self._passage_order = passage_order
 
     @property
     def retriever(self) -> Retriever:
@@ -145,14 +154,18 @@ class Assistant:
             yield Answer(question, "", retrieved=tuple(hits), timings=timings, analysis=analysis)
             return
         settings = self._grounding
+        ordered = analysis
+        if self._passage_order == "evidence":  # the passage whose best sentence covers the question most first
+            best = {p.hit.chunk.chunk_id: max((s.score for s in p.sentences), default=0.0) for p in analysis.passages}
+            ordered = analysis.restrict(sorted(candidates, key=lambda h: -best[h.chunk.chunk_id]))
         texts = None
         if self._prompt_chars:
-            texts = [excerpt(group) for group in analysis.select(max_chars=self._prompt_chars)]
+            texts = [excerpt(group) for group in ordered.select(max_chars=self._prompt_chars)]
         read_as = self._model_question(question)
         restored = read_as if read_as != question else None  # reported with the answer
         prompt = self._builder.build(
             read_as,
-            candidates,
+            ordered.hits,
             self._generator.count_prompt_tokens,
             texts=texts,
             max_tokens=self._answer_prompt_tokens,

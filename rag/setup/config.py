@@ -60,6 +60,7 @@ class Settings:
     max_file_mb: int = 100  # larger files are reported and skipped by ingest (embedding 100 MB takes hours on 2 cores)
     offline: int = 1  # 1: never touch the network (HF_HUB_OFFLINE=1); 0: allow hub model names to download
     # Answers (README, "Answers you can trust"); tuned on MLQA-vi dev with distractors.
+    passage_order: str = "retrieval"  # retrieval | evidence (best question-covering sentence first)
     prompt_chars: int = 1000  # characters of question-relevant passage sentences in the prompt; 0: whole passages
     answer_prompt_tokens: int = 500  # passages are dropped, weakest first, until the answer prompt fits
     check_answers: int = 1  # 1: check every sentence against the passages, refuse or fall back; 0: raw model text

@@ -139,6 +139,7 @@ def build_assistant(
         answer_prompt_tokens=settings.answer_prompt_tokens or None,
         grounding=grounding_settings(settings, embedder_id=store.model_id),
         spell=hybrid.dense_query,  # restores marks only when settings.restore_diacritics is on
+        passage_order=settings.passage_order,
     )
 
 
