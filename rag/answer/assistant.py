@@ -173,6 +173,9 @@ class Assistant:
         shown = analysis.restrict(prompt.hits)
         reply = _Reply(question, analysis, shown.hits, hits, started, retrieve_ms, restored)
         reason = None if settings is None else unanswerable(analysis, shown, settings)
+        borderline = reason == UNANSWERABLE and settings is not None and settings.verify_unanswerable
+        if borderline:
+            reason = None  # ask the model, but keep its answer only if a passage sentence confirms it
         run = _Run()
         if reason is None:
             yield from self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens)
@@ -199,7 +202,11 @@ class Assistant:
                 pass
             retry.raw = retry.raw if reads_vietnamese(retry.raw, context=shown.context()) else ""
             run = retry
-        yield self._answer(reply, self._check(shown, run), run, model_answer)
+        grounded = self._check(shown, run)
+        if borderline and grounded.outcome != ANSWERED:
+            assert settings is not None
+            grounded = hedge(shown, UNANSWERABLE) if settings.hedge else refusal(UNANSWERABLE)
+        yield self._answer(reply, grounded, run, model_answer)
 
     def _model_question(self, question: str) -> str:
         """The question as the model reads it: a small model misreads Vietnamese typed without marks."""

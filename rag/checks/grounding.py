@@ -66,9 +66,9 @@ class GroundingSettings:
     # None: any best-covering sentence (the earlier behaviour)
     extractive_key_threshold: float | None = None
     keep_unchecked: bool = False  # no supported sentence and no extractive one: keep the answer (UNCHECKED), not refuse
-    hedge: bool = (
-        False  # where the retrieval signals or the support check would refuse, hedge with the closest sentence
-    )
+    hedge: bool = False  # where the retrieval or support checks would refuse: hedge with the closest sentence
+    # where the answerability model would refuse, ask the model anyway and keep only a supported answer
+    verify_unanswerable: bool = False
 
 
 @dataclass(frozen=True)

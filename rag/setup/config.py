@@ -78,6 +78,7 @@ class Settings:
     extractive_key_threshold: float = -1.0
     keep_unchecked: int = 0  # 1: an answer no check confirms and no passage sentence replaces is kept, marked unchecked
     hedge: int = 0  # 1: where retrieval or the support check would refuse, offer the closest passage sentence instead
+    verify_unanswerable: int = 0  # 1: where the answerability model would refuse, ask and keep a supported answer
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with the given fields changed; None values are ignored (unset CLI flags)."""

@@ -167,4 +167,5 @@ def grounding_settings(settings: Settings, *, embedder_id: str | None = None) ->
         extractive_key_threshold=None if settings.extractive_key_threshold < 0 else settings.extractive_key_threshold,
         keep_unchecked=bool(settings.keep_unchecked),
         hedge=bool(settings.hedge),
+        verify_unanswerable=bool(settings.verify_unanswerable),
     )
