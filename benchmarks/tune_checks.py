@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--delete-answer-sentence", action="store_true")
     parser.add_argument("--strip-diacritics", action="store_true")
     parser.add_argument("--grid", nargs="*", default=[], help="NAME=v1,v2 over GroundingSettings fields")
+    parser.add_argument("--out", type=Path, help="per-question rows of the last configuration")
     args = parser.parse_args()
     settings = load_settings().replace(index=args.index)
     wiring.apply_runtime_policy(settings)
@@ -113,6 +114,8 @@ def main() -> None:
         out = {"settings": changes, "generated": generator.generated} | {k: summary.get(k) for k in KEYS}
         out["refusals_by_reason"] = summary.get("refusals_by_reason")
         print(json.dumps(out, ensure_ascii=False), flush=True)
+        if args.out:
+            args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in report.rows), encoding="utf-8")
 
 
 def _word(value: str) -> Any:

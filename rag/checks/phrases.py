@@ -16,7 +16,7 @@ from rag.text.vietnamese import fold_diacritics, has_diacritics, nfc
 # Words that only say what kind of quantity or date a number is: optional on either side.
 MEASURE_WORDS = frozenset(
     """
-    năm ngày tháng thế kỷ kỉ thập niên giờ phút giây tuổi lần người chiếc con cái km mét cm kg tấn
+    năm ngày tháng thế kỷ kỉ thập niên giờ phút giây tuổi lần km mét cm kg tấn
     khoảng chừng gần hơn đến tới vào lúc thời
     """.split()
 )
@@ -38,23 +38,34 @@ def folded_keys(text: str) -> list[str]:
     return tokens(fold_diacritics(nfc(text)))
 
 
-def content_keys(text: str) -> list[str | None]:
-    """Folded keys of text, None where a function or measure word stands (judged accented when text has marks)."""
+def content_keys(text: str, *, fold: bool = True) -> list[str | None]:
+    """Keys of text (folded unless fold=False), None where a function or measure word stands.
+
+    Function words are judged accented when text has marks ("năm" is skipped, "Nam" is not).
+    """
     text = nfc(re.sub(r"\[\d+\]", " ", text))
     skip = _SKIP if has_diacritics(text) else _FOLDED_SKIP
-    return [None if k in skip or (len(k) < 2 and not k.isdigit()) else fold_diacritics(k) for k in tokens(text)]
+    keys = [None if k in skip or (len(k) < 2 and not k.isdigit()) else k for k in tokens(text)]
+    return [fold_diacritics(k) if fold and k is not None else k for k in keys]
+
+
+def _asked(answer: str, question: str) -> tuple[set[str], bool]:
+    """The question's keys and whether to compare folded: accented when both are ("Nam" is not "năm")."""
+    fold = not (has_diacritics(answer) and has_diacritics(question))
+    keys = tokens(nfc(question))
+    return {fold_diacritics(k) for k in keys} if fold else set(keys), fold
 
 
 def answer_runs(answer: str, question: str) -> list[tuple[str, ...]]:
     """The runs of words the answer adds to the question (folded), split where a question or function word stands."""
-    asked = set(folded_keys(question))
+    asked, fold = _asked(answer, question)
     runs: list[list[str]] = [[]]
-    for key in content_keys(answer):
-        if key is None or key in asked:
+    for key in content_keys(answer, fold=False):
+        if key is None or (fold_diacritics(key) if fold else key) in asked:
             if runs[-1]:
                 runs.append([])
             continue
-        runs[-1].append(key)
+        runs[-1].append(fold_diacritics(key))  # found in passages folded: an answer may be typed without marks
     return [tuple(run) for run in runs if run]
 
 
@@ -107,9 +118,9 @@ def _surface(sentence: str, name: tuple[str, ...]) -> str:
 def bare_fact(answer: str, question: str) -> str | None:
     """The answer without what restates the question: first to last new word ("Năm 1976 [1]." -> "1976")."""
     text = re.sub(r"\s*\[\d+\]", "", nfc(answer)).strip()
-    asked = set(folded_keys(question))
+    asked, fold = _asked(text, question)
     words = text.split()
-    new = [i for i, w in enumerate(words) if any(k is not None and k not in asked for k in content_keys(w))]
+    new = [i for i, w in enumerate(words) if any(k is not None and k not in asked for k in content_keys(w, fold=fold))]
     if not new:
         return text.rstrip(".!?…").strip() or None
     return " ".join(words[new[0] : new[-1] + 1]).strip(".,;:!?…\"'()“”") or None
