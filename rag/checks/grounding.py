@@ -116,7 +116,7 @@ def ground(analysis: Analysis, answer: str, settings: GroundingSettings) -> Grou
     checks = check_answer(answer, analysis, threshold=settings.support_threshold, key_threshold=settings.key_threshold)
     if any(c.status != "unsupported" for c in checks):
         text = supported_text(answer, checks)
-        return Grounded(text, tuple(checks), ANSWERED, short_answer=bare_fact(text, analysis.question))
+        return Grounded(text, tuple(checks), ANSWERED, short_answer=short_answer(text, analysis))
     return fallback(analysis, settings, checks, answer)
 
 
@@ -131,7 +131,7 @@ def fallback(
     if best is None:
         if settings.keep_unchecked and answer.strip():
             unchecked = tuple(replace(c, status=UNCHECKED) if c.status == "unsupported" else c for c in checks)
-            return Grounded(answer.strip(), unchecked, UNCHECKED, short_answer=bare_fact(answer, analysis.question))
+            return Grounded(answer.strip(), unchecked, UNCHECKED, short_answer=short_answer(answer, analysis))
         if settings.hedge:
             return hedge(analysis, UNSUPPORTED, checks)
         return Grounded(REFUSAL, tuple(checks), REFUSED, UNSUPPORTED)
@@ -144,6 +144,14 @@ def fallback(
         EXTRACTIVE,
         short_answer=short or bare_fact(text, analysis.question),
     )
+
+
+def short_answer(text: str, analysis: Analysis, *, max_words: int = 3) -> str | None:
+    """The bare fact of an answer; a longer one gives the year, number or name the question asks for, if any."""
+    fact = bare_fact(text, analysis.question)
+    if fact is None or analysis.kind is None or len(fact.split()) <= max_words:
+        return fact
+    return typed_answer(analysis.kind, fact, analysis.question) or fact
 
 
 def hedge(analysis: Analysis, reason: str, checks: Sequence[SentenceSupport] = ()) -> Grounded:
