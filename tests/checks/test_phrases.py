@@ -137,3 +137,10 @@ def test_a_hedge_offers_the_closest_sentence_instead_of_a_flat_refusal() -> None
 )
 def test_bare_fact(answer: str, question: str, fact: str) -> None:
     assert bare_fact(answer, question) == fact
+
+
+def test_the_short_answer_of_a_long_answer_to_a_typed_question_is_the_value_asked_for() -> None:
+    question = "Nhà Trần được thành lập vào năm nào?"
+    long = "Theo sử sách, triều đại ấy ra đời ở Thăng Long vào năm 1226 [1]."
+    grounded = ground(analyze(question, _hits("Triều đại ấy ra đời ở Thăng Long vào năm 1226.")), long, SETTINGS)
+    assert (grounded.outcome, grounded.short_answer) == ("answered", "1226")
