@@ -141,6 +141,7 @@ def test_bare_fact(answer: str, question: str, fact: str) -> None:
 
 def test_the_short_answer_of_a_long_answer_to_a_typed_question_is_the_value_asked_for() -> None:
     question = "Nhà Trần được thành lập vào năm nào?"
-    long = "Theo sử sách, triều đại ấy ra đời ở Thăng Long vào năm 1226 [1]."
-    grounded = ground(analyze(question, _hits("Triều đại ấy ra đời ở Thăng Long vào năm 1226.")), long, SETTINGS)
+    long = "Theo sử sách, nhà Trần được thành lập ở Thăng Long vào năm 1226 [1]."
+    passage = "Nhà Trần được thành lập ở Thăng Long vào năm 1226."
+    grounded = ground(analyze(question, _hits(passage)), long, SETTINGS)
     assert (grounded.outcome, grounded.short_answer) == ("answered", "1226")
