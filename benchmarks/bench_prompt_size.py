@@ -16,7 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-from rag.checks.evidence import excerpt, select_sentences
+from rag.checks.analysis import analyze, excerpt
 from rag.eval.metrics import load_questions
 from rag.setup import wiring
 from rag.setup.config import load_settings
@@ -39,7 +39,7 @@ def main() -> None:
     }
     for n, question in enumerate(load_questions(args.questions, limit=args.limit)):
         hits = assistant.retriever.search(question.question, settings.k)
-        texts = [excerpt(g) for g in select_sentences(question.question, hits, max_chars=settings.prompt_chars)]
+        texts = [excerpt(g) for g in analyze(question.question, hits).select(max_chars=settings.prompt_chars)]
         prompts = {
             "whole passages": builder.build(question.question, hits, generator.count_prompt_tokens),
             "selected sentences": builder.build(

@@ -20,6 +20,7 @@ import random
 import time
 from pathlib import Path
 
+from rag.checks.analysis import analyze
 from rag.checks.answerability import DEFAULT_MODEL, FEATURES, AnswerabilityModel, features, fit
 from rag.eval.metrics import contains_answer, is_own_document, load_questions
 from rag.setup import wiring
@@ -39,7 +40,7 @@ def collect(args: argparse.Namespace) -> tuple[list[dict], dict]:
             for hidden in (False, True):
                 exclude = (lambda c, q=question: is_own_document(c, q)) if hidden else None
                 hits = retriever.search(text, settings.k, exclude=exclude)
-                x = features(text, hits)
+                x = features(analyze(text, hits))
                 if x is None:
                     raise SystemExit(f"{settings.index}: hits carry no signals; use retrieval=hybrid, fusion=zscore")
                 rows.append(

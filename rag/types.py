@@ -106,12 +106,18 @@ class Answer:
     timings: Timings = field(default_factory=Timings)
     usage: Usage = field(default_factory=Usage)
     sentences: tuple[SentenceSupport, ...] = ()  # per answer sentence: which passage supports it and how
-    outcome: str = "answered"  # "answered" | "extractive" (built from passage sentences) | "refused"
+    # "answered" | "extractive" (built from passage sentences) | "unchecked" (no sentence verified, shown as written)
+    # | "hedged" (the closest passage sentence, said not to answer directly) | "refused"
+    outcome: str = "answered"
     passages: tuple[Hit, ...] = ()  # the passages the model saw: marker [n] is passages[n - 1]
     # refused because: "evidence" (no passage covers the question's key terms), "answerability" (retrieval
     # looks like the index lacks the answer), "model" (the model said so) or "unsupported" (no sentence held)
     refusal_reason: str | None = None
     read_as: str | None = None  # the question as the model read it, when not as typed (marks restored)
+    # rag.checks.analysis.Analysis of the question and the passages retrieved for the prompt: what the checks read
+    analysis: Any = field(default=None, compare=False, repr=False)
+    unchecked: str | None = None  # the model's own answer with the checks off (only when asked for: rag eval)
+    short_answer: str | None = None  # the bare fact ("1226"); None when refused or hedged, or with the checks off
 
     @property
     def refused(self) -> bool:
@@ -133,3 +139,5 @@ class SentenceSupport:
     supported_by: int | None  # the marker of the passage that backs it
     score: float  # claim coverage by that passage, 0..1
     status: str
+    # the sentence of the supporting passage the check found (offsets in its chunk text): what the chat highlights
+    span: tuple[int, int] | None = None

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from rag.answer.cite import chunk_place, supporting_spans
+from rag.answer.cite import chunk_place
 from rag.checks.grounding import REFUSAL_REASONS
 from rag.text.formats.markdown import heading_span
 from rag.types import Answer, Chunk
@@ -144,7 +144,12 @@ def sources_html(turns: list[Turn]) -> str:
             for citation in answer.citations:
                 chunk = citation.chunk
                 cited_ids.add(chunk.chunk_id)
-                spans = supporting_spans(answer.text, citation.marker, chunk.text)
+                # the sentences the check found supporting the answer there, not a second opinion
+                spans = list(
+                    dict.fromkeys(
+                        s.span for s in answer.sentences if s.supported_by == citation.marker and s.span is not None
+                    )
+                )
                 body = passage_html(chunk.text, spans)
                 parts.append(
                     _card(chunk, f"[{citation.marker}]", source_anchor(index, citation.marker), body, cited=True)

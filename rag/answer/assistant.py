@@ -14,22 +14,23 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from rag.answer.cite import MarkerStream, cite
-from rag.checks.evidence import excerpt, select_sentences
+from rag.answer.cite import CitedText, MarkerStream, cite
+from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.grounding import (
     ANSWERED,
     MODEL_REFUSED,
-    REFUSAL,
     REFUSED,
+    UNANSWERABLE,
     Grounded,
     GroundingSettings,
     ground,
     ground_summary,
+    hedge,
     is_refusal,
     refusal,
     unanswerable,
 )
-from rag.errors import QuestionError
+from rag.errors import ConfigError, QuestionError
 from rag.text.vietnamese import cjk_index, has_diacritics, is_vietnamese, nfc, reads_vietnamese
 from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
 
@@ -51,6 +52,9 @@ def check_question(question: str, *, max_chars: int) -> str:
     return question
 
 
+PASSAGE_ORDERS = ("retrieval", "evidence")
+
+
 class Retriever(Protocol):
     def search(self, query: str, k: int) -> list[Hit]: ...
 
@@ -62,6 +66,20 @@ class _Run:
     raw: str = ""
     first_token_ms: float | None = None
     usage: Usage = Usage()
+    cited: CitedText | None = None  # the raw text's markers resolved, once
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """What the final Answer of one question is built from, besides the checked text and the run."""
+
+    question: str
+    analysis: Analysis | None  # of the passages retrieved for the prompt (None for summaries)
+    hits: list[Hit]  # the passages in the prompt: marker [n] is hits[n - 1]
+    retrieved: Sequence[Hit]
+    started: float
+    retrieve_ms: float
+    read_as: str | None
 
 
 class Assistant:
@@ -81,12 +99,15 @@ class Assistant:
         answer_prompt_tokens: int | None = None,
         grounding: GroundingSettings | None = None,
         spell: Callable[[str], str] | None = None,
+        passage_order: str = "retrieval",
     ) -> None:
         """prompt_chars: characters of selected passage sentences in the prompt (0: whole passages);
         answer_prompt_tokens: passages are dropped, weakest first, until the prompt fits;
         grounding: thresholds of the refusal and support checks (None: answers are not checked);
         spell: how a question typed without diacritics is written for the model (e.g. with its
-        marks restored from the collection); None: as typed. The checks always use the question as typed."""
+        marks restored from the collection); None: as typed. The checks always use the question as typed.
+        passage_order: "retrieval" (best retrieved first) or "evidence" (the passage whose best sentence
+        covers the question's terms most first: the model answers mostly from passage [1])."""
         self._retriever = retriever
         self._generator = generator
         self._builder = builder
@@ -98,6 +119,9 @@ class Assistant:
         self._answer_prompt_tokens = answer_prompt_tokens
         self._grounding = grounding
         self._spell = spell
+        if passage_order not in PASSAGE_ORDERS:
+            raise ConfigError(f"passage_order {passage_order!r} is unknown: use one of {', '.join(PASSAGE_ORDERS)}")
+        self._passage_order = passage_order
 
     @property
     def retriever(self) -> Retriever:
@@ -111,62 +135,78 @@ class Assistant:
         prompt_k: int | None = None,
         retrieve_only: bool = False,
         max_tokens: int | None = None,
+        unchecked: bool = False,
     ) -> Iterator[str | Answer]:
         """Yield answer text pieces as they are generated, then the final (checked) Answer.
 
         k passages are retrieved (and reported); the first prompt_k (default all k) go to the model.
+        unchecked: also ask the model when the checks refuse before it, and report its own answer
+        (checks off) as Answer.unchecked: what `rag eval` measures the checks against.
         """
         started = time.perf_counter()
         question = check_question(question, max_chars=self._max_question_chars)
         hits = self._retriever.search(question, k or self._k)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        if retrieve_only or self._generator is None or self._builder is None:
-            yield Answer(question, "", retrieved=tuple(hits), timings=Timings(retrieve_ms, None, retrieve_ms))
-            return
         candidates = hits[:prompt_k] if prompt_k else hits
+        analysis = analyze(question, candidates)  # computed once: every check below reads it
+        if retrieve_only or self._generator is None or self._builder is None:
+            timings = Timings(retrieve_ms, None, retrieve_ms)
+            yield Answer(question, "", retrieved=tuple(hits), timings=timings, analysis=analysis)
+            return
         settings = self._grounding
+        ordered = analysis
+        if self._passage_order == "evidence":  # the passage whose best sentence covers the question most first
+            best = {p.hit.chunk.chunk_id: max((s.score for s in p.sentences), default=0.0) for p in analysis.passages}
+            ordered = analysis.restrict(sorted(candidates, key=lambda h: -best[h.chunk.chunk_id]))
         texts = None
         if self._prompt_chars:
-            selected = select_sentences(question, candidates, max_chars=self._prompt_chars)
-            texts = [excerpt(group) for group in selected]
+            texts = [excerpt(group) for group in ordered.select(max_chars=self._prompt_chars)]
         read_as = self._model_question(question)
         restored = read_as if read_as != question else None  # reported with the answer
         prompt = self._builder.build(
             read_as,
-            candidates,
+            ordered.hits,
             self._generator.count_prompt_tokens,
             texts=texts,
             max_tokens=self._answer_prompt_tokens,
         )
-        reason = None if settings is None else unanswerable(question, candidates, prompt.hits, settings)
-        if reason is not None:
-            # the passages cannot hold the answer: say so at once, without asking the model
-            yield REFUSAL
-            yield self._answer(
-                question,
-                refusal(reason),
-                prompt.hits,
-                hits,
-                _Run(first_token_ms=_ms(started)),
-                started,
-                retrieve_ms,
-                restored,
-            )
-            return
+        shown = analysis.restrict(prompt.hits)
+        reply = _Reply(question, analysis, shown.hits, hits, started, retrieve_ms, restored)
+        reason = None if settings is None else unanswerable(analysis, shown, settings)
+        borderline = reason == UNANSWERABLE and settings is not None and settings.verify_unanswerable
+        if borderline:
+            reason = None  # ask the model, but keep its answer only if a passage sentence confirms it
         run = _Run()
-        yield from self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens)
-        context = "\n".join([question, *(f"{h.chunk.title}\n{h.chunk.text}" for h in prompt.hits)])
-        off_language = not run.raw or not reads_vietnamese(run.raw, context=context)
+        if reason is None:
+            yield from self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens)
+        elif unchecked:  # the checks refuse, but rag eval wants to know what the model would have said
+            for _ in self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens):
+                pass
+        if unchecked:
+            run.cited = cite(run.raw, shown.hits)
+        model_answer = run.cited.text if run.cited is not None else None
+        if reason is not None:
+            # the passages cannot hold the answer: say so at once (or hedge), without asking the model
+            assert settings is not None
+            hedged = settings.hedge and reason == UNANSWERABLE
+            grounded = hedge(shown, reason) if hedged else refusal(reason)
+            yield grounded.text
+            yield self._answer(reply, grounded, _Run(first_token_ms=_ms(started)), model_answer)
+            return
+        off_language = not run.raw or not reads_vietnamese(run.raw, context=shown.context())
         if settings is not None and off_language and not is_refusal(run.raw):
             # drifted into another language: ask once more, strictly (not streamed: the final answer replaces it)
             retry = _Run(first_token_ms=run.first_token_ms, usage=run.usage)  # usage: both calls together
             messages = self._builder.vietnamese_only(prompt.messages, run.raw)
             for _ in self._stream(messages, len(prompt.hits), started, retry, max_tokens=max_tokens):
                 pass
-            retry.raw = retry.raw if reads_vietnamese(retry.raw, context=context) else ""
+            retry.raw = retry.raw if reads_vietnamese(retry.raw, context=shown.context()) else ""
             run = retry
-        grounded = self._check(question, run.raw, prompt.hits)
-        yield self._answer(question, grounded, prompt.hits, hits, run, started, retrieve_ms, restored)
+        grounded = self._check(shown, run)
+        if borderline and grounded.outcome != ANSWERED:
+            assert settings is not None
+            grounded = hedge(shown, UNANSWERABLE) if settings.hedge else refusal(UNANSWERABLE)
+        yield self._answer(reply, grounded, run, model_answer)
 
     def _model_question(self, question: str) -> str:
         """The question as the model reads it: a small model misreads Vietnamese typed without marks."""
@@ -174,40 +214,35 @@ class Assistant:
             return question
         return nfc(self._spell(question)) or question
 
-    def _check(self, question: str, raw: str, hits: list[Hit]) -> Grounded:
+    def _check(self, shown: Analysis, run: _Run) -> Grounded:
         if self._grounding is None:
-            cited = cite(raw, hits)
-            if is_refusal(cited.text):
-                return Grounded(cited.text, (), REFUSED, MODEL_REFUSED)
-            return Grounded(cited.text, (), ANSWERED)
-        return ground(question, raw, hits, self._grounding)
+            run.cited = run.cited or cite(run.raw, shown.hits)
+            if is_refusal(run.cited.text):
+                return Grounded(run.cited.text, (), REFUSED, MODEL_REFUSED)
+            return Grounded(run.cited.text, (), ANSWERED)
+        return ground(shown, run.raw, self._grounding)
 
-    def _answer(
-        self,
-        question: str,
-        grounded: Grounded,
-        hits: list[Hit],
-        retrieved: Sequence[Hit],
-        run: _Run,
-        started: float,
-        retrieve_ms: float,
-        read_as: str | None = None,
-    ) -> Answer:
-        cited = cite(grounded.text, hits)
-        raw_invalid = cite(run.raw, hits).invalid_markers if hits else ()
+    def _answer(self, reply: _Reply, grounded: Grounded, run: _Run, unchecked: str | None = None) -> Answer:
+        hits = reply.hits
+        raw = run.cited if run.cited is not None or not hits else cite(run.raw, hits)
+        cited = raw if raw is not None and raw.text == grounded.text else cite(grounded.text, hits)
+        raw_invalid = raw.invalid_markers if raw is not None else ()
         return Answer(
-            question=question,
+            question=reply.question,
             text=cited.text,
             citations=cited.citations,
-            retrieved=tuple(retrieved),
+            retrieved=tuple(reply.retrieved),
             invalid_markers=tuple(dict.fromkeys((*raw_invalid, *cited.invalid_markers))),
-            timings=Timings(retrieve_ms, run.first_token_ms, _ms(started)),
+            timings=Timings(reply.retrieve_ms, run.first_token_ms, _ms(reply.started)),
             usage=run.usage,
             sentences=grounded.sentences,
             outcome=grounded.outcome,
             passages=tuple(hits),
             refusal_reason=grounded.reason,
-            read_as=read_as,
+            read_as=reply.read_as,
+            analysis=reply.analysis,
+            unchecked=unchecked,
+            short_answer=grounded.short_answer,
         )
 
     def _stream(
@@ -256,10 +291,16 @@ class Assistant:
         run.usage = Usage(total.prompt_tokens + usage.prompt_tokens, total.completion_tokens + usage.completion_tokens)
 
     def ask(
-        self, question: str, *, k: int | None = None, prompt_k: int | None = None, retrieve_only: bool = False
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        prompt_k: int | None = None,
+        retrieve_only: bool = False,
+        unchecked: bool = False,
     ) -> Answer:
         """Non-streaming form of stream()."""
-        return collect(self.stream(question, k=k, prompt_k=prompt_k, retrieve_only=retrieve_only))
+        return collect(self.stream(question, k=k, prompt_k=prompt_k, retrieve_only=retrieve_only, unchecked=unchecked))
 
     def condense(self, history: Sequence[tuple[str, str]], question: str) -> str:
         """Rewrite a follow-up ("Còn năm 2022 thì sao?") into a standalone question using the chat so far."""
@@ -316,7 +357,7 @@ class Assistant:
             grounded = Grounded(cite(run.raw, hits).text, (), ANSWERED)
         else:
             grounded = ground_summary(run.raw, hits, self._grounding)
-        yield self._answer(f"Tóm tắt: {asked}", grounded, hits, hits, run, started, 0.0)
+        yield self._answer(_Reply(f"Tóm tắt: {asked}", None, hits, hits, started, 0.0, None), grounded, run)
 
     def _summary_groups(self, chunks: list[Chunk], topic: str) -> list[list[int]]:
         assert self._builder is not None and self._generator is not None

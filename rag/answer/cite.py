@@ -7,11 +7,10 @@ They are normalised to ``[n]`` so the UI and JSON see one form.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.text.vietnamese import nfc, passage_sentences, sentence_spans
+from rag.text.vietnamese import sentence_spans
 from rag.types import Chunk, Citation, Hit
 
 _MARKER = re.compile(r" ?[\[【]\s*(\d{1,3}(?:\s*(?:[,;–-]|và)\s*\d{1,3})*)\s*[\]】]")
@@ -155,31 +154,3 @@ def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
         elif out:  # only markers and punctuation ("[1], [5], [16]" closing a summary): the sentence before's
             out[-1][1].extend(markers)
     return [(text, list(dict.fromkeys(markers))) for text, markers in out]
-
-
-def supporting_spans(answer: str, marker: int, passage: str) -> list[tuple[int, int]]:
-    """Sentences of the passage that best support the answer sentences citing [marker].
-
-    Support is measured by shared syllables (numbers count double: they are the facts users
-    check); returns character spans into passage, best first, empty when nothing overlaps.
-    """
-    claim: Counter[str] = Counter()
-    for sentence, markers in answer_sentences(answer):
-        if marker in markers:
-            claim.update(_claim_terms(sentence))
-    if not claim:
-        return []
-    scored = []
-    for start, end in passage_sentences(passage):  # a title line is its own sentence
-        terms = set(_claim_terms(passage[start:end]))
-        overlap = sum(2.0 if t.isdigit() else 1.0 for t in terms if t in claim)
-        if overlap:
-            scored.append((overlap / (len(terms) ** 0.25), start, end))
-    if not scored:
-        return []
-    best = max(s for s, _, _ in scored)
-    return [(start, end) for s, start, end in sorted(scored, reverse=True) if s >= 0.8 * best][:2]
-
-
-def _claim_terms(text: str) -> list[str]:
-    return [t for t in re.findall(r"\w+", nfc(text).lower()) if len(t) > 1 or t.isdigit()]

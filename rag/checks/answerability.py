@@ -5,7 +5,7 @@ small model answers from them anyway. The signals that tell the two cases apart 
 computed by retrieval: how far the top passage stands out from the other candidates (its fused
 z-score), how close it is to the question (cosine), how much of the question one of its sentences
 holds (best-sentence coverage) and how well the passages cover the question's claim terms
-(rag.checks.evidence). ``benchmarks/fit_answerability.py`` fits the weights on questions asked with
+(rag.checks.analysis). ``benchmarks/fit_answerability.py`` fits the weights on questions asked with
 and without their article in the index and writes ``rag/data/answerability.json``; the numbers
 it measured (cross-validated by article) are kept in that file and in README.
 
@@ -22,22 +22,25 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rag.checks.evidence import evidence
 from rag.errors import ConfigError
-from rag.types import Hit
+
+if TYPE_CHECKING:
+    from rag.checks.analysis import Analysis
 
 FEATURES = ("fused", "dense", "coverage", "evidence")
 DEFAULT_MODEL = Path(__file__).parent.parent / "data" / "answerability.json"
 
 
-def features(question: str, hits: Sequence[Hit]) -> list[float] | None:
-    """The model's inputs for these hits (best first), or None when the retriever did not report its signals."""
-    if not hits or hits[0].dense is None or hits[0].coverage is None:
+def features(analysis: Analysis) -> list[float] | None:
+    """The model's inputs for the analysed hits (best first), or None when the retriever did not report its signals."""
+    if not analysis.passages:
         return None
-    top = hits[0]
-    return [top.score, top.dense, top.coverage, evidence(question, hits)]
+    top = analysis.passages[0].hit
+    if top.dense is None or top.coverage is None:
+        return None
+    return [top.score, top.dense, top.coverage, analysis.evidence]
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,9 @@ class AnswerabilityModel:
         z = self.bias + sum(w * (v - m) / s for w, v, m, s in zip(self.weights, x, self.mean, self.scale, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
-    def answerable(self, question: str, hits: Sequence[Hit], threshold: float | None = None) -> bool | None:
+    def answerable(self, analysis: Analysis, threshold: float | None = None) -> bool | None:
         """True/False against the threshold (the fitted one unless given); None when it cannot tell."""
-        x = features(question, hits)
+        x = features(analysis)
         if x is None:
             return None
         return self.probability(x) >= (self.threshold if threshold is None else threshold)

@@ -8,11 +8,13 @@ and were tuned on MLQA-vi dev (README, "Answers you can trust").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from rag.checks.analysis import Analysis
 from rag.checks.answerability import AnswerabilityModel
-from rag.checks.evidence import evidence, extractive_answer
+from rag.checks.phrases import bare_fact, typed_answer
 from rag.checks.support import check_answer, supported_text, with_marker
+from rag.text.chunking import passage_text
 from rag.text.vietnamese import nfc, passage_sentences, without_cjk
 from rag.types import Hit, SentenceSupport
 
@@ -30,6 +32,9 @@ _REFUSAL_PHRASES = (
 _LEAD_MIN_CHARS = 30  # shorter first "sentences" are titles and headings
 
 ANSWERED, EXTRACTIVE, REFUSED = "answered", "extractive", "refused"
+UNCHECKED = "unchecked"  # no sentence was supported and no typed passage sentence could replace it: shown as written
+HEDGED = "hedged"  # borderline: the closest passage sentence, introduced as not answering directly
+HEDGE = "Tài liệu không nêu trực tiếp điều này; đoạn gần nhất: {sentence}"
 # Why an answer was refused (Answer.refusal_reason):
 NO_EVIDENCE = "evidence"  # no passage covers the question's key terms
 UNANSWERABLE = "answerability"  # the retrieval signals look like a question the index cannot answer
@@ -54,19 +59,25 @@ class GroundingSettings:
     # p(answerable) from retrieval signals (rag.checks.answerability); below the threshold: refuse. None: not used.
     answerability: AnswerabilityModel | None = None
     answerability_threshold: float | None = None  # None: the model's fitted threshold
+    phrase_support: bool = True  # a sentence holding the answer's phrase supports it (rag.checks.support.support)
+    # share of the question's key terms the supporting sentence (with its title) must hold (rag.checks.support)
+    key_threshold: float = 0.0
+    # the extractive answer must hold this share of the key terms and an answer of the type asked for;
+    # None: any best-covering sentence (the earlier behaviour)
+    extractive_key_threshold: float | None = None
+    keep_unchecked: bool = False  # no supported sentence and no extractive one: keep the answer (UNCHECKED), not refuse
+    hedge: bool = False  # where the retrieval or support checks would refuse: hedge with the closest sentence
+    # where the answerability model would refuse, ask the model anyway and keep only a supported answer
+    verify_unanswerable: bool = False
 
 
 @dataclass(frozen=True)
 class Grounded:
     text: str
     sentences: tuple[SentenceSupport, ...]
-    outcome: str  # ANSWERED | EXTRACTIVE | REFUSED
-    reason: str | None = None  # for REFUSED: NO_EVIDENCE | UNANSWERABLE | MODEL_REFUSED | UNSUPPORTED
-
-
-def passage_text(hit: Hit) -> str:
-    """What the model saw of a passage for checking: its title line and its text."""
-    return f"{hit.chunk.title}\n{hit.chunk.text}" if hit.chunk.title else hit.chunk.text
+    outcome: str  # ANSWERED | EXTRACTIVE | UNCHECKED | HEDGED | REFUSED
+    reason: str | None = None  # for REFUSED and HEDGED: NO_EVIDENCE | UNANSWERABLE | MODEL_REFUSED | UNSUPPORTED
+    short_answer: str | None = None  # the bare fact (rag.checks.phrases.bare_fact); None when refused or hedged
 
 
 def is_refusal(text: str) -> bool:
@@ -79,52 +90,83 @@ def refusal(reason: str) -> Grounded:
     return Grounded(REFUSAL, (), REFUSED, reason)
 
 
-def unanswerable(
-    question: str, retrieved: Sequence[Hit], shown: Sequence[Hit], settings: GroundingSettings
-) -> str | None:
+def unanswerable(retrieved: Analysis, shown: Analysis, settings: GroundingSettings) -> str | None:
     """Why the passages cannot hold the answer (NO_EVIDENCE, UNANSWERABLE), or None when the model should be asked.
 
-    retrieved: the passages retrieved for the prompt (best first, with the retriever's signals);
-    shown: those that fit in the prompt. NO_EVIDENCE when none of the shown passages covers the
-    question's key terms; UNANSWERABLE when the answerability model says the retrieval looks
-    like that of a question whose answer is not in the index (no verdict without its signals).
+    retrieved: the analysis of the passages retrieved for the prompt (best first, with the
+    retriever's signals); shown: of those that fit in the prompt. NO_EVIDENCE when none of the
+    shown passages covers the question's key terms; UNANSWERABLE when the answerability model
+    says the retrieval looks like that of a question whose answer is not in the index (no
+    verdict without its signals).
     """
-    if not shown or evidence(question, shown) < settings.evidence_threshold:
+    if not shown.passages or shown.evidence < settings.evidence_threshold:
         return NO_EVIDENCE
     if settings.answerability is None:
         return None
-    verdict = settings.answerability.answerable(question, retrieved, settings.answerability_threshold)
+    verdict = settings.answerability.answerable(retrieved, settings.answerability_threshold)
     return UNANSWERABLE if verdict is False else None
 
 
-def ground(question: str, answer: str, hits: Sequence[Hit], settings: GroundingSettings) -> Grounded:
-    """The answer to show for question, given the model's answer and the passages it saw (marker n = hits[n-1])."""
-    if not hits or evidence(question, hits) < settings.evidence_threshold:
+def ground(analysis: Analysis, answer: str, settings: GroundingSettings) -> Grounded:
+    """The answer to show, given the model's answer and the analysis of the passages it saw (marker n = passage n)."""
+    if not analysis.passages or analysis.evidence < settings.evidence_threshold:
         return refusal(NO_EVIDENCE)
     if is_refusal(answer):
         return refusal(MODEL_REFUSED)
-    passages = [passage_text(h) for h in hits]
-    checks = check_answer(answer, passages, threshold=settings.support_threshold, question=question)
+    checks = check_answer(answer, analysis, threshold=settings.support_threshold, key_threshold=settings.key_threshold)
     if any(c.status != "unsupported" for c in checks):
-        return Grounded(supported_text(answer, checks), tuple(checks), ANSWERED)
-    return fallback(question, hits, settings, checks)
+        text = supported_text(answer, checks)
+        return Grounded(text, tuple(checks), ANSWERED, short_answer=short_answer(text, analysis))
+    return fallback(analysis, settings, checks, answer)
 
 
 def fallback(
-    question: str, hits: Sequence[Hit], settings: GroundingSettings, checks: Sequence[SentenceSupport] = ()
+    analysis: Analysis, settings: GroundingSettings, checks: Sequence[SentenceSupport] = (), answer: str = ""
 ) -> Grounded:
-    """The extractive answer (best passage sentence, cited), or the refusal when that is off or impossible."""
-    best = extractive_answer(question, hits) if settings.extractive_fallback else None
+    """The extractive answer (best passage sentence, cited); else the answer kept unchecked, a hedge or the refusal."""
+    best = None
+    if settings.extractive_fallback:
+        typed = settings.extractive_key_threshold is not None
+        best = analysis.typed_extractive(settings.extractive_key_threshold) if typed else analysis.extractive
     if best is None:
+        if settings.keep_unchecked and answer.strip():
+            unchecked = tuple(replace(c, status=UNCHECKED) if c.status == "unsupported" else c for c in checks)
+            return Grounded(answer.strip(), unchecked, UNCHECKED, short_answer=short_answer(answer, analysis))
+        if settings.hedge:
+            return hedge(analysis, UNSUPPORTED, checks)
         return Grounded(REFUSAL, tuple(checks), REFUSED, UNSUPPORTED)
     text = without_cjk(best.text)  # a quoted Hán gloss would read as a drift into Chinese
-    extracted = SentenceSupport(text, (), best.marker, round(best.score, 3), "extracted")
-    return Grounded(with_marker(text, best.marker), (*checks, extracted), EXTRACTIVE)
+    extracted = SentenceSupport(text, (), best.marker, round(best.score, 3), "extracted", (best.start, best.end))
+    short = typed_answer(analysis.kind, text, analysis.question) if analysis.kind else None
+    return Grounded(
+        with_marker(text, best.marker),
+        (*checks, extracted),
+        EXTRACTIVE,
+        short_answer=short or bare_fact(text, analysis.question),
+    )
+
+
+def short_answer(text: str, analysis: Analysis, *, max_words: int = 3) -> str | None:
+    """The bare fact of an answer; a longer one gives the year, number or name the question asks for, if any."""
+    fact = bare_fact(text, analysis.question)
+    if fact is None or analysis.kind is None or len(fact.split()) <= max_words:
+        return fact
+    return typed_answer(analysis.kind, fact, analysis.question) or fact
+
+
+def hedge(analysis: Analysis, reason: str, checks: Sequence[SentenceSupport] = ()) -> Grounded:
+    """'Tài liệu không nêu trực tiếp điều này; đoạn gần nhất: … [n].', or the refusal when no sentence is near."""
+    best = analysis.extractive
+    if best is None:
+        return Grounded(REFUSAL, tuple(checks), REFUSED, reason)
+    text = without_cjk(best.text)
+    closest = SentenceSupport(text, (), best.marker, round(best.score, 3), "extracted", (best.start, best.end))
+    return Grounded(HEDGE.format(sentence=with_marker(text, best.marker)), (*checks, closest), HEDGED, reason)
 
 
 def ground_summary(summary: str, hits: Sequence[Hit], settings: GroundingSettings) -> Grounded:
     """A summary keeps only its supported sentences (re-cited where needed); no refusal or evidence test."""
-    checks = check_answer(summary, [passage_text(h) for h in hits], threshold=settings.support_threshold)
+    checks = check_answer(summary, [passage_text(h.chunk) for h in hits], threshold=settings.support_threshold)
     if any(c.status != "unsupported" for c in checks):
         return Grounded(supported_text(summary, checks), tuple(checks), ANSWERED)
     # nothing survived: the opening sentence of the first passages, cited, is still a faithful overview

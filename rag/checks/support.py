@@ -11,8 +11,10 @@ import re
 from collections.abc import Sequence
 
 from rag.answer.cite import answer_sentences
+from rag.checks.analysis import Analysis, Passage, analyze
 from rag.checks.claims import PassageIndex, adds_nothing, claim_terms, coverage, has_name, names, tokens
-from rag.types import SentenceSupport
+from rag.checks.phrases import answer_runs, holds_runs
+from rag.types import Chunk, Hit, SentenceSupport
 
 _END_PUNCT = re.compile(r"[.!?…]+$")
 
@@ -36,29 +38,90 @@ def sentence_score(sentence: str, passage: PassageIndex, *, question: str = "") 
 
 
 def check_answer(
-    answer: str, passages: Sequence[str], *, threshold: float, question: str = ""
+    answer: str,
+    passages: Analysis | Sequence[str],
+    *,
+    threshold: float,
+    question: str = "",
+    key_threshold: float = 0.0,
+    phrases: bool = True,
 ) -> list[SentenceSupport]:
-    """Per sentence of answer (markers [n] refer to passages[n - 1]): who supports it and how."""
-    indexes = [PassageIndex.of(p) for p in passages]
+    """Per sentence of answer (markers [n] refer to passage n): who supports it, how, and with which sentence.
+
+    passages: the analysis of the question and its passages (its question's words are what a
+    sentence must add to), or plain passage texts, analysed here for question. key_threshold:
+    the share of the question's key terms the supporting sentence (with its document title) must
+    hold, so that a name occurring somewhere in a passage does not pass (rag.checks.analysis).
+    """
+    analysis = passages if isinstance(passages, Analysis) else _analysed(passages, question)
+    n = len(analysis.passages)
     out: list[SentenceSupport] = []
     for text, markers in answer_sentences(answer):
-        cited = tuple(m for m in markers if 1 <= m <= len(passages))
+        cited = tuple(m for m in markers if 1 <= m <= n)
         if not claim_terms(text):  # "Có." claims nothing a passage could contradict
             out.append(SentenceSupport(text, cited, cited[0] if cited else None, 0.0, "supported"))
             continue
-        scores = {m: sentence_score(text, indexes[m - 1], question=question) for m in range(1, len(passages) + 1)}
-        best_cited = max(cited, key=lambda m: scores[m], default=None)
-        if best_cited is not None and scores[best_cited] >= threshold:
-            out.append(SentenceSupport(text, cited, best_cited, round(scores[best_cited], 3), "supported"))
+        found = {
+            m: support(text, analysis, m, threshold=threshold, key_threshold=key_threshold, phrases=phrases)
+            for m in range(1, n + 1)
+        }
+        best_cited = max(cited, key=lambda m: found[m][0], default=None)
+        if best_cited is not None and found[best_cited][0] >= threshold:
+            score, span = found[best_cited]
+            out.append(SentenceSupport(text, cited, best_cited, round(score, 3), "supported", span))
             continue
-        best = max(scores, key=lambda m: (scores[m], -m), default=None)
-        if best is not None and scores[best] >= threshold:
+        best = max(found, key=lambda m: (found[m][0], -m), default=None)
+        if best is not None and found[best][0] >= threshold:
             status = "reattributed" if cited else "added"
-            out.append(SentenceSupport(text, cited, best, round(scores[best], 3), status))
+            score, span = found[best]
+            out.append(SentenceSupport(text, cited, best, round(score, 3), status, span))
         else:
-            score = scores[best_cited] if best_cited is not None else (scores[best] if best is not None else 0.0)
+            score = found[best_cited][0] if best_cited is not None else (found[best][0] if best is not None else 0.0)
             out.append(SentenceSupport(text, cited, None, round(score, 3), "unsupported"))
     return out
+
+
+def support(
+    text: str, analysis: Analysis, marker: int, *, threshold: float, key_threshold: float = 0.0, phrases: bool = True
+) -> tuple[float, tuple[int, int] | None]:
+    """How well passage [marker] backs one answer sentence, 0..1, and the span of the sentence that does.
+
+    Either the passage covers the sentence's claim (sentence_score), or one of its sentences
+    holds the phrase the answer adds to the question, folded, measure words optional
+    ("Năm 1226." in "… thành lập 1226"; rag.checks.phrases): 1.0. Either way the supporting
+    sentence must hold key_threshold of the question's key terms (when the question has any).
+    """
+    passage = analysis.passages[marker - 1]
+    gate = key_threshold if analysis.terms else 0.0
+    runs = answer_runs(text, analysis.question) if phrases else []
+    title = passage.hit.chunk.title
+    holding = [s for s in passage.sentences if s.key >= gate and holds_runs(runs, f"{title}\n{s.text}")]
+    if holding:
+        best = max(holding, key=lambda s: s.key)  # the one most about the question (first of equals)
+        return 1.0, (best.start, best.end)
+    score = sentence_score(text, passage.index, question=analysis.question)
+    if score < threshold:
+        return score, None
+    span = supporting_sentence(text, passage)
+    if gate and not any(s.key >= gate for s in passage.sentences if (s.start, s.end) == span):
+        return 0.0, None  # covered, but not by a sentence about what was asked
+    return score, span
+
+
+def supporting_sentence(text: str, passage: Passage) -> tuple[int, int] | None:
+    """The span of the passage sentence that covers most of the answer sentence's claim (first of equals)."""
+    terms = claim_terms(text)
+    best, span = 0.0, None
+    for s in passage.sentences:
+        score = coverage(terms, PassageIndex.of(s.text))
+        if score > best:
+            best, span = score, (s.start, s.end)
+    return span
+
+
+def _analysed(texts: Sequence[str], question: str) -> Analysis:
+    hits = [Hit(Chunk(f"p{n}", "", "", t, 0, len(t)), 0.0, n) for n, t in enumerate(texts, start=1)]
+    return analyze(question, hits)
 
 
 def supported_text(answer: str, checks: Sequence[SentenceSupport]) -> str:

@@ -72,6 +72,7 @@ def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any
         },
         "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
         "outcome": answer.outcome,
+        "short_answer": answer.short_answer,
         "refused": answer.refused,
         "refusal_reason": answer.refusal_reason,
         "read_as": answer.read_as,
@@ -82,6 +83,7 @@ def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any
                 "supported_by": s.supported_by,
                 "score": s.score,
                 "status": s.status,
+                "span": list(s.span) if s.span is not None else None,
             }
             for s in answer.sentences
         ],
@@ -136,8 +138,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="hide each question's own article from retrieval (as an index lacking it): measures refusals",
     )
+    p.add_argument(
+        "--delete-answer-sentence",
+        action="store_true",
+        help="remove every sentence holding the gold answer from the question's own article: measures refusals",
+    )
     p.add_argument("--out", type=Path, help="per-question JSONL (default eval-<timestamp>.jsonl in the index)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--no-baseline", action="store_true", help="skip the naive baseline (BM25 top 4, plain prompt, no checks)"
+    )
+    p.add_argument(
+        "--replies",
+        type=Path,
+        help="JSONL of the model's replies: replayed when a prompt was seen before, else generated and appended",
+    )
 
     p = sub.add_parser("export-docs", help="write a docs.jsonl (doc_id, title, text) as one .txt file per doc")
     p.add_argument("jsonl", type=Path)
@@ -327,7 +342,8 @@ def _print_stream(events: Iterable[str | Answer], out: TextIO) -> Answer:
     if shown and answer.text.startswith(shown) and _ONLY_MARKERS.fullmatch(answer.text[len(shown) :]):
         print(answer.text[len(shown) :], end="", file=out, flush=True)  # only a citation added: finish the line
     elif answer.text and answer.text != shown:
-        label = {"refused": "Kết quả kiểm tra", "extractive": "Trích từ tài liệu"}.get(answer.outcome, "Sau kiểm tra")
+        labels = {"refused": "Kết quả kiểm tra", "hedged": "Kết quả kiểm tra", "extractive": "Trích từ tài liệu"}
+        label = labels.get(answer.outcome, "Sau kiểm tra")
         print(f"\n\n{label}: {answer.text}", end="", file=out, flush=True)
     return answer
 
@@ -336,6 +352,8 @@ def _print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:
     print("\n", file=out)
     if answer.read_as:
         print(f"(Câu hỏi được hiểu là: {answer.read_as})", file=out)
+    if answer.outcome == "unchecked":
+        print("(Chưa kiểm chứng được: không câu nào của câu trả lời khớp với các đoạn tìm được.)", file=out)
     dropped = [s for s in answer.sentences if s.status == "unsupported"]
     for s in dropped:
         print(f"(Đã bỏ câu không có căn cứ trong tài liệu: {s.text})", file=out)
@@ -454,9 +472,12 @@ def _cmd_ui(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
 def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     import time
 
-    from rag.eval.metrics import Report, WithoutOwnDocument, load_questions
-    from rag.index.store import require_index
-    from rag.setup.wiring import build_assistant
+    from rag.eval.baseline import NaiveBaseline
+    from rag.eval.metrics import Report, WithoutAnswerSentence, WithoutOwnDocument, checks_table, load_questions
+    from rag.eval.replay import RecordedGenerator
+    from rag.index.store import IndexStore, require_index
+    from rag.retrieval.retriever import HybridRetriever, RetrievalSettings
+    from rag.setup.wiring import build_assistant, build_embedder, build_generator
 
     settings = settings.replace(index=args.index, retrieval=args.mode)
     if not 1 <= args.k <= 100:
@@ -465,25 +486,52 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
         raise QuestionError(f"--out {args.out}: folder {args.out.parent} does not exist")
     require_index(settings.index)
     questions = load_questions(args.questions, limit=args.limit, strip_diacritics=args.strip_diacritics)
-    hide: WithoutOwnDocument | None = None
+    if args.unanswerable and args.delete_answer_sentence:
+        raise QuestionError("--unanswerable and --delete-answer-sentence are two sets: choose one")
+    hide: WithoutOwnDocument | WithoutAnswerSentence | None = None
+    unanswerable = args.unanswerable or args.delete_answer_sentence
 
     def wrap(retriever: Any) -> Any:
         nonlocal hide
-        hide = WithoutOwnDocument(retriever)
+        hide = WithoutOwnDocument(retriever) if args.unanswerable else WithoutAnswerSentence(retriever)
         return hide
 
+    generator = None
+    if not args.retrieve_only:
+        generator = build_generator(settings)
+        if args.replies is not None:
+            generator = RecordedGenerator(generator, args.replies)
+    embedder = build_embedder(settings)
     assistant = build_assistant(
-        settings, with_generator=not args.retrieve_only, wrap_retriever=wrap if args.unanswerable else None
+        settings,
+        embedder=embedder,
+        generator=generator,
+        with_generator=not args.retrieve_only,
+        wrap_retriever=wrap if unanswerable else None,
     )
-    report = Report(k=args.k, unanswerable=args.unanswerable, prompt_k=settings.k)
+    baseline, lexical_hide = None, None
+    if generator is not None and not args.no_baseline:
+        lexical = HybridRetriever(IndexStore.load(settings.index), embedder, RetrievalSettings(mode="lexical"))
+        lexical_hide = WithoutOwnDocument(lexical) if args.unanswerable else WithoutAnswerSentence(lexical)
+        baseline = NaiveBaseline(lexical_hide.search, generator, max_tokens=settings.max_tokens)
+    report = Report(k=args.k, unanswerable=unanswerable, prompt_k=settings.k)
     rows_path = args.out or settings.index / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     progress = _progress(err)
     with rows_path.open("w", encoding="utf-8") as rows:
         for n, question in enumerate(questions, start=1):
             if hide is not None:
                 hide.question = question
-            answer = assistant.ask(question.question, k=args.k, prompt_k=settings.k, retrieve_only=args.retrieve_only)
-            row = report.add(question, answer, generated=not args.retrieve_only)
+            if lexical_hide is not None and unanswerable:
+                lexical_hide.question = question
+            answer = assistant.ask(
+                question.question,
+                k=args.k,
+                prompt_k=settings.k,
+                retrieve_only=args.retrieve_only,
+                unchecked=generator is not None,
+            )
+            naive = baseline.ask(question.question) if baseline is not None else None
+            row = report.add(question, answer, generated=not args.retrieve_only, baseline=naive)
             rows.write(json.dumps(row, ensure_ascii=False) + "\n")
             progress(n, len(questions), question.id)
     summary = report.summary() | {
@@ -491,13 +539,17 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
         "mode": settings.retrieval,
         "strip_diacritics": args.strip_diacritics,
         "unanswerable": args.unanswerable,
+        "delete_answer_sentence": args.delete_answer_sentence,
         "per_question": str(rows_path),
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False), file=out)
     else:
         for key, value in summary.items():
-            print(f"{key:>24}: {value}", file=out)
+            if key != "checks":
+                print(f"{key:>24}: {value}", file=out)
+        if "checks" in summary:
+            print(checks_table(summary), file=out)
     return EXIT_OK
 
 

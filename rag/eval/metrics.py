@@ -13,15 +13,15 @@ import statistics
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any
 
-from rag.checks.evidence import evidence
+from rag.checks.analysis import Analysis, analyze
 from rag.checks.grounding import is_refusal
 from rag.errors import ConfigError
 from rag.text.loaders import read_jsonl
-from rag.text.vietnamese import fold_diacritics, nfc, reads_vietnamese
+from rag.text.vietnamese import fold_diacritics, nfc, passage_sentences, reads_vietnamese
 from rag.types import Answer, Chunk, Hit
 
 RECALL_KS = (1, 5, 10)
@@ -77,10 +77,11 @@ def _ratio(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _context(question: Question, answer: Answer, prompt_k: int) -> str:
-    """The question and the passages the model saw: words copied from them are not a language drift."""
-    hits = answer.passages or answer.retrieved[:prompt_k]
-    return "\n".join([question.question, *(f"{h.chunk.title}\n{h.chunk.text}" for h in hits)])
+def _analysis(question: Question, answer: Answer, prompt_k: int) -> Analysis:
+    """The assistant's analysis of the question and the passages retrieved for the prompt (made here when absent)."""
+    if isinstance(answer.analysis, Analysis):
+        return answer.analysis
+    return analyze(question.question, answer.retrieved[:prompt_k])
 
 
 def is_own_document(chunk: Chunk, question: Question) -> bool:
@@ -115,6 +116,48 @@ class WithoutOwnDocument:
         return self._retriever.search(query, k, exclude=lambda chunk: is_own_document(chunk, question))
 
 
+class WithoutAnswerSentence:
+    """A retriever whose passages from the question's own article lack every sentence holding a gold answer.
+
+    The adversarial unanswerable set (`rag eval --delete-answer-sentence`): the article is still
+    retrieved (ranked and scored as with the sentence, so the retrieval signals look answerable)
+    and everything else in it is kept, but the sentence that answers is gone. Set ``question``
+    before each search.
+    """
+
+    def __init__(self, retriever: Any) -> None:
+        self._retriever = retriever
+        self.question: Question | None = None
+
+    @property
+    def store(self) -> Any:
+        return self._retriever.store
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        hits = self._retriever.search(query, k)
+        question = self.question
+        if question is None:
+            return hits
+        return [
+            replace(h, chunk=without_answer(h.chunk, question)) if is_own_document(h.chunk, question) else h
+            for h in hits
+        ]
+
+
+def without_answer(chunk: Chunk, question: Question) -> Chunk:
+    """The chunk without its sentences that contain a gold answer (line breaks kept)."""
+    text = chunk.text
+    cuts = [(a, b) for a, b in passage_sentences(text) if contains_answer(text[a:b], question.answers)]
+    if not cuts:
+        return chunk
+    kept, position = [], 0
+    for a, b in cuts:
+        kept.append(text[position:a])
+        position = b
+    kept.append(text[position:])
+    return replace(chunk, text=re.sub(r"[ \t]{2,}", " ", "".join(kept)).strip())
+
+
 def is_hit(chunk: Chunk, question: Question) -> bool:
     if question.doc_id and PurePath(chunk.source).stem != question.doc_id:
         return False
@@ -140,9 +183,58 @@ def token_f1(prediction: str, answers: Sequence[str]) -> float:
     return best
 
 
+def _unmarked(text: str) -> str:
+    return re.sub(r"\[\d+\]", " ", text)
+
+
 def exact_match(prediction: str, answers: Sequence[str]) -> bool:
     pred = normalize(re.sub(r"\[\d+\]", " ", prediction))
     return any(pred == normalize(a) for a in answers)
+
+
+# What the checks did with the model's own answer (checks off), per question: the checks as a classifier.
+CHECK_CLASSES = (
+    "right_kept",
+    "right_lost_dropped",  # answered, but the sentence holding the gold answer was dropped
+    "right_lost_replaced",  # replaced by an extractive sentence without it
+    "right_lost_refused",
+    "wrong_refused",
+    "wrong_rescued",  # replaced by an extractive sentence holding the gold answer
+    "wrong_replaced_wrong",
+    "wrong_kept",
+)
+
+
+def check_class(model_right: bool, final_right: bool, outcome: str) -> str:
+    """One of CHECK_CLASSES: was the model's answer right, and what did the checks make of it."""
+    if model_right:
+        if final_right:
+            return "right_kept"
+        return {"refused": "right_lost_refused", "extractive": "right_lost_replaced"}.get(outcome, "right_lost_dropped")
+    if outcome == "refused":
+        return "wrong_refused"
+    if final_right:
+        return "wrong_rescued"
+    return "wrong_replaced_wrong" if outcome == "extractive" else "wrong_kept"
+
+
+def checks_table(summary: dict[str, Any]) -> str:
+    """The checks' confusion table of a summary, for people (rag eval prints it)."""
+    counts, n = summary["checks"], summary["questions"]
+    right = sum(v for k, v in counts.items() if k.startswith("right"))
+    lines = [f"the model alone (checks off) was right on {right} of {n}; what the checks did with its answer:"]
+    labels = {
+        "right_kept": "right, kept",
+        "right_lost_dropped": "right, lost: dropped (harm)",
+        "right_lost_replaced": "right, lost: replaced (harm)",
+        "right_lost_refused": "right, lost: refused (harm)",
+        "wrong_refused": "wrong, refused",
+        "wrong_rescued": "wrong, replaced by a right extractive answer (rescue)",
+        "wrong_replaced_wrong": "wrong, replaced by a wrong one",
+        "wrong_kept": "wrong, kept",
+    }
+    lines += [f"  {labels[c]:<56} {counts[c]:>4}" for c in CHECK_CLASSES]
+    return "\n".join(lines)
 
 
 @dataclass
@@ -154,10 +246,17 @@ class Report:
     prompt_k: int = 4  # passages the model saw (for the evidence score in each row)
     rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, question: Question, answer: Answer, *, generated: bool | None = None) -> dict[str, Any]:
-        """Record one question; generated=None infers it from the answer having text or citations."""
+    def add(
+        self, question: Question, answer: Answer, *, generated: bool | None = None, baseline: Answer | None = None
+    ) -> dict[str, Any]:
+        """Record one question; generated=None infers it from the answer having text or citations.
+
+        answer.unchecked (the model's own answer, checks off) adds the checks' class; baseline is
+        the naive pipeline's answer to the same question (rag.eval.baseline).
+        """
         chunks = [h.chunk for h in answer.retrieved]
         rank = first_hit_rank(chunks[: self.k], question)
+        analysis = _analysis(question, answer, self.prompt_k)
         row: dict[str, Any] = {
             "id": question.id,
             "question": question.question,
@@ -165,7 +264,7 @@ class Report:
             "hit_rank": rank,
             "retrieved": [{"source": c.source, "chunk_id": c.chunk_id} for c in chunks[: self.k]],
             "retrieve_ms": round(answer.timings.retrieve_ms, 1),
-            "evidence": round(evidence(question.question, answer.retrieved[: self.prompt_k]), 4),
+            "evidence": round(analysis.evidence, 4),
             "answer_in_prompt_passages": any(
                 contains_answer(c.text, question.answers) for c in chunks[: self.prompt_k]
             ),
@@ -175,11 +274,13 @@ class Report:
             row.update(
                 answer=answer.text,
                 exact_match=exact_match(answer.text, question.answers),
-                token_f1=round(token_f1(re.sub(r"\[\d+\]", " ", answer.text), question.answers), 4),
+                token_f1=round(token_f1(_unmarked(answer.text), question.answers), 4),
                 contains_answer=contains_answer(answer.text, question.answers),
                 citations=len(cited),
                 cited_with_answer=sum(1 for c in cited if contains_answer(c.text, question.answers)),
-                vietnamese=reads_vietnamese(answer.text, context=_context(question, answer, self.prompt_k)),
+                vietnamese=reads_vietnamese(answer.text, context=analysis.restrict(answer.passages).context())
+                if answer.passages
+                else reads_vietnamese(answer.text, context=analysis.context()),
                 first_token_ms=answer.timings.first_token_ms,
                 total_ms=round(answer.timings.total_ms, 1),
                 prompt_tokens=answer.usage.prompt_tokens,
@@ -188,8 +289,29 @@ class Report:
                 refusal_reason=answer.refusal_reason,
                 read_as=answer.read_as,
                 outcome=answer.outcome,
+                short_answer=answer.short_answer,
+                short_token_f1=round(token_f1(answer.short_answer or "", question.answers), 4),
+                short_exact_match=exact_match(answer.short_answer or "", question.answers),
                 sentences=[asdict(s) for s in answer.sentences],
                 passages=[h.chunk.chunk_id for h in answer.passages],
+            )
+            if answer.unchecked is not None:
+                model_right = contains_answer(answer.unchecked, question.answers)
+                row.update(
+                    model_answer=answer.unchecked,
+                    model_contains_answer=model_right,
+                    model_token_f1=round(token_f1(_unmarked(answer.unchecked), question.answers), 4),
+                    checks=check_class(model_right, row["contains_answer"], answer.outcome),
+                )
+        if baseline is not None:
+            cited = [c.chunk for c in baseline.citations]
+            row.update(
+                baseline_answer=baseline.text,
+                baseline_contains_answer=contains_answer(baseline.text, question.answers),
+                baseline_token_f1=round(token_f1(_unmarked(baseline.text), question.answers), 4),
+                baseline_exact_match=exact_match(baseline.text, question.answers),
+                baseline_citations=len(cited),
+                baseline_cited_with_answer=sum(1 for c in cited if contains_answer(c.text, question.answers)),
             )
         self.rows.append(row)
         return row
@@ -222,6 +344,10 @@ class Report:
                     for reason in sorted({r["refusal_reason"] for r in generated if r["refusal_reason"]})
                 },
                 extractive_share=round(sum(r["outcome"] == "extractive" for r in generated) / m, 4),
+                hedged_share=round(sum(r["outcome"] == "hedged" for r in generated) / m, 4),
+                unchecked_share=round(sum(r["outcome"] == "unchecked" for r in generated) / m, 4),
+                short_answer_token_f1=round(sum(r["short_token_f1"] for r in generated) / m, 4),
+                short_answer_exact_match=round(sum(r["short_exact_match"] for r in generated) / m, 4),
                 dropped_sentence_share=round(sum(s["status"] == "unsupported" for s in sentences) / len(sentences), 4)
                 if sentences
                 else None,
@@ -242,5 +368,26 @@ class Report:
                 prompt_tokens_mean=round(statistics.mean(r["prompt_tokens"] for r in called), 1) if called else None,
                 first_token_ms_median=round(statistics.median(first), 1) if first else None,
                 total_ms_median=round(statistics.median(r["total_ms"] for r in generated), 1),
+            )
+        classified = [r for r in generated if "checks" in r]
+        if classified:
+            m = len(classified)
+            right = [r for r in classified if r["model_contains_answer"]]
+            out["checks"] = {c: sum(r["checks"] == c for r in classified) for c in CHECK_CLASSES}
+            out.update(
+                model_containment=round(len(right) / m, 4),
+                model_token_f1=round(sum(r["model_token_f1"] for r in classified) / m, 4),
+                # the harm: the model's right answers the checks dropped, replaced or refused
+                checks_lost_right=_ratio(sum(not r["contains_answer"] for r in right), len(right)),
+            )
+        baseline = [r for r in self.rows if "baseline_answer" in r]
+        if baseline:
+            m = len(baseline)
+            cites = sum(r["baseline_citations"] for r in baseline)
+            out.update(
+                baseline_containment=round(sum(r["baseline_contains_answer"] for r in baseline) / m, 4),
+                baseline_token_f1=round(sum(r["baseline_token_f1"] for r in baseline) / m, 4),
+                baseline_exact_match=round(sum(r["baseline_exact_match"] for r in baseline) / m, 4),
+                baseline_citation_precision=_ratio(sum(r["baseline_cited_with_answer"] for r in baseline), cites),
             )
         return out

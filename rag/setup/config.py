@@ -60,6 +60,7 @@ class Settings:
     max_file_mb: int = 100  # larger files are reported and skipped by ingest (embedding 100 MB takes hours on 2 cores)
     offline: int = 1  # 1: never touch the network (HF_HUB_OFFLINE=1); 0: allow hub model names to download
     # Answers (README, "Answers you can trust"); tuned on MLQA-vi dev with distractors.
+    passage_order: str = "retrieval"  # retrieval | evidence (best question-covering sentence first)
     prompt_chars: int = 1000  # characters of question-relevant passage sentences in the prompt; 0: whole passages
     answer_prompt_tokens: int = 500  # passages are dropped, weakest first, until the answer prompt fits
     check_answers: int = 1  # 1: check every sentence against the passages, refuse or fall back; 0: raw model text
@@ -69,6 +70,15 @@ class Settings:
     # p(answerable) below which retrieval looks like "not in the documents" (rag.checks.answerability):
     # -1: the threshold fitted with the model (rag/data/answerability.json); 0: off; 0..1: your own
     answerability_threshold: float = -1.0
+    phrase_support: int = 1  # 1: a sentence holding the answer's phrase (folded, measure words optional) supports it
+    # share of the question's key terms the sentence supporting an answer (with its title) must hold
+    key_threshold: float = 0.0
+    # the extractive answer must hold this share of the key terms and a year / number / name when the
+    # question asks "năm nào" / "bao nhiêu" / "ai" / "ở đâu"; -1: any best-covering sentence
+    extractive_key_threshold: float = -1.0
+    keep_unchecked: int = 0  # 1: an answer no check confirms and no passage sentence replaces is kept, marked unchecked
+    hedge: int = 0  # 1: where retrieval or the support check would refuse, offer the closest passage sentence instead
+    verify_unanswerable: int = 0  # 1: where the answerability model would refuse, ask and keep a supported answer
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with the given fields changed; None values are ignored (unset CLI flags)."""

@@ -139,6 +139,7 @@ def build_assistant(
         answer_prompt_tokens=settings.answer_prompt_tokens or None,
         grounding=grounding_settings(settings, embedder_id=store.model_id),
         spell=hybrid.dense_query,  # restores marks only when settings.restore_diacritics is on
+        passage_order=settings.passage_order,
     )
 
 
@@ -161,4 +162,10 @@ def grounding_settings(settings: Settings, *, embedder_id: str | None = None) ->
         extractive_fallback=bool(settings.extractive_fallback),
         answerability=model,
         answerability_threshold=None if settings.answerability_threshold < 0 else settings.answerability_threshold,
+        phrase_support=bool(settings.phrase_support),
+        key_threshold=settings.key_threshold,
+        extractive_key_threshold=None if settings.extractive_key_threshold < 0 else settings.extractive_key_threshold,
+        keep_unchecked=bool(settings.keep_unchecked),
+        hedge=bool(settings.hedge),
+        verify_unanswerable=bool(settings.verify_unanswerable),
     )

@@ -12,9 +12,10 @@ import pytest
 from rag.answer.assistant import Assistant
 from rag.answer.prompting import PromptBuilder, PromptTemplates
 from rag.checks.grounding import REFUSAL, GroundingSettings
+from rag.errors import ConfigError
 from rag.retrieval.retriever import DenseRetriever
 from rag.text.chunking import ChunkSettings, chunk_document, passage_text
-from rag.types import Answer, Document
+from rag.types import Answer, Chunk, Document
 from tests.fakes import HashEmbedder, ScriptedGenerator, dense_retriever
 
 REPO = Path(__file__).resolve().parents[2]
@@ -171,3 +172,23 @@ def test_summary_sentences_are_checked(retriever: DenseRetriever) -> None:
     answer = list(assistant.summarize(chunks, topic="Ba thành phố"))[-1]
     assert answer.text == "Hà Nội là thủ đô từ năm 1976 [1]."
     assert [s.status for s in answer.sentences] == ["reattributed", "unsupported"]
+
+
+def test_passages_can_go_to_the_model_in_order_of_their_best_sentence(tmp_path: Path) -> None:
+    from rag.types import Hit
+
+    hue = Chunk("a", "hue.txt", "Huế", "Huế là cố đô.", 0, 13)
+    tran = Chunk("b", "tran.txt", "Nhà Trần", "Nhà Trần được thành lập năm 1226.", 0, 33)
+
+    class Fixed:
+        def search(self, query: str, k: int) -> list[Hit]:
+            return [Hit(hue, 2.0, 1), Hit(tran, 1.0, 2)]
+
+    generator = ScriptedGenerator(["Năm 1226 [1]."])
+    builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=4096)
+    assistant = Assistant(Fixed(), generator, builder, grounding=GroundingSettings(), passage_order="evidence")
+    answer = assistant.ask("Nhà Trần được thành lập năm nào?")
+    assert [h.chunk.chunk_id for h in answer.passages] == ["b", "a"]  # the sentence about the question first
+    assert (answer.text, answer.citations[0].chunk.chunk_id) == ("Năm 1226 [1].", "b")
+    with pytest.raises(ConfigError, match="passage_order 'best' is unknown: use one of retrieval, evidence"):
+        Assistant(Fixed(), generator, builder, passage_order="best")

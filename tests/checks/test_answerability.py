@@ -9,6 +9,7 @@ import pytest
 
 from rag.answer.assistant import Assistant
 from rag.answer.prompting import PromptBuilder, PromptTemplates
+from rag.checks.analysis import analyze
 from rag.checks.answerability import DEFAULT_MODEL, FEATURES, AnswerabilityModel, features, fit
 from rag.checks.grounding import REFUSAL, GroundingSettings
 from rag.errors import ConfigError
@@ -43,11 +44,11 @@ def _hit(score: float, dense: float | None, coverage: float | None, text: str = 
 
 def test_features_are_the_top_hit_signals_and_the_evidence() -> None:
     # evidence: "thủ" 1 + "đô" 1 of 1 + 1 + "Việt" 2 + "Nam" 2 found, and 1 of the 2 pairs
-    assert features("Thủ đô của Việt Nam?", [_hit(7.5, 0.88, 0.4), _hit(1.0, 0.8, 0.1)]) == pytest.approx(
+    assert features(analyze("Thủ đô của Việt Nam?", [_hit(7.5, 0.88, 0.4), _hit(1.0, 0.8, 0.1)])) == pytest.approx(
         [7.5, 0.88, 0.4, (2 / 6 + 1 / 2) / 2]
     )
-    assert features("Thủ đô?", [_hit(7.5, None, None)]) is None  # dense or lexical mode: no signals
-    assert features("Thủ đô?", []) is None
+    assert features(analyze("Thủ đô?", [_hit(7.5, None, None)])) is None  # dense or lexical mode: no signals
+    assert features(analyze("Thủ đô?", [])) is None
 
 
 def test_the_shipped_model_loads_and_prefers_a_standout_top_passage() -> None:
@@ -106,3 +107,26 @@ def test_the_model_is_used_only_with_the_embedder_it_was_fitted_for(tmp_path: Pa
     assert grounding_settings(settings.replace(answerability_threshold=0.0), embedder_id=shipped).answerability is None
     own = grounding_settings(settings.replace(answerability_threshold=0.4), embedder_id=shipped)
     assert (own.answerability is not None, own.answerability_threshold) == (True, 0.4)
+
+
+def test_a_borderline_question_can_be_answered_when_a_passage_confirms_it_or_else_hedged(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    question = "Thủ đô của Việt Nam là thành phố nào?"
+    retriever = HybridRetriever(dense_retriever(DOCS, tmp_path / "probe").store, HashEmbedder())
+    top = retriever.search(question, 2)[0]
+    refuse = AnswerabilityModel((0.0, 1.0, 0.0, 0.0), 0.0, (0.0, top.dense + 0.01, 0.0, 0.0), (1.0,) * 4, 0.5, {})
+    assistant, generator = _assistant(tmp_path / "a", refuse)
+    grounding = GroundingSettings(answerability=refuse, verify_unanswerable=True, hedge=True)
+    assistant._grounding = grounding  # noqa: SLF001 - the same wiring, another setting
+    answer = assistant.ask(question)
+    assert (answer.outcome, answer.text, len(generator.prompts)) == ("answered", "Hà Nội [1].", 1)
+    # a reply no passage confirms becomes the hedge, naming what would have refused
+    generator = ScriptedGenerator(["Hải Phòng [1]."])
+    assistant._generator = generator  # noqa: SLF001
+    assistant._grounding = replace(grounding, extractive_fallback=False)  # noqa: SLF001
+    hedged = assistant.ask(question)
+    assert (hedged.outcome, hedged.refusal_reason, hedged.refused) == ("hedged", "answerability", False)
+    assert hedged.text == (
+        "Tài liệu không nêu trực tiếp điều này; đoạn gần nhất: Hà Nội là thủ đô của Việt Nam từ năm 1976 [1]."
+    )

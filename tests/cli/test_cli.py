@@ -55,6 +55,7 @@ def test_ingest_then_ask_json(fakes: CliFakes) -> None:
         "usage",
         "invalid_markers",
         "outcome",
+        "short_answer",
         "refused",
         "refusal_reason",
         "read_as",
@@ -62,6 +63,7 @@ def test_ingest_then_ask_json(fakes: CliFakes) -> None:
     }
     assert (record["id"], record["question"], record["read_as"]) == (None, QUESTION, None)
     assert record["answer"] == "Thủ đô của Việt Nam là Hà Nội [1]."
+    assert record["short_answer"] == "Hà Nội"  # the bare fact: what the answer adds to the question
     assert record["invalid_markers"] == [9]
     [citation] = record["citations"]
     assert {k: citation[k] for k in ("marker", "source", "chunk_id", "text", "start", "end")} == {
@@ -324,6 +326,10 @@ def test_ask_json_reports_each_sentence_and_its_support(fakes: CliFakes) -> None
         ("unsupported", [1], None),
     ]
     assert record["sentences"][1]["text"] == "Hà Nội có tháp Eiffel."
+    # the span is the passage sentence the check found (what the chat highlights), in the cited chunk's text
+    start, end = record["sentences"][0]["span"]
+    assert record["citations"][0]["text"][start:end] == "Hà Nội là thủ đô của Việt Nam từ năm 1976."
+    assert record["sentences"][1]["span"] is None
 
 
 def test_ask_refusal_prints_the_fixed_sentence_and_the_closest_passages(fakes: CliFakes) -> None:

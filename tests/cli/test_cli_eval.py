@@ -92,6 +92,7 @@ def test_eval_retrieve_only_exact_summary(fakes: CliFakes) -> None:
         "mode",
         "strip_diacritics",
         "unanswerable",
+        "delete_answer_sentence",
         "per_question",
     }
     assert (summary["index"], summary["mode"], summary["strip_diacritics"], summary["per_question"]) == (
@@ -150,7 +151,7 @@ def test_eval_strip_diacritics(fakes: CliFakes) -> None:
 def test_eval_rows_say_how_an_unaccented_question_was_read(fakes: CliFakes) -> None:
     build_index()
     fakes.replies = ["Hà Nội [1]."]
-    _, [row] = evaluate("--strip-diacritics", "--limit", "1")
+    _, [row] = evaluate("--strip-diacritics", "--limit", "1", "--no-baseline")
     assert (row["question"], row["read_as"]) == (
         "Thu do cua Viet Nam la thanh pho nao?",
         "Thủ đô của Việt Nam là thanh pho nào?",  # "thành phố" is not in these documents; "nào" is a question word
@@ -190,7 +191,7 @@ def test_eval_with_generation(fakes: CliFakes, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("RAG_CHECK_ANSWERS", "0")  # the metrics of the model's own text; checks: tests below
     build_index()
     fakes.replies = ["Hà Nội [1].", "Đó là sông Hàn [1] [2].", "Huế [1]", "I do not know.", "Hà Nội [1]."]
-    summary, rows = evaluate()
+    summary, rows = evaluate("--no-baseline")
     assert {k: summary[k] for k in SUMMARY} == SUMMARY
     assert [(r["answer"], r["exact_match"], r["contains_answer"]) for r in rows] == [
         ("Hà Nội [1].", True, True),
@@ -244,7 +245,7 @@ def test_eval_counts_refusals_and_checked_sentences(fakes: CliFakes) -> None:
         "Huế nằm bên bờ sông Hương [1].",
         "Thủ đô của Việt Nam là Hà Nội [1].",
     ]
-    summary, rows = evaluate()
+    summary, rows = evaluate("--no-baseline")
     assert [r["refused"] for r in rows] == [True, False, False, False, False]
     assert [r["outcome"] for r in rows] == ["refused", "answered", "answered", "answered", "answered"]
     assert [[s["status"] for s in r["sentences"]] for r in rows] == [
@@ -263,3 +264,81 @@ def test_eval_counts_refusals_and_checked_sentences(fakes: CliFakes) -> None:
     assert summary["refusals_by_reason"] == {"model": 0.2}
     assert rows[2]["answer"] == "Cố đô của triều Nguyễn là Huế [1]."
     assert [len(r["passages"]) for r in rows] == [3] * 5
+
+
+def test_eval_measures_the_checks_against_the_model_alone_and_the_naive_baseline(fakes: CliFakes) -> None:
+    build_index()
+    fakes.replies = [  # per question: the assistant's prompt, then the baseline's
+        *("Hà Nội [1].", "Hà Nội [1]."),  # right, kept
+        *("Cầu Rồng bắc qua sông Hàn [1].", "Tôi không biết."),  # right, kept; the baseline misses it
+        *("Sài Gòn [1].", "Huế [1]."),  # wrong, unsupported: replaced by the passage sentence naming Huế
+        *("Huế nằm bên bờ sông Hương [1].", "Sông Hương [1]."),  # wrong (gold: sông Hàn) but supported: kept
+        *("Không tìm thấy thông tin này trong tài liệu.", "Hà Nội [1]."),  # the model refuses
+    ]
+    summary, rows = evaluate()
+    assert [r["checks"] for r in rows] == ["right_kept", "right_kept", "wrong_rescued", "wrong_kept", "wrong_refused"]
+    assert rows[2]["answer"] == "Huế là cố đô của triều Nguyễn, bên bờ sông Hương [1]."
+    assert rows[2]["model_answer"] == "Sài Gòn [1]."
+    assert summary["checks"] == {
+        "right_kept": 2,
+        "right_lost_dropped": 0,
+        "right_lost_replaced": 0,
+        "right_lost_refused": 0,
+        "wrong_refused": 1,
+        "wrong_rescued": 1,
+        "wrong_replaced_wrong": 0,
+        "wrong_kept": 1,
+    }
+    assert (summary["model_containment"], summary["answer_containment"], summary["checks_lost_right"]) == (
+        0.4,
+        0.6,
+        0.0,
+    )
+    assert [r["baseline_contains_answer"] for r in rows] == [True, False, True, False, True]
+    assert (summary["baseline_containment"], summary["baseline_exact_match"]) == (0.6, 0.6)
+    # the baseline's prompt: BM25's passages, numbered, under one plain instruction
+    baseline_prompt = fakes.generators[0].prompts[1][0].content
+    assert baseline_prompt.startswith("Dựa vào các đoạn văn dưới đây, hãy trả lời câu hỏi bằng tiếng Việt")
+    assert baseline_prompt.endswith("Câu hỏi: Thủ đô của Việt Nam là thành phố nào?\nTrả lời:")
+
+
+def test_eval_prints_the_checks_table(fakes: CliFakes) -> None:
+    build_index()
+    fakes.replies = ["Hà Nội [1].", "Hà Nội [1]."]
+    code, out, err = run("eval", "questions.jsonl", "--index", "idx", "--limit", "1", "--out", "rows.jsonl")
+    assert (code, err) == (0, "")
+    table = out[out.index("the model alone") :].splitlines()
+    assert table[0] == "the model alone (checks off) was right on 1 of 1; what the checks did with its answer:"
+    assert table[1] == f"  {'right, kept':<56} {1:>4}"
+    assert len(table) == 9
+
+
+def test_eval_replays_recorded_replies(fakes: CliFakes) -> None:
+    build_index()
+    fakes.replies = ["Hà Nội [1].", "Hà Nội [1]."]
+    first, _ = evaluate("--limit", "1", "--replies", "replies.jsonl")
+    fakes.replies = []  # a second run must not ask the model again
+    second, rows = evaluate("--limit", "1", "--replies", "replies.jsonl")
+    assert (rows[0]["answer"], rows[0]["baseline_answer"]) == ("Hà Nội [1].", "Hà Nội [1].")
+    assert {k: v for k, v in first.items() if "_ms" not in k} == {k: v for k, v in second.items() if "_ms" not in k}
+    assert len(Path("replies.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_eval_delete_answer_sentence_keeps_the_article_but_not_its_answer(fakes: CliFakes) -> None:
+    build_index()
+    summary, rows = evaluate("--retrieve-only", "--delete-answer-sentence")
+    assert (summary["unanswerable"], summary["delete_answer_sentence"]) == (False, True)
+    # q1's own article (Hà Nội) is still retrieved first, but its one sentence held "Hà Nội": nothing of it is left
+    # except the title line, so no prompt passage holds the gold answer; q5's gold is in another article
+    assert [r["answer_in_prompt_passages"] for r in rows] == [False, False, False, False, True]
+    assert [Path(r["retrieved"][0]["source"]).stem for r in rows][:3] == ["ha-noi", "da-nang", "hue"]
+
+
+def test_without_answer_removes_only_the_sentences_holding_the_gold_answer() -> None:
+    from rag.eval.metrics import Question, without_answer
+    from rag.types import Chunk
+
+    text = "Huế là cố đô. Kinh thành được xây năm 1805. Sông Hương chảy qua."
+    chunk = Chunk("c", "hue.txt", "Huế", text, 0, len(text))
+    kept = without_answer(chunk, Question("q", "Kinh thành xây năm nào?", ("1805",), "hue"))
+    assert kept.text == "Huế là cố đô. Sông Hương chảy qua."

@@ -175,6 +175,7 @@ def test_generation_metrics_exact() -> None:
             retrieved=(Hit(HANOI, 1.0, 1), Hit(FILLER, 0.5, 2)),
             timings=Timings(4.0, 10.0, 100.0),
             usage=Usage(100, 8),
+            short_answer="là Hà Nội",
         ),
         # exact once the marker is removed; its one citation has the answer
         Answer(
@@ -184,6 +185,7 @@ def test_generation_metrics_exact() -> None:
             retrieved=(Hit(HUE, 1.0, 1),),
             timings=Timings(6.0, 20.0, 200.0),
             usage=Usage(200, 3),
+            short_answer="Hà Nội",
         ),
         # English, wrong, no citation, no first token time
         Answer("Thủ đô?", "The capital is Paris.", timings=Timings(8.0, None, 300.0), usage=Usage(300, 5)),
@@ -208,6 +210,11 @@ def test_generation_metrics_exact() -> None:
         "refusal_rate": 0.0,
         "refusals_by_reason": {},
         "extractive_share": 0.0,
+        "hedged_share": 0.0,
+        "unchecked_share": 0.0,
+        # short answers "là Hà Nội" (F1 0.8, not exact), "Hà Nội" (exact), none (0)
+        "short_answer_token_f1": round((0.8 + 1.0 + 0.0) / 3, 4),
+        "short_answer_exact_match": 0.3333,
         "dropped_sentence_share": None,  # these answers carry no sentence checks
         "model_calls": 3,
         "exact_match": 0.3333,
@@ -311,3 +318,23 @@ def test_numeric_doc_id_matches_its_exported_file(tmp_path: Path) -> None:
     path = _write(tmp_path / "q.jsonl", [{"question": "Thủ đô?", "answers": ["Hà Nội"], "doc_id": 7}])
     [question] = load_questions(path)
     assert first_hit_rank([_chunk("docs/7.txt", "Hà Nội là thủ đô.")], question) == 1
+
+
+@pytest.mark.parametrize(
+    ("model_right", "final_right", "outcome", "expected"),
+    [
+        (True, True, "answered", "right_kept"),
+        (True, True, "extractive", "right_kept"),  # replaced by a sentence that still holds the answer
+        (True, False, "answered", "right_lost_dropped"),
+        (True, False, "extractive", "right_lost_replaced"),
+        (True, False, "refused", "right_lost_refused"),
+        (False, False, "refused", "wrong_refused"),
+        (False, True, "extractive", "wrong_rescued"),
+        (False, False, "extractive", "wrong_replaced_wrong"),
+        (False, False, "answered", "wrong_kept"),
+    ],
+)
+def test_check_class(model_right: bool, final_right: bool, outcome: str, expected: str) -> None:
+    from rag.eval.metrics import check_class
+
+    assert check_class(model_right, final_right, outcome) == expected

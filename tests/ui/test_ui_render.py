@@ -30,8 +30,16 @@ def test_markers_become_links_to_the_turn_cards_and_text_is_escaped() -> None:
 
 
 def test_sources_panel_marks_the_supporting_sentence_and_keeps_uncited_secondary() -> None:
+    from dataclasses import replace
+
+    from rag.checks.support import check_answer
+
+    text = "Ban đã mở 04 lớp bồi dưỡng [1]."
+    checks = check_answer(text, [PASSAGE], threshold=0.6)  # the check's own sentence is what gets marked
     turn = Turn(
-        "Còn lớp bồi dưỡng?", "Ban đã mở bao nhiêu lớp bồi dưỡng năm 2021?", _answer("Ban đã mở 04 lớp bồi dưỡng [1].")
+        "Còn lớp bồi dưỡng?",
+        "Ban đã mở bao nhiêu lớp bồi dưỡng năm 2021?",
+        replace(_answer(text), sentences=tuple(checks)),
     )
     html = sources_html([turn])
     assert 'id="src-0-1"' in html
@@ -148,7 +156,17 @@ MARKDOWN = (
 
 def test_markdown_headings_show_bold_without_marks_and_only_the_answer_sentence_is_marked() -> None:
     chunk = Chunk("m-00000", "corpus/an-duong-vuong.md", "An Dương Vương", MARKDOWN, 0, len(MARKDOWN))
-    answer = Answer("Tên thật?", "Thục Phán [1].", citations=(Citation(1, chunk),), retrieved=(Hit(chunk, 0.9, 1),))
+    from rag.checks.analysis import analyze
+    from rag.checks.support import check_answer
+
+    checks = check_answer("Thục Phán [1].", analyze("Tên thật?", [Hit(chunk, 0.9, 1)]), threshold=0.6)
+    answer = Answer(
+        "Tên thật?",
+        "Thục Phán [1].",
+        citations=(Citation(1, chunk),),
+        retrieved=(Hit(chunk, 0.9, 1),),
+        sentences=tuple(checks),
+    )
     html = sources_html([Turn("Tên thật?", "Tên thật?", answer)])
     body = html[html.index('<div class="rag-src-text">') :]
     assert body.startswith(
@@ -157,3 +175,9 @@ def test_markdown_headings_show_bold_without_marks_and_only_the_answer_sentence_
         '<b class="rag-heading">Nguồn gốc</b>\nCó giả thuyết &lt;khác&gt;.</div>'
     )
     assert "#" not in body
+
+
+def test_an_unchecked_answer_marks_no_sentence() -> None:
+    html = sources_html([Turn("Hỏi?", "Hỏi?", _answer("Ban đã mở 04 lớp bồi dưỡng [1]."))])
+    assert 'id="src-0-1"' in html
+    assert "rag-support" not in html  # no check ran, so there is no supporting sentence to show

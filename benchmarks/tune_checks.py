@@ -1,0 +1,126 @@
+"""Fit the check settings on the tuning half by replaying recorded model replies (issue 15.6).
+
+The checks change no prompt, so `rag eval --replies FILE` recordings answer every setting
+tried here without the model: retrieval runs once per question, then each configuration
+re-checks the same replies. Prints one JSON line per configuration (containment, the checks'
+classes, refusals, short-answer F1...), for the tuning half only; the chosen values become
+Settings defaults and README reports the other half with `rag eval`.
+
+    python benchmarks/tune_checks.py tune.jsonl --index INDEX --replies replies.jsonl --limit 80 \
+        [--unanswerable | --delete-answer-sentence] [--strip-diacritics] --grid key_threshold=0,0.2,0.3
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rag.answer.assistant import Assistant
+from rag.eval.metrics import Report, WithoutAnswerSentence, WithoutOwnDocument, load_questions
+from rag.eval.replay import RecordedGenerator
+from rag.setup import wiring
+from rag.setup.config import load_settings
+
+KEYS = (
+    "questions",
+    "model_containment",
+    "answer_containment",
+    "checks_lost_right",
+    "refusal_rate",
+    "hedged_share",
+    "extractive_share",
+    "unchecked_share",
+    "short_answer_token_f1",
+    "short_answer_exact_match",
+    "token_f1",
+    "citation_precision",
+    "vietnamese_share",
+    "checks",
+)
+
+
+class Memo:
+    """The wrapped retriever's hits, once per (question, query, k)."""
+
+    def __init__(self, retriever: Any) -> None:
+        self._retriever, self._hits, self.question = retriever, {}, None
+
+    def search(self, query: str, k: int) -> list:
+        key = (getattr(self.question, "id", None), query, k)
+        if key not in self._hits:
+            self._hits[key] = self._retriever.search(query, k)
+        return self._hits[key]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("questions", type=Path)
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--replies", type=Path, required=True)
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--unanswerable", action="store_true")
+    parser.add_argument("--delete-answer-sentence", action="store_true")
+    parser.add_argument("--strip-diacritics", action="store_true")
+    parser.add_argument("--grid", nargs="*", default=[], help="NAME=v1,v2 over GroundingSettings fields")
+    parser.add_argument("--out", type=Path, help="per-question rows of the last configuration")
+    args = parser.parse_args()
+    settings = load_settings().replace(index=args.index)
+    wiring.apply_runtime_policy(settings)
+    generator = RecordedGenerator(wiring.build_generator(settings), args.replies)
+    hidden: list[Any] = []
+
+    def wrap(retriever: Any) -> Any:
+        if args.unanswerable:
+            retriever = WithoutOwnDocument(retriever)
+        elif args.delete_answer_sentence:
+            retriever = WithoutAnswerSentence(retriever)
+        hidden.append(retriever)
+        memo = Memo(retriever)
+        hidden.append(memo)
+        return memo
+
+    base = wiring.build_assistant(settings, generator=generator, wrap_retriever=wrap)
+    questions = load_questions(args.questions, limit=args.limit, strip_diacritics=args.strip_diacritics)
+    grid = [
+        (name, [float(v) if v not in ("none", "true", "false") else _word(v) for v in values.split(",")])
+        for name, values in (item.split("=", 1) for item in args.grid)
+    ]
+    for combo in itertools.product(*(values for _, values in grid)):
+        changes = {name: value for (name, _), value in zip(grid, combo, strict=True)}
+        grounding = replace(base._grounding, **changes)  # noqa: SLF001 - a benchmark re-wires the one assistant
+        assistant = Assistant(
+            base.retriever,
+            generator,
+            base._builder,  # noqa: SLF001
+            k=settings.k,
+            max_tokens=settings.max_tokens,
+            prompt_chars=settings.prompt_chars,
+            answer_prompt_tokens=settings.answer_prompt_tokens or None,
+            grounding=grounding,
+            spell=base._spell,  # noqa: SLF001
+            passage_order=settings.passage_order,
+        )
+        report = Report(k=args.k, unanswerable=args.unanswerable or args.delete_answer_sentence, prompt_k=settings.k)
+        for question in questions:
+            for h in hidden:
+                h.question = question
+            report.add(question, assistant.ask(question.question, k=args.k, prompt_k=settings.k, unchecked=True))
+        summary = report.summary()
+        out = {"settings": changes, "generated": generator.generated} | {k: summary.get(k) for k in KEYS}
+        out["refusals_by_reason"] = summary.get("refusals_by_reason")
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+        if args.out:
+            args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in report.rows), encoding="utf-8")
+
+
+def _word(value: str) -> Any:
+    return {"none": None, "true": True, "false": False}[value]
+
+
+if __name__ == "__main__":
+    main()

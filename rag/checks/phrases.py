@@ -1,0 +1,126 @@
+"""Short answers against passage sentences: the answer phrase, the type a question expects, the bare fact.
+
+A 1.5B model answers "Năm 1226 [1]." where the passage says "… thành lập năm 1226": the check
+compares the phrase the answer adds to the question, folded (case, diacritics, đ→d), with
+measure words optional ("năm 1226" / "1226") and numbers without separators ("1.610" / "1610",
+rag.checks.claims.tokens). Pure Python.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.checks.claims import FOLDED_STOPWORDS, STOPWORDS, names, tokens
+from rag.text.vietnamese import fold_diacritics, has_diacritics, nfc
+
+# Words that only say what kind of quantity or date a number is: optional on either side.
+MEASURE_WORDS = frozenset(
+    """
+    năm ngày tháng thế kỷ kỉ thập niên giờ phút giây tuổi lần km mét cm kg tấn
+    khoảng chừng gần hơn đến tới vào lúc thời
+    """.split()
+)
+# Skipped by their accented form when the text has marks ("năm" is skipped, "Nam" is not); folded otherwise.
+_SKIP = STOPWORDS | MEASURE_WORDS
+_FOLDED_SKIP = FOLDED_STOPWORDS | frozenset(fold_diacritics(w) for w in MEASURE_WORDS)
+
+# What a question asks for, by its question words (accented; typed without marks they are folded).
+_TYPES = (
+    ("year", r"\b(năm nào|năm bao nhiêu|năm mấy|khi nào|bao giờ|lúc nào|thời điểm nào|thời gian nào)\b"),
+    ("number", r"\b(bao nhiêu|mấy)\b"),
+    ("person", r"\b(ai)\b"),
+    ("place", r"\b(ở đâu|nơi nào|chỗ nào|đâu)\b"),
+)
+
+
+def folded_keys(text: str) -> list[str]:
+    """Comparison keys of text, folded: lower case, no diacritics, numbers without separators."""
+    return tokens(fold_diacritics(nfc(text)))
+
+
+def content_keys(text: str, *, fold: bool = True) -> list[str | None]:
+    """Keys of text (folded unless fold=False), None where a function or measure word stands.
+
+    Function words are judged accented when text has marks ("năm" is skipped, "Nam" is not).
+    """
+    text = nfc(re.sub(r"\[\d+\]", " ", text))
+    skip = _SKIP if has_diacritics(text) else _FOLDED_SKIP
+    keys = [None if k in skip or (len(k) < 2 and not k.isdigit()) else k for k in tokens(text)]
+    return [fold_diacritics(k) if fold and k is not None else k for k in keys]
+
+
+def _asked(answer: str, question: str) -> tuple[set[str], bool]:
+    """The question's keys and whether to compare folded: accented when both are ("Nam" is not "năm")."""
+    fold = not (has_diacritics(answer) and has_diacritics(question))
+    keys = tokens(nfc(question))
+    return {fold_diacritics(k) for k in keys} if fold else set(keys), fold
+
+
+def answer_runs(answer: str, question: str) -> list[tuple[str, ...]]:
+    """The runs of words the answer adds to the question (folded), split where a question or function word stands."""
+    asked, fold = _asked(answer, question)
+    runs: list[list[str]] = [[]]
+    for key in content_keys(answer, fold=False):
+        if key is None or (fold_diacritics(key) if fold else key) in asked:
+            if runs[-1]:
+                runs.append([])
+            continue
+        runs[-1].append(fold_diacritics(key))  # found in passages folded: an answer may be typed without marks
+    return [tuple(run) for run in runs if run]
+
+
+def holds_runs(runs: list[tuple[str, ...]], text: str) -> bool:
+    """Every run occurs in text as consecutive words (function and measure words of text skipped)."""
+    keys = [k for k in content_keys(text) if k is not None]
+    joined = f" {' '.join(keys)} "
+    return bool(runs) and all(f" {' '.join(run)} " in joined for run in runs)
+
+
+def expected_type(question: str) -> str | None:
+    """'year', 'number', 'person', 'place' or None, from the question words."""
+    text = nfc(question).lower()
+    for name, pattern in _TYPES:
+        if re.search(pattern if has_diacritics(text) else fold_diacritics(pattern), text):
+            return name
+    return None
+
+
+def typed_answer(kind: str | None, sentence: str, question: str) -> str | None:
+    """The part of sentence that answers a question of this kind (a year, a number, a name), or None.
+
+    kind None: no expectation, the sentence itself. Names are runs of capitalised syllables
+    after the first word (rag.checks.claims.names) that the question does not hold.
+    """
+    if kind is None:
+        return sentence
+    asked = set(folded_keys(question))
+    if kind in ("year", "number"):
+        for match in re.finditer(r"\d+(?:[.,]\d+)*", sentence):
+            key = tokens(match.group(0))[0]
+            if key in asked:
+                continue
+            if kind == "year" and not (3 <= len(key) <= 4 and int(key) <= 2100):
+                continue
+            return match.group(0)
+        return None
+    for name in names(sentence):
+        if not all(fold_diacritics(k) in asked for k in name):
+            return _surface(sentence, name)
+    return None
+
+
+def _surface(sentence: str, name: tuple[str, ...]) -> str:
+    pattern = r"\s+".join(re.escape(k) for k in name)
+    match = re.search(pattern, nfc(sentence), flags=re.IGNORECASE)
+    return match.group(0) if match else " ".join(name)
+
+
+def bare_fact(answer: str, question: str) -> str | None:
+    """The answer without what restates the question: first to last new word ("Năm 1976 [1]." -> "1976")."""
+    text = re.sub(r"\s*\[\d+\]", "", nfc(answer)).strip()
+    asked, fold = _asked(text, question)
+    words = text.split()
+    new = [i for i, w in enumerate(words) if any(k is not None and k not in asked for k in content_keys(w, fold=fold))]
+    if not new:
+        return text.rstrip(".!?…").strip() or None
+    return " ".join(words[new[0] : new[-1] + 1]).strip(".,;:!?…\"'()“”") or None
