@@ -158,9 +158,10 @@ class Assistant:
         if self._passage_order == "evidence":  # the passage whose best sentence covers the question most first
             best = {p.hit.chunk.chunk_id: max((s.score for s in p.sentences), default=0.0) for p in analysis.passages}
             ordered = analysis.restrict(sorted(candidates, key=lambda h: -best[h.chunk.chunk_id]))
-        texts = None
         if self._prompt_chars:
             texts = [excerpt(group) for group in ordered.select(max_chars=self._prompt_chars)]
+        else:  # whole passages, less any sentence addressed to the model
+            texts = [excerpt(p.sentences) if p.instructions else p.hit.chunk.text for p in ordered.passages]
         read_as = self._model_question(question)
         restored = read_as if read_as != question else None  # reported with the answer
         prompt = self._builder.build(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from rag.checks.claims import PassageIndex, Terms, adds_nothing, claim_terms, tokens
+from rag.checks.instructions import is_instruction
 from rag.checks.phrases import expected_type, typed_answer
 from rag.text.chunking import passage_text
 from rag.text.vietnamese import fold_diacritics, has_diacritics, passage_sentences
@@ -46,6 +47,7 @@ class Passage:
     index: PassageIndex  # syllables and syllable pairs of text, for the support check
     evidence: float  # coverage of the question's terms by the chunk text, 0..1
     sentences: tuple[Sentence, ...]  # every sentence of the chunk text, scored against the question
+    instructions: int = 0  # sentences left out because they address the model (rag.checks.instructions)
 
 
 @dataclass(frozen=True)
@@ -143,13 +145,20 @@ def analyze(question: str, hits: Sequence[Hit]) -> Analysis:
 def _passage(hit: Hit, terms: Terms, fold: bool, marker: int = 0) -> Passage:
     text, title = hit.chunk.text, hit.chunk.title
     sentences = []
+    content, instructions = text, 0
     for start, end in passage_sentences(text):
         sentence = text[start:end]
+        if is_instruction(sentence):
+            # addressed to the model (an injection): never prompt text, never support, never an answer
+            content = content[:start] + " " * (end - start) + content[end:]
+            instructions += 1
+            continue
         score = overlap(terms, sentence, fold) if len(sentence) >= _MIN_SENTENCE_CHARS else 0.0
         key = overlap(terms, f"{title}\n{sentence}" if title else sentence, fold)
         sentences.append(Sentence(marker, start, end, sentence, score, key))
-    seen = passage_text(hit.chunk)
-    return Passage(hit, seen, PassageIndex.of(seen), overlap(terms, text, fold), tuple(sentences))
+    seen = passage_text(hit.chunk if content == text else replace(hit.chunk, text=" ".join(content.split())))
+    evidence = overlap(terms, content, fold)
+    return Passage(hit, seen, PassageIndex.of(seen), evidence, tuple(sentences), instructions)
 
 
 def overlap(terms: Terms, sentence: str, fold: bool = False) -> float:
