@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answer.completion import LENGTH, STOP, Completion
 from rag.index.store import IndexStore
 from rag.retrieval.retriever import DenseRetriever
 from rag.text.chunking import ChunkSettings, chunk_document, passage_text
@@ -61,31 +62,52 @@ class HashEmbedder:
 
 
 class ScriptedGenerator:
-    """Replays scripted replies piece by piece and records the prompts it received."""
+    """Replays scripted replies piece by piece and records the prompts it received.
+
+    A reply's tokens are its words: usage counts them, and a reply of max_tokens words or more
+    is cut there with finish_reason "length", as a real model stops at its token limit.
+    """
 
     def __init__(self, replies: Sequence[str], *, piece_chars: int = 3) -> None:
         self._replies = list(replies)
         self._piece_chars = piece_chars
         self.prompts: list[list[Message]] = []
-        self._usage = Usage()
+        self.completions: list[Completion] = []
 
     @property
     def model_id(self) -> str:
         return "scripted"
 
-    @property
-    def last_usage(self) -> Usage:
-        return self._usage
-
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
         return sum(len(m.content.split()) for m in messages)
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]:
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion:
         self.prompts.append(list(messages))
         reply = self._replies.pop(0)
-        self._usage = Usage(self.count_prompt_tokens(messages), len(reply.split()))
-        for i in range(0, len(reply), self._piece_chars):
-            yield reply[i : i + self._piece_chars]
+        words = reply.split()
+        if len(words) >= max_tokens:
+            reply = reply[: _word_end(reply, max_tokens)]
+        prompt_tokens = self.count_prompt_tokens(messages)
+
+        def pieces(completion: Completion) -> Iterator[str]:
+            for i in range(0, len(reply), self._piece_chars):
+                piece = reply[i : i + self._piece_chars]
+                completion.usage = Usage(prompt_tokens, len(reply[: i + len(piece)].split()))
+                yield piece
+            completion.usage = Usage(prompt_tokens, len(reply.split()))
+            completion.finish_reason = LENGTH if len(words) >= max_tokens else STOP
+
+        completion = Completion(pieces)
+        self.completions.append(completion)
+        return completion
+
+
+def _word_end(text: str, n: int) -> int:
+    """Where the n-th whitespace word of text ends."""
+    return [m.end() for m in _WORD_RUN.finditer(text)][n - 1]
+
+
+_WORD_RUN = re.compile(r"\S+")
 
 
 class CliFakes:

@@ -71,8 +71,9 @@ def test_streamed_text_equals_non_streamed_completion(real_generator):
         Message("system", "Bạn là trợ lý. Trả lời bằng tiếng Việt, ngắn gọn."),
         Message("user", "Thủ đô của Việt Nam là thành phố nào?"),
     ]
-    streamed = "".join(real_generator.stream(messages, max_tokens=40, temperature=0.0))
-    usage = real_generator.last_usage
+    completion = real_generator.stream(messages, max_tokens=40, temperature=0.0)
+    streamed = completion.text()
+    usage = completion.usage
     llm = real_generator._load()
     prompt = real_generator._formatter(messages=[{"role": m.role, "content": m.content} for m in messages]).prompt
     plain = llm.create_completion(prompt, max_tokens=40, temperature=0.0, top_k=1, stream=False)
