@@ -21,18 +21,35 @@ log = logging.getLogger(__name__)
 STOP, LENGTH, CANCELLED = "stop", "length", "cancelled"  # finish reasons, as OpenAI names the first two
 
 
+class CallState:
+    """What one call has produced so far: written by the generator, read through its Completion."""
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self.finish_reason: str | None = None  # None while running
+        self.stopped = threading.Event()  # set by close(): the generator should stop at its next token
+
+
 class Completion(Iterator[str]):
     """Iterate for the text pieces; ``usage`` and ``finish_reason`` belong to this call alone.
 
-    produce(completion) is the implementation: a generator of text pieces that sets
-    ``completion.usage`` as tokens come and ``completion.finish_reason`` ("stop" | "length")
-    before it ends. close() stops it (finish_reason "cancelled" unless it had finished).
+    produce(state) is the implementation: a generator of text pieces that sets ``state.usage``
+    as tokens come and ``state.finish_reason`` ("stop" | "length") before it ends, and stops
+    early once ``state.stopped`` is set. close() sets it, from any thread, even while another
+    waits for the next piece; dropping the Completion does too. finish_reason is then "cancelled".
     """
 
-    def __init__(self, produce: Callable[[Completion], Iterator[str]]) -> None:
-        self.usage = Usage()
-        self.finish_reason: str | None = None  # None while running
-        self._pieces = produce(self)
+    def __init__(self, produce: Callable[[CallState], Iterator[str]]) -> None:
+        self._state = CallState()
+        self._pieces = produce(self._state)
+
+    @property
+    def usage(self) -> Usage:
+        return self._state.usage
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self._state.finish_reason
 
     def __iter__(self) -> Completion:
         return self
@@ -45,11 +62,19 @@ class Completion(Iterator[str]):
         return "".join(self)
 
     def close(self) -> None:
+        state = self._state
+        state.stopped.set()
+        if state.finish_reason is None:
+            state.finish_reason = CANCELLED
         close = getattr(self._pieces, "close", None)
-        if close is not None:
-            close()
-        if self.finish_reason is None:
-            self.finish_reason = CANCELLED
+        try:
+            if close is not None:
+                close()
+        except ValueError:  # "generator already executing": that reader ends once the producer sees `stopped`
+            pass
+
+    def __del__(self) -> None:
+        self._state.stopped.set()  # abandoned without close(): free the model all the same
 
     def __enter__(self) -> Completion:
         return self
@@ -58,23 +83,22 @@ class Completion(Iterator[str]):
         self.close()
 
 
-Produce = Callable[[Completion, threading.Event], Iterator[str]]
+Produce = Callable[[CallState], Iterator[str]]
 _DONE = object()
 
 
 def exclusive(lock: threading.Lock, produce: Produce) -> Completion:
     """A Completion whose production runs on its own thread while holding lock (one model, one generation).
 
-    produce(completion, stop) yields pieces and should return soon after stop is set; it is
+    produce(state) yields pieces and returns soon after ``state.stopped`` is set; it is
     started on first iteration. The consumer's pace never holds the model: pieces are queued.
-    Stopping, closing or dropping the Completion sets stop, so the lock is freed at the next
-    token; a consumer that stalls without closing holds it at most until the reply is complete.
+    Closing or dropping the Completion stops it, so the lock is freed at the next token; a
+    consumer that stalls without closing holds it at most until the reply is complete.
     """
 
-    def pieces(completion: Completion) -> Iterator[str]:
+    def pieces(state: CallState) -> Iterator[str]:
         out: queue.SimpleQueue = queue.SimpleQueue()
-        stop = threading.Event()
-        worker = threading.Thread(target=_run, args=(lock, produce, completion, stop, out), daemon=True)
+        worker = threading.Thread(target=_run, args=(lock, produce, state, out), daemon=True)
         worker.start()
         try:
             while (item := out.get()) is not _DONE:
@@ -82,25 +106,24 @@ def exclusive(lock: threading.Lock, produce: Produce) -> Completion:
                     raise item
                 yield item
         finally:
-            stop.set()  # closed or dropped mid-way: the worker stops at its next token
+            state.stopped.set()  # closed or dropped mid-way: the worker stops at its next token
 
     return Completion(pieces)
 
 
-def _run(lock: threading.Lock, produce: Produce, completion: Completion, stop: threading.Event, out) -> None:  # noqa: ANN001
+def _run(lock: threading.Lock, produce: Produce, state: CallState, out: queue.SimpleQueue) -> None:
+    stopped = state.stopped
     try:
         with lock:
-            if stop.is_set():  # stopped while waiting for the model: never start
-                completion.finish_reason = CANCELLED
-                return
-            with contextlib.closing(produce(completion, stop)) as pieces:
-                for piece in pieces:
-                    out.put(piece)
-                    if stop.is_set():
-                        break
-            if stop.is_set():
-                completion.finish_reason = CANCELLED
+            if not stopped.is_set():  # stopped while waiting for the model: never start
+                with contextlib.closing(produce(state)) as pieces:
+                    for piece in pieces:
+                        out.put(piece)
+                        if stopped.is_set():
+                            break
     except BaseException as e:  # noqa: BLE001 - handed to the consumer, which raises it in its own thread
         out.put(e)
     finally:
+        if stopped.is_set():
+            state.finish_reason = CANCELLED
         out.put(_DONE)

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from rag.answer.completion import LENGTH, STOP, Completion, exclusive
+from rag.answer.completion import LENGTH, STOP, CallState, Completion, exclusive
 from rag.answer.llama_cpu import EXTRA_BUFFERS, CpuPath, current_path, model_params_override
 from rag.errors import ModelLoadError
 from rag.types import Message, Usage
@@ -32,9 +32,7 @@ class Generator(Protocol):
 
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int: ...
 
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0
-    ) -> Completion: ...
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion: ...
 
 
 # UTF-8 lead bytes of U+3000..U+9FFF (CJK punctuation, kana, ideographs) and U+A000..U+D7FF
@@ -160,22 +158,17 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self._load().tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0
-    ) -> Completion:
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion:
         """Text pieces as tokens are decoded (whole UTF-8 characters only); usage on the Completion."""
         messages = list(messages)
-        return exclusive(
-            self._run_lock, lambda completion, stop: self._generate(messages, max_tokens, temperature, completion, stop)
-        )
+        return exclusive(self._run_lock, lambda state: self._generate(messages, max_tokens, temperature, state))
 
     def _generate(
         self,
         messages: list[Message],
         max_tokens: int,
         temperature: float,
-        completion: Completion,
-        stop: threading.Event,
+        state: CallState,
     ) -> Iterator[str]:
         """Runs with the model's lock held (on exclusive()'s worker thread)."""
         import llama_cpp
@@ -190,7 +183,7 @@ class LlamaCppGenerator:
         vocab = llm._model.vocab  # noqa: SLF001 - llama.cpp's end-of-generation test needs it
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         produced = 0
-        completion.usage = Usage(prompt_tokens=len(prompt), completion_tokens=0)
+        state.usage = Usage(prompt_tokens=len(prompt), completion_tokens=0)
         reason = STOP
         for token in llm.generate(
             prompt,
@@ -202,10 +195,10 @@ class LlamaCppGenerator:
             repeat_penalty=1.0,
             reset=True,
         ):
-            if llama_cpp.llama_vocab_is_eog(vocab, token) or stop.is_set():
+            if llama_cpp.llama_vocab_is_eog(vocab, token) or state.stopped.is_set():
                 break
             produced += 1
-            completion.usage = Usage(prompt_tokens=len(prompt), completion_tokens=produced)
+            state.usage = Usage(prompt_tokens=len(prompt), completion_tokens=produced)
             piece = decoder.decode(llm.detokenize([token]))
             if piece:
                 yield piece
@@ -215,4 +208,4 @@ class LlamaCppGenerator:
         tail = decoder.decode(b"", final=True)
         if tail:
             yield tail
-        completion.finish_reason = reason
+        state.finish_reason = reason
