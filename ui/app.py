@@ -7,12 +7,13 @@ index are shared through one Backend.
 from __future__ import annotations
 
 import html
+import ipaddress
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rag.errors import RagError
+from rag.errors import ConfigError, RagError
 from rag.ingest.pipeline import IngestProgress
 from rag.setup.config import Settings
 from rag.types import Answer
@@ -195,15 +196,48 @@ def build_app(backend: Backend) -> Any:
         on_again = again.click(regenerate, [turns, k, max_tokens], ask_outputs)
         on_summary = summarize_btn.click(summarize, [docs, turns, max_tokens], [chatbot, sources, turns])
         stop.click(None, cancels=[on_submit, on_send, on_again, on_summary])
-        reset.click(clear, None, [chatbot, sources, turns])
-        add.click(upload, [files], [status, docs])
-        delete.click(remove_document, [docs], [status, docs])
-        app.load(document_choices, None, [docs])
+        reset.click(clear, None, [chatbot, sources, turns], concurrency_limit=None)
+        # index writers take turns in their own group, so they never take a slot from the questions
+        add.click(upload, [files], [status, docs], concurrency_limit=1, concurrency_id="index-writes")
+        delete.click(remove_document, [docs], [status, docs], concurrency_id="index-writes")
+        app.load(document_choices, None, [docs], concurrency_limit=None)  # a page load never queues
     app.queue(default_concurrency_limit=4)
     return app
 
 
-def launch(settings: Settings, *, host: str = "127.0.0.1", port: int = 7860, progress: Any = None) -> None:
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach an address ("localhost", 127.0.0.0/8, ::1)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def login(settings: Settings, host: str, *, no_auth: bool = False) -> tuple[str, str] | None:
+    """The (user, password) the page asks for; None: no login. Beyond loopback a password is required."""
+    if settings.ui_password:
+        return settings.ui_user, settings.ui_password
+    if is_loopback(host):
+        return None
+    if no_auth:
+        log.warning("rag ui on %s without a login: anyone who can reach it can upload and delete documents", host)
+        return None
+    raise ConfigError(
+        f"rag ui --host {host} would put upload, removal and summaries in front of the network without a login: "
+        "set a password with RAG_UI_PASSWORD (or ui_password in rag.toml), or pass --no-auth to serve without one"
+    )
+
+
+def launch(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    progress: Any = None,
+    auth: tuple[str, str] | None = None,
+) -> None:
     """Load the models, build the index from the corpus if there is none, then serve the page."""
     from rag.index.store import IndexStore
 
@@ -211,4 +245,14 @@ def launch(settings: Settings, *, host: str = "127.0.0.1", port: int = 7860, pro
     if not IndexStore.exists(settings.index) and settings.corpus.is_dir():
         backend.ingest_corpus(progress=progress)
     app = build_app(backend)
-    app.launch(server_name=host, server_port=port, css=CSS, js=JS, footer_links=[], show_error=False, quiet=True)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        css=CSS,
+        js=JS,
+        footer_links=[],
+        show_error=False,
+        quiet=True,
+        auth=auth,
+        auth_message="Đăng nhập để hỏi đáp tài liệu (tên và mật khẩu do người quản trị đặt).",
+    )

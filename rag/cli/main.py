@@ -147,6 +147,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve beyond loopback without a login (anyone who can reach it may upload and delete documents)",
+    )
 
     p = sub.add_parser("models", help="install or check the default offline models")
     p.add_argument("action", choices=["install", "status", "verify"])
@@ -440,14 +445,15 @@ def find_document(documents: dict[str, Any], name: str) -> str:
 
 def _cmd_ui(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
     try:
-        from ui.app import launch
+        from ui.app import launch, login
     except ImportError as e:
         raise RagError(f"the browser chat needs gradio: run `pip install -e .` ({e})") from e
     settings = settings.replace(index=args.index)
+    auth = login(settings, args.host, no_auth=args.no_auth)  # before the models load: refuse at once
     print(f"rag: loading models; the chat will be at http://{args.host}:{args.port}", file=err, flush=True)
     from rag.ingest.progress import ProgressBar
 
-    launch(settings, host=args.host, port=args.port, progress=ProgressBar(err, every=5.0))
+    launch(settings, host=args.host, port=args.port, progress=ProgressBar(err, every=5.0), auth=auth)
     return EXIT_OK
 
 
