@@ -6,6 +6,7 @@ index are shared through one Backend.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import ipaddress
 import logging
@@ -47,7 +48,7 @@ def _run(turns: list[Turn], events: Iterator[str | Answer]) -> Iterator[Outputs]
     """Stream one turn (the last in turns) into the chat; errors become a chat message."""
     partial = ""
     try:
-        for event in events:
+        for event in events:  # closed below, so a stopped or abandoned tab frees the model at once
             if isinstance(event, Answer):
                 turns[-1] = Turn(turns[-1].question, turns[-1].standalone, answer=event)
             else:
@@ -59,6 +60,10 @@ def _run(turns: list[Turn], events: Iterator[str | Answer]) -> Iterator[Outputs]
     except Exception as e:  # noqa: BLE001 - the page must keep serving whatever failed
         log.exception("unexpected failure")
         turns[-1] = Turn(turns[-1].question, turns[-1].standalone, error=vietnamese_error(e))
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
     yield chat_messages(turns), sources_html(turns), turns
 
 
@@ -82,8 +87,9 @@ def build_app(backend: Backend) -> Any:
             turns[-1] = Turn(message, message, error=vietnamese_error(e))
             yield chat_messages(turns), sources_html(turns), turns, ""
             return
-        for chat, sources, state in _run(turns, events):
-            yield chat, sources, state, ""
+        with contextlib.closing(_run(turns, events)) as run:  # Gradio's Stop closes ask(), this closes the rest
+            for chat, sources, state in run:
+                yield chat, sources, state, ""
 
     def regenerate(turns: list[Turn], k: int, max_tokens: int) -> Iterator[tuple[Any, ...]]:
         turns = list(turns or [])
@@ -108,7 +114,8 @@ def build_app(backend: Backend) -> Any:
             turns[-1] = Turn(turns[-1].question, turns[-1].standalone, error=vietnamese_error(e))
             yield chat_messages(turns), sources_html(turns), turns
             return
-        yield from _run(turns, events)
+        with contextlib.closing(_run(turns, events)) as run:
+            yield from run
 
     def clear() -> tuple[Any, ...]:
         return [], sources_html([]), []

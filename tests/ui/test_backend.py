@@ -93,3 +93,20 @@ def test_an_upload_under_a_taken_name_is_indexed_beside_the_first(settings: Sett
     assert (settings.uploads / "ghi chú.txt").read_text(encoding="utf-8") == HANOI
     names = sorted(Path(source).name for _, source in backend.documents())
     assert names == ["ghi chú (2).txt", "ghi chú.txt", "ha-noi.txt", "hue.txt"]
+
+
+def test_a_tab_stopped_mid_answer_frees_the_model_at_once(settings: Settings) -> None:
+    from ui.app import _run
+    from ui.render import Turn
+
+    long_reply = " ".join(f"Điều thứ {n} về thủ đô Hà Nội [1]." for n in range(60))
+    generator = ThreadedGenerator({"Thủ đô": long_reply}, delay=0.01)
+    backend = Backend(settings, embedder=HashEmbedder(), generator=generator)
+    backend.ingest_corpus()
+    question = "Thủ đô của Việt Nam?"
+    outputs = _run([Turn(question, question)], backend.assistant().stream(question, max_tokens=400))
+    next(outputs), next(outputs)
+    outputs.close()  # what Gradio does on Stop, or when the tab goes away
+    assert generator.lock.acquire(timeout=0.5)
+    generator.lock.release()
+    assert generator.produced[0] < 20  # of the 400 tokens it would have generated
