@@ -517,6 +517,10 @@ def _cmd_models(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
         print(f"llm: {llm} (sha256 verified)", file=out)
         return EXIT_OK
     if args.action == "verify":
+        folder = models.embedder_dir(settings.cache_dir)
+        problems = models.verify_embedder(folder)
+        verdict = "OK (every file's sha256 as built, from the packages' files)" if not problems else "; ".join(problems)
+        print(f"embedder: {folder} {verdict}", file=out)
         path = models.llm_path(settings.cache_dir)
         if not path.is_file():
             print(f"llm: {path} is not assembled: run `rag models install`", file=out)
@@ -524,7 +528,7 @@ def _cmd_models(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
         digest = models.verify_file(path)
         ok = digest == models.LLM_SHA256
         print(f"llm: {path} sha256 {digest} {'OK' if ok else 'MISMATCH: run `rag models install --force`'}", file=out)
-        return EXIT_OK if ok else EXIT_ERROR
+        return EXIT_OK if ok and not problems else EXIT_ERROR
     for item in models.status(settings.cache_dir):
         print(f"{item.name}: {item.detail} ({item.path})", file=out)
     from rag.answer.llama_cpu import current_path
