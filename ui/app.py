@@ -198,14 +198,16 @@ def build_app(backend: Backend) -> Any:
 
         ask_inputs = [question, turns, k, max_tokens]
         ask_outputs = [chatbot, sources, turns, question]
-        on_submit = question.submit(ask, ask_inputs, ask_outputs)
+        on_submit = question.submit(ask, ask_inputs, ask_outputs, api_name="ask")
         on_send = send.click(ask, ask_inputs, ask_outputs)
         on_again = again.click(regenerate, [turns, k, max_tokens], ask_outputs)
         on_summary = summarize_btn.click(summarize, [docs, turns, max_tokens], [chatbot, sources, turns])
         stop.click(None, cancels=[on_submit, on_send, on_again, on_summary])
         reset.click(clear, None, [chatbot, sources, turns], concurrency_limit=None)
         # index writers take turns in their own group, so they never take a slot from the questions
-        add.click(upload, [files], [status, docs], concurrency_limit=1, concurrency_id="index-writes")
+        add.click(
+            upload, [files], [status, docs], concurrency_limit=1, concurrency_id="index-writes", api_name="upload"
+        )
         delete.click(remove_document, [docs], [status, docs], concurrency_id="index-writes")
         app.load(document_choices, None, [docs], concurrency_limit=None)  # a page load never queues
     app.queue(default_concurrency_limit=4)
