@@ -18,7 +18,6 @@ import json
 import os
 import re
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,8 +120,7 @@ def ask(session, question: str, expected: tuple[str, ...], source: str, *, max_t
     started = time.perf_counter()
     try:
         job = session.submit(question, 4, max_tokens, api_name="/ask")
-        chat, sources = None, ""
-        for chat, sources, _ in job:
+        for chat, _sources, _ in job:
             last = chat[-1]["content"] if chat and chat[-1]["role"] == "assistant" else ""
             if result.ttft_s is None and _text(last).replace("▌", "").strip():
                 result.ttft_s = time.perf_counter() - started
