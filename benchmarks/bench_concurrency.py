@@ -114,6 +114,14 @@ def _text(fragment: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", fragment))
 
 
+def _content(message: dict) -> str:
+    """A chat message's HTML: Gradio 6 sends content as a list of parts ({"type": "text", "text": ...})."""
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
 def ask(session, question: str, expected: tuple[str, ...], source: str, *, max_tokens: int) -> Result:  # noqa: ANN001
     """One question in one session, timed from submit to the first answer text and to the final answer."""
     result = Result(question)
@@ -121,7 +129,7 @@ def ask(session, question: str, expected: tuple[str, ...], source: str, *, max_t
     try:
         job = session.submit(question, 4, max_tokens, api_name="/ask")
         for chat, _sources, _ in job:
-            last = chat[-1]["content"] if chat and chat[-1]["role"] == "assistant" else ""
+            last = _content(chat[-1]) if chat and chat[-1]["role"] == "assistant" else ""
             if result.ttft_s is None and _text(last).replace("▌", "").strip():
                 result.ttft_s = time.perf_counter() - started
         chat, sources, _ = job.result()
@@ -130,7 +138,7 @@ def ask(session, question: str, expected: tuple[str, ...], source: str, *, max_t
         result.error = f"{type(e).__name__}: {e}"
         result.total_s = time.perf_counter() - started
         return result
-    answer_html = chat[-1]["content"]
+    answer_html = _content(chat[-1])
     result.answer = _text(answer_html)
     cited = set(re.findall(r'href="#(src-\d+-\d+)"', answer_html))
     for card in re.finditer(r'<div class="rag-src rag-cited" id="(src-\d+-\d+)">(.*?)</div></div>', sources, re.S):
@@ -181,9 +189,10 @@ def run(sessions: int, max_tokens: int) -> dict:
         startup_s = time.perf_counter() - started
         url = f"http://127.0.0.1:{port}/"
         try:
+            # every question in a session of its own (a second question in one session is a follow-up)
+            ask(client(url), *questions[0], max_tokens=max_tokens)  # warm-up: first prompt, caches; not counted
+            alone = [ask(client(url), *q, max_tokens=max_tokens) for q in questions]
             users = [client(url) for _ in range(sessions + 1)]
-            ask(users[0], *questions[0], max_tokens=max_tokens)  # warm-up: first prompt, caches; not counted
-            alone = [ask(users[i], *q, max_tokens=max_tokens) for i, q in enumerate(questions)]
 
             document = tmp / "incoming" / UPLOAD_NAME
             document.parent.mkdir()
@@ -211,7 +220,7 @@ def run(sessions: int, max_tokens: int) -> dict:
             for t in threads:
                 t.join()
             load_wall_s = time.perf_counter() - load_started
-            after = ask(users[sessions], *UPLOAD_QUESTION, max_tokens=max_tokens)
+            after = ask(client(url), *UPLOAD_QUESTION, max_tokens=max_tokens)
         finally:
             server.terminate()
             server.wait(timeout=60)
