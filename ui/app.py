@@ -132,13 +132,16 @@ def build_app(backend: Backend) -> Any:
             progress((p.files_done, p.files_total), desc=desc)
 
         try:
-            result = backend.ingest_uploads([Path(f) for f in files], progress=report)
+            result, stored = backend.ingest_uploads([Path(f) for f in files], progress=report)
         except Exception as e:  # noqa: BLE001
             return error_html(vietnamese_error(e)), document_choices()
         lines = [
             f"Đã thêm {len(result.added)}, cập nhật {len(result.updated)}, không đổi {len(result.unchanged)} tệp; "
             f"{result.chunks_embedded} đoạn mới trong {result.seconds:.1f} giây."
         ]
+        for upload in stored:
+            if upload.renamed and not upload.existed:
+                lines.append(html.escape(f"Đã có một tệp khác cùng tên: tệp mới được lưu là «{upload.path.name}»."))
         for source, reason in result.failed:
             lines.append(error_html(f"Không đọc được {Path(source).name}: {reason}"))
         return "<br>".join(lines), document_choices()
@@ -208,7 +211,7 @@ def build_app(backend: Backend) -> Any:
         add.click(
             upload, [files], [status, docs], concurrency_limit=1, concurrency_id="index-writes", api_name="upload"
         )
-        delete.click(remove_document, [docs], [status, docs], concurrency_id="index-writes")
+        delete.click(remove_document, [docs], [status, docs], concurrency_limit=1, concurrency_id="index-writes")
         app.load(document_choices, None, [docs], concurrency_limit=None)  # a page load never queues
     app.queue(default_concurrency_limit=4)
     return app

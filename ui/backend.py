@@ -26,7 +26,7 @@ from rag.errors import (
 from rag.index.embedding import Embedder
 from rag.index.store import IndexStore
 from rag.ingest.pipeline import IngestReport, ProgressFn, remove
-from rag.ingest.uploads import safe_upload_name, store_upload
+from rag.ingest.uploads import StoredUpload, safe_upload_name, store_upload
 from rag.setup.config import Settings
 from rag.setup.wiring import build_assistant, build_embedder, build_generator, run_ingest
 from rag.types import Chunk
@@ -123,7 +123,9 @@ class Backend:
         record = store.documents.get(source) if store else None
         return record.title if record else Path(source).stem
 
-    def ingest_uploads(self, files: list[Path], progress: ProgressFn | None = None) -> IngestReport:
+    def ingest_uploads(
+        self, files: list[Path], progress: ProgressFn | None = None
+    ) -> tuple[IngestReport, list[StoredUpload]]:
         """Keep uploaded files in the uploads folder (never over another file) and index them."""
         limit = self.settings.max_upload_mb * 1024 * 1024
         for file in files:
@@ -134,10 +136,10 @@ class Backend:
                     f"giới hạn {self.settings.max_upload_mb} MB). Tăng giới hạn bằng RAG_MAX_UPLOAD_MB nếu cần."
                 )
         with self._writes:
-            targets = [store_upload(file, self.settings.uploads).path for file in files]
-            report = run_ingest(self.settings, targets, embedder=self.embedder, progress=progress)
+            stored = [store_upload(file, self.settings.uploads) for file in files]
+            report = run_ingest(self.settings, [s.path for s in stored], embedder=self.embedder, progress=progress)
             self._swap_in()
-        return report
+        return report, stored
 
     def ingest_corpus(self, progress: ProgressFn | None = None) -> IngestReport:
         with self._writes:

@@ -87,7 +87,8 @@ def test_an_upload_under_a_taken_name_is_indexed_beside_the_first(settings: Sett
         folder = tmp_path / f"browser{n}"
         folder.mkdir()
         (folder / "ghi chú.txt").write_text(text, encoding="utf-8")
-        backend.ingest_uploads([folder / "ghi chú.txt"])
+        _, stored = backend.ingest_uploads([folder / "ghi chú.txt"])
+        assert [(s.path.name, s.renamed) for s in stored] == [("ghi chú.txt" if n == 0 else "ghi chú (2).txt", n == 1)]
     kept = sorted(p.name for p in settings.uploads.iterdir())
     assert kept == ["ghi chú (2).txt", "ghi chú.txt"]
     assert (settings.uploads / "ghi chú.txt").read_text(encoding="utf-8") == HANOI
