@@ -9,14 +9,11 @@ is cancelled or goes away frees the model at the next token.
 from __future__ import annotations
 
 import contextlib
-import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
 
 from rag.types import Usage
-
-log = logging.getLogger(__name__)
 
 STOP, LENGTH, CANCELLED = "stop", "length", "cancelled"  # finish reasons, as OpenAI names the first two
 
