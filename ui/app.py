@@ -230,6 +230,8 @@ def is_loopback(host: str) -> bool:
 def login(settings: Settings, host: str, *, no_auth: bool = False) -> tuple[str, str] | None:
     """The (user, password) the page asks for; None: no login. Beyond loopback a password is required."""
     if settings.ui_password:
+        if not settings.ui_user.strip():
+            raise ConfigError("ui_user is empty: set the login's user name (RAG_UI_USER), e.g. rag")
         return settings.ui_user, settings.ui_password
     if is_loopback(host):
         return None

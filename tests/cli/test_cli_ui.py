@@ -58,3 +58,13 @@ def test_no_auth_is_an_explicit_opt_out(launched: list[dict]) -> None:
 )
 def test_which_hosts_are_loopback(host: str, loopback: bool) -> None:
     assert ui.app.is_loopback(host) is loopback
+
+
+def test_an_empty_user_name_with_a_password_is_one_clear_error(launched: list[dict], monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("RAG_UI_PASSWORD", "bí-mật")
+    monkeypatch.setenv("RAG_UI_USER", " ")
+    code, _, err = run_cli("ui")
+    assert code != 0 and launched == []
+    assert err.strip().splitlines() == [
+        "rag: error: ui_user is empty: set the login's user name (RAG_UI_USER), e.g. rag"
+    ]
