@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answer.completion import LENGTH, STOP, CallState, Completion, exclusive
 from rag.index.store import IndexStore
 from rag.retrieval.retriever import DenseRetriever
 from rag.text.chunking import ChunkSettings, chunk_document, passage_text
@@ -61,31 +62,111 @@ class HashEmbedder:
 
 
 class ScriptedGenerator:
-    """Replays scripted replies piece by piece and records the prompts it received."""
+    """Replays scripted replies piece by piece and records the prompts it received.
+
+    A reply's tokens are its words: usage counts them, and a reply of max_tokens words or more
+    is cut there with finish_reason "length", as a real model stops at its token limit.
+    """
 
     def __init__(self, replies: Sequence[str], *, piece_chars: int = 3) -> None:
         self._replies = list(replies)
         self._piece_chars = piece_chars
         self.prompts: list[list[Message]] = []
-        self._usage = Usage()
+        self.completions: list[Completion] = []
 
     @property
     def model_id(self) -> str:
         return "scripted"
 
+    def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(len(m.content.split()) for m in messages)
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion:
+        self.prompts.append(list(messages))
+        reply = self._replies.pop(0)
+        words = reply.split()
+        if len(words) >= max_tokens:
+            reply = reply[: _word_end(reply, max_tokens)]
+        prompt_tokens = self.count_prompt_tokens(messages)
+
+        def pieces(state: CallState) -> Iterator[str]:
+            for i in range(0, len(reply), self._piece_chars):
+                piece = reply[i : i + self._piece_chars]
+                state.usage = Usage(prompt_tokens, len(reply[: i + len(piece)].split()))
+                yield piece
+            state.usage = Usage(prompt_tokens, len(reply.split()))
+            state.finish_reason = LENGTH if len(words) >= max_tokens else STOP
+
+        completion = Completion(pieces)
+        self.completions.append(completion)
+        return completion
+
+
+def _word_end(text: str, n: int) -> int:
+    """Where the n-th whitespace word of text ends."""
+    return [m.end() for m in _WORD_RUN.finditer(text)][n - 1]
+
+
+_WORD_RUN = re.compile(r"\S+")
+
+
+class ThreadedGenerator:
+    """One shared model that generates one reply at a time, like LlamaCppGenerator: exclusive() and a lock.
+
+    replies maps a phrase of the question (found in the prompt) to the reply; each word is one
+    token, produced after `delay` seconds. Records what was produced per call and whether two
+    calls ever generated at once.
+    """
+
+    def __init__(self, replies: dict[str, str], *, delay: float = 0.002) -> None:
+        import threading
+
+        self._replies = dict(replies)
+        self._delay = delay
+        self.lock = threading.Lock()
+        self._busy = 0
+        self.overlapped = False
+        self.produced: list[int] = []  # tokens produced by each call that started, in start order
+        self.usage_of: dict[str, Usage] = {}  # reply -> the usage its call reported
+
     @property
-    def last_usage(self) -> Usage:
-        return self._usage
+    def model_id(self) -> str:
+        return "threaded"
 
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
         return sum(len(m.content.split()) for m in messages)
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]:
-        self.prompts.append(list(messages))
-        reply = self._replies.pop(0)
-        self._usage = Usage(self.count_prompt_tokens(messages), len(reply.split()))
-        for i in range(0, len(reply), self._piece_chars):
-            yield reply[i : i + self._piece_chars]
+    def reply_for(self, messages: Sequence[Message]) -> str:
+        prompt = messages[-1].content
+        found = [reply for phrase, reply in self._replies.items() if phrase in prompt]
+        assert len(found) == 1, f"no single scripted reply for {prompt[-120:]!r}"
+        return found[0]
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion:
+        import time
+
+        words = self.reply_for(messages).split(" ")
+        prompt_tokens = self.count_prompt_tokens(messages)
+
+        def produce(state: CallState) -> Iterator[str]:
+            self._busy += 1
+            self.overlapped |= self._busy > 1
+            call = len(self.produced)
+            self.produced.append(0)
+            try:
+                for n, word in enumerate(words[:max_tokens], start=1):
+                    if state.stopped.is_set():
+                        return
+                    time.sleep(self._delay)
+                    self.produced[call] = n
+                    state.usage = Usage(prompt_tokens, n)
+                    yield word if n == 1 else " " + word
+                state.finish_reason = LENGTH if len(words) >= max_tokens else STOP
+                self.usage_of[" ".join(words)] = state.usage
+            finally:
+                self._busy -= 1
+
+        return exclusive(self.lock, produce)
 
 
 class CliFakes:

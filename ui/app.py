@@ -6,13 +6,15 @@ index are shared through one Backend.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import ipaddress
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rag.errors import RagError
+from rag.errors import ConfigError, RagError
 from rag.ingest.pipeline import IngestProgress
 from rag.setup.config import Settings
 from rag.types import Answer
@@ -46,7 +48,7 @@ def _run(turns: list[Turn], events: Iterator[str | Answer]) -> Iterator[Outputs]
     """Stream one turn (the last in turns) into the chat; errors become a chat message."""
     partial = ""
     try:
-        for event in events:
+        for event in events:  # closed below, so a stopped or abandoned tab frees the model at once
             if isinstance(event, Answer):
                 turns[-1] = Turn(turns[-1].question, turns[-1].standalone, answer=event)
             else:
@@ -58,6 +60,10 @@ def _run(turns: list[Turn], events: Iterator[str | Answer]) -> Iterator[Outputs]
     except Exception as e:  # noqa: BLE001 - the page must keep serving whatever failed
         log.exception("unexpected failure")
         turns[-1] = Turn(turns[-1].question, turns[-1].standalone, error=vietnamese_error(e))
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
     yield chat_messages(turns), sources_html(turns), turns
 
 
@@ -81,8 +87,9 @@ def build_app(backend: Backend) -> Any:
             turns[-1] = Turn(message, message, error=vietnamese_error(e))
             yield chat_messages(turns), sources_html(turns), turns, ""
             return
-        for chat, sources, state in _run(turns, events):
-            yield chat, sources, state, ""
+        with contextlib.closing(_run(turns, events)) as run:  # Gradio's Stop closes ask(), this closes the rest
+            for chat, sources, state in run:
+                yield chat, sources, state, ""
 
     def regenerate(turns: list[Turn], k: int, max_tokens: int) -> Iterator[tuple[Any, ...]]:
         turns = list(turns or [])
@@ -107,7 +114,8 @@ def build_app(backend: Backend) -> Any:
             turns[-1] = Turn(turns[-1].question, turns[-1].standalone, error=vietnamese_error(e))
             yield chat_messages(turns), sources_html(turns), turns
             return
-        yield from _run(turns, events)
+        with contextlib.closing(_run(turns, events)) as run:
+            yield from run
 
     def clear() -> tuple[Any, ...]:
         return [], sources_html([]), []
@@ -124,13 +132,16 @@ def build_app(backend: Backend) -> Any:
             progress((p.files_done, p.files_total), desc=desc)
 
         try:
-            result = backend.ingest_uploads([Path(f) for f in files], progress=report)
+            result, stored = backend.ingest_uploads([Path(f) for f in files], progress=report)
         except Exception as e:  # noqa: BLE001
             return error_html(vietnamese_error(e)), document_choices()
         lines = [
             f"Đã thêm {len(result.added)}, cập nhật {len(result.updated)}, không đổi {len(result.unchanged)} tệp; "
             f"{result.chunks_embedded} đoạn mới trong {result.seconds:.1f} giây."
         ]
+        for upload in stored:
+            if upload.renamed and not upload.existed:
+                lines.append(html.escape(f"Đã có một tệp khác cùng tên: tệp mới được lưu là «{upload.path.name}»."))
         for source, reason in result.failed:
             lines.append(error_html(f"Không đọc được {Path(source).name}: {reason}"))
         return "<br>".join(lines), document_choices()
@@ -190,20 +201,57 @@ def build_app(backend: Backend) -> Any:
 
         ask_inputs = [question, turns, k, max_tokens]
         ask_outputs = [chatbot, sources, turns, question]
-        on_submit = question.submit(ask, ask_inputs, ask_outputs)
+        on_submit = question.submit(ask, ask_inputs, ask_outputs, api_name="ask")
         on_send = send.click(ask, ask_inputs, ask_outputs)
         on_again = again.click(regenerate, [turns, k, max_tokens], ask_outputs)
         on_summary = summarize_btn.click(summarize, [docs, turns, max_tokens], [chatbot, sources, turns])
         stop.click(None, cancels=[on_submit, on_send, on_again, on_summary])
-        reset.click(clear, None, [chatbot, sources, turns])
-        add.click(upload, [files], [status, docs])
-        delete.click(remove_document, [docs], [status, docs])
-        app.load(document_choices, None, [docs])
+        reset.click(clear, None, [chatbot, sources, turns], concurrency_limit=None)
+        # index writers take turns in their own group, so they never take a slot from the questions
+        add.click(
+            upload, [files], [status, docs], concurrency_limit=1, concurrency_id="index-writes", api_name="upload"
+        )
+        delete.click(remove_document, [docs], [status, docs], concurrency_limit=1, concurrency_id="index-writes")
+        app.load(document_choices, None, [docs], concurrency_limit=None)  # a page load never queues
     app.queue(default_concurrency_limit=4)
     return app
 
 
-def launch(settings: Settings, *, host: str = "127.0.0.1", port: int = 7860, progress: Any = None) -> None:
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach an address ("localhost", 127.0.0.0/8, ::1)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def login(settings: Settings, host: str, *, no_auth: bool = False) -> tuple[str, str] | None:
+    """The (user, password) the page asks for; None: no login. Beyond loopback a password is required."""
+    if settings.ui_password:
+        if not settings.ui_user.strip():
+            raise ConfigError("ui_user is empty: set the login's user name (RAG_UI_USER), e.g. rag")
+        return settings.ui_user, settings.ui_password
+    if is_loopback(host):
+        return None
+    if no_auth:
+        log.warning("rag ui on %s without a login: anyone who can reach it can upload and delete documents", host)
+        return None
+    raise ConfigError(
+        f"rag ui --host {host} would put upload, removal and summaries in front of the network without a login: "
+        "set a password with RAG_UI_PASSWORD (or ui_password in rag.toml), or pass --no-auth to serve without one"
+    )
+
+
+def launch(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    progress: Any = None,
+    auth: tuple[str, str] | None = None,
+) -> None:
     """Load the models, build the index from the corpus if there is none, then serve the page."""
     from rag.index.store import IndexStore
 
@@ -211,4 +259,14 @@ def launch(settings: Settings, *, host: str = "127.0.0.1", port: int = 7860, pro
     if not IndexStore.exists(settings.index) and settings.corpus.is_dir():
         backend.ingest_corpus(progress=progress)
     app = build_app(backend)
-    app.launch(server_name=host, server_port=port, css=CSS, js=JS, footer_links=[], show_error=False, quiet=True)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        css=CSS,
+        js=JS,
+        footer_links=[],
+        show_error=False,
+        quiet=True,
+        auth=auth,
+        auth_message="Đăng nhập để hỏi đáp tài liệu (tên và mật khẩu do người quản trị đặt).",
+    )

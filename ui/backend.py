@@ -1,18 +1,19 @@
 """What all browser sessions share: the models, the index and the assistant built on them.
 
-Generation is serialised inside the LLM wrapper; index changes (upload, removal) rebuild the
-assistant under a lock and swap it in, so a question in flight keeps the state it started with.
+Generation is serialised inside the LLM wrapper; index changes (upload, removal) are written and
+opened aside, then swapped in, so questions keep answering meanwhile and one in flight keeps the
+state it started with.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import shutil
 import threading
 from pathlib import Path
 
 from rag.answer.assistant import Assistant
+from rag.answer.generate import Generator
 from rag.errors import (
     IndexLockedError,
     IndexMismatchError,
@@ -22,8 +23,10 @@ from rag.errors import (
     QuestionError,
     RagError,
 )
+from rag.index.embedding import Embedder
 from rag.index.store import IndexStore
 from rag.ingest.pipeline import IngestReport, ProgressFn, remove
+from rag.ingest.uploads import StoredUpload, safe_upload_name, store_upload
 from rag.setup.config import Settings
 from rag.setup.wiring import build_assistant, build_embedder, build_generator, run_ingest
 from rag.types import Chunk
@@ -61,29 +64,48 @@ def vietnamese_error(error: Exception) -> str:
 
 
 class Backend:
-    def __init__(self, settings: Settings) -> None:
+    """The shared models and the current (assistant, store) pair.
+
+    Writers (upload, removal, corpus ingest) take turns on their own lock and build the new
+    index and assistant aside; only the swap takes the state lock, so questions and page
+    loads never wait for an ingest: they use the previous index until the new one is complete.
+    """
+
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None, generator: Generator | None = None):
         self.settings = settings
-        self._lock = threading.RLock()
-        self.embedder = build_embedder(settings)
-        self.generator = build_generator(settings)
+        self._state = threading.Lock()  # guards _assistant/_store: held for a swap or a first open only
+        self._writes = threading.Lock()  # one index writer at a time in this process
+        self.embedder = embedder or build_embedder(settings)
+        self.generator = generator or build_generator(settings)
         self._assistant: Assistant | None = None
+        self._store: IndexStore | None = None
+
+    def _open(self) -> tuple[Assistant, IndexStore]:
+        store = IndexStore.load(
+            self.settings.index, ann_threshold=self.settings.ann_threshold, nprobe=self.settings.nprobe
+        )
+        assistant = build_assistant(self.settings, embedder=self.embedder, generator=self.generator, store=store)
+        return assistant, store
+
+    def _current(self) -> tuple[Assistant, IndexStore]:
+        with self._state:
+            if self._assistant is None or self._store is None:
+                self._assistant, self._store = self._open()
+            return self._assistant, self._store
 
     def assistant(self) -> Assistant:
-        with self._lock:
-            if self._assistant is None:
-                self._assistant = build_assistant(self.settings, embedder=self.embedder, generator=self.generator)
-            return self._assistant
+        return self._current()[0]
 
-    def _reload(self) -> None:
-        with self._lock:
-            self._assistant = None
-            if IndexStore.exists(self.settings.index):
-                self.assistant()
+    def _swap_in(self) -> None:
+        """Open the index just written (outside the state lock), then make it the current one."""
+        fresh = self._open() if IndexStore.exists(self.settings.index) else (None, None)
+        with self._state:
+            self._assistant, self._store = fresh
 
     def store(self) -> IndexStore | None:
         if not IndexStore.exists(self.settings.index):
             return None
-        return self.assistant().retriever.store  # type: ignore[attr-defined]
+        return self._current()[1]
 
     def documents(self) -> list[tuple[str, str]]:
         """(label, source) of every indexed document, sorted by source."""
@@ -101,35 +123,32 @@ class Backend:
         record = store.documents.get(source) if store else None
         return record.title if record else Path(source).stem
 
-    def ingest_uploads(self, files: list[Path], progress: ProgressFn | None = None) -> IngestReport:
-        """Copy uploaded files into the uploads folder and index them."""
+    def ingest_uploads(
+        self, files: list[Path], progress: ProgressFn | None = None
+    ) -> tuple[IngestReport, list[StoredUpload]]:
+        """Keep uploaded files in the uploads folder (never over another file) and index them."""
         limit = self.settings.max_upload_mb * 1024 * 1024
         for file in files:
             size = file.stat().st_size
             if size > limit:
                 raise UploadTooLargeError(
-                    f"Tệp {file.name} quá lớn ({size / 2**20:.1f} MB, giới hạn {self.settings.max_upload_mb} MB). "
-                    "Tăng giới hạn bằng RAG_MAX_UPLOAD_MB nếu cần."
+                    f"Tệp {safe_upload_name(file.name)} quá lớn ({size / 2**20:.1f} MB, "
+                    f"giới hạn {self.settings.max_upload_mb} MB). Tăng giới hạn bằng RAG_MAX_UPLOAD_MB nếu cần."
                 )
-        self.settings.uploads.mkdir(parents=True, exist_ok=True)
-        targets = []
-        for file in files:
-            target = self.settings.uploads / file.name
-            shutil.copyfile(file, target)
-            targets.append(target)
-        with self._lock:
-            report = run_ingest(self.settings, targets, embedder=self.embedder, progress=progress)
-            self._reload()
-        return report
+        with self._writes:
+            stored = [store_upload(file, self.settings.uploads) for file in files]
+            report = run_ingest(self.settings, [s.path for s in stored], embedder=self.embedder, progress=progress)
+            self._swap_in()
+        return report, stored
 
     def ingest_corpus(self, progress: ProgressFn | None = None) -> IngestReport:
-        with self._lock:
+        with self._writes:
             report = run_ingest(self.settings, [self.settings.corpus], embedder=self.embedder, progress=progress)
-            self._reload()
+            self._swap_in()
         return report
 
     def remove(self, source: str) -> bool:
-        with self._lock:
+        with self._writes:
             removed = remove([source], index=self.settings.index)
-            self._reload()
+            self._swap_in()
         return bool(removed)

@@ -7,7 +7,6 @@ the fixed refusal sentence when the model's answer does not survive) and replace
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from rag.answer.cite import CitedText, MarkerStream, cite
+from rag.answer.completion import LENGTH
 from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.grounding import (
     ANSWERED,
@@ -259,9 +259,9 @@ class Assistant:
         raw: list[str] = []
         started_text = False
         limit = max_tokens or self._max_tokens
-        pieces = self._generator.stream(messages, max_tokens=limit, temperature=self._temperature)
-        with contextlib.closing(pieces):  # stopping early must release the model at once
-            for piece in pieces:
+        completion = self._generator.stream(messages, max_tokens=limit, temperature=self._temperature)
+        with completion:  # stopping early must release the model at once
+            for piece in completion:
                 if run.first_token_ms is None:
                     run.first_token_ms = _ms(started)
                 cjk = cjk_index(piece)
@@ -284,9 +284,9 @@ class Assistant:
                 if stop:
                     break
         yield from markers.flush()
-        usage = self._generator.last_usage
+        usage = completion.usage  # this call's own: another tab may be generating by now
         run.raw = "".join(raw).strip()
-        if usage.completion_tokens >= limit:  # cut off by the token limit: drop the unfinished sentence
+        if completion.finish_reason == LENGTH:  # cut off by the token limit: drop the unfinished sentence
             run.raw = run.raw[: unfinished_cut(run.raw)].rstrip()
         total = run.usage
         run.usage = Usage(total.prompt_tokens + usage.prompt_tokens, total.completion_tokens + usage.completion_tokens)

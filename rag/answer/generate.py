@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from rag.answer.completion import LENGTH, STOP, CallState, Completion, exclusive
 from rag.answer.llama_cpu import EXTRA_BUFFERS, CpuPath, current_path, model_params_override
 from rag.errors import ModelLoadError
 from rag.types import Message, Usage
@@ -21,19 +22,17 @@ GGUF_MAGIC = b"GGUF"
 
 @runtime_checkable
 class Generator(Protocol):
-    """Streams a chat completion; usage of the last call is available afterwards."""
+    """Streams a chat completion; each call returns its own Completion (pieces, then usage and finish reason).
+
+    One instance serves every browser tab at once, so it keeps no per-call state.
+    """
 
     @property
     def model_id(self) -> str: ...
 
-    @property
-    def last_usage(self) -> Usage: ...
-
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int: ...
 
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0
-    ) -> Iterator[str]: ...
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion: ...
 
 
 # UTF-8 lead bytes of U+3000..U+9FFF (CJK punctuation, kana, ideographs) and U+A000..U+D7FF
@@ -59,8 +58,9 @@ def _version() -> str:
 class LlamaCppGenerator:
     """A GGUF chat model run by llama.cpp; the chat template comes from the GGUF itself.
 
-    One instance may be shared by threads: generation is serialised by a lock, and the
-    KV cache is reused when consecutive prompts share a prefix (the system prompt).
+    One instance may be shared by threads: generation is serialised by a lock held by a worker
+    thread (rag.answer.completion.exclusive), so a stopped or abandoned stream frees the model at
+    the next token; the KV cache is reused when consecutive prompts share a prefix (the system prompt).
     """
 
     def __init__(
@@ -97,7 +97,6 @@ class LlamaCppGenerator:
         self._formatter = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
-        self._usage = Usage()
 
     @property
     def model_id(self) -> str:
@@ -106,10 +105,6 @@ class LlamaCppGenerator:
     @property
     def n_ctx(self) -> int:
         return self._n_ctx
-
-    @property
-    def last_usage(self) -> Usage:
-        return self._usage
 
     def _load(self):  # noqa: ANN202 - returns llama_cpp.Llama
         with self._load_lock:
@@ -176,43 +171,54 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self._load().tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]:
-        """Yield text pieces as tokens are decoded (whole UTF-8 characters only)."""
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion:
+        """Text pieces as tokens are decoded (whole UTF-8 characters only); usage on the Completion."""
+        messages = list(messages)
+        return exclusive(self._run_lock, lambda state: self._generate(messages, max_tokens, temperature, state))
+
+    def _generate(
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        temperature: float,
+        state: CallState,
+    ) -> Iterator[str]:
+        """Runs with the model's lock held (on exclusive()'s worker thread)."""
         import llama_cpp
 
         llm = self._load()
-        with self._run_lock:
-            prompt = self._prompt_tokens(messages)
-            budget = min(max_tokens, self._n_ctx - len(prompt))
-            if budget <= 0:
-                raise ModelLoadError(
-                    f"prompt of {len(prompt)} tokens fills the context of {self._n_ctx}: lower k or raise n_ctx"
-                )
-            vocab = llm._model.vocab  # noqa: SLF001 - llama.cpp's end-of-generation test needs it
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            produced = 0
-            self._usage = Usage(prompt_tokens=len(prompt), completion_tokens=0)
-            try:
-                for token in llm.generate(
-                    prompt,
-                    logits_processor=self._logits_processor(),
-                    temp=temperature,
-                    top_k=1 if temperature == 0 else 40,
-                    top_p=1.0 if temperature == 0 else 0.95,
-                    min_p=0.0 if temperature == 0 else 0.05,
-                    repeat_penalty=1.0,
-                    reset=True,
-                ):
-                    if llama_cpp.llama_vocab_is_eog(vocab, token):
-                        break
-                    produced += 1
-                    piece = decoder.decode(llm.detokenize([token]))
-                    if piece:
-                        yield piece
-                    if produced >= budget:
-                        break
-                tail = decoder.decode(b"", final=True)
-                if tail:
-                    yield tail
-            finally:
-                self._usage = Usage(prompt_tokens=len(prompt), completion_tokens=produced)
+        prompt = self._prompt_tokens(messages)
+        budget = min(max_tokens, self._n_ctx - len(prompt))
+        if budget <= 0:
+            raise ModelLoadError(
+                f"prompt of {len(prompt)} tokens fills the context of {self._n_ctx}: lower k or raise n_ctx"
+            )
+        vocab = llm._model.vocab  # noqa: SLF001 - llama.cpp's end-of-generation test needs it
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        produced = 0
+        state.usage = Usage(prompt_tokens=len(prompt), completion_tokens=0)
+        reason = STOP
+        for token in llm.generate(
+            prompt,
+            logits_processor=self._logits_processor(),
+            temp=temperature,
+            top_k=1 if temperature == 0 else 40,
+            top_p=1.0 if temperature == 0 else 0.95,
+            min_p=0.0 if temperature == 0 else 0.05,
+            repeat_penalty=1.0,
+            reset=True,
+        ):
+            if llama_cpp.llama_vocab_is_eog(vocab, token) or state.stopped.is_set():
+                break
+            produced += 1
+            state.usage = Usage(prompt_tokens=len(prompt), completion_tokens=produced)
+            piece = decoder.decode(llm.detokenize([token]))
+            if piece:
+                yield piece
+            if produced >= budget:
+                reason = LENGTH
+                break
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield tail
+        state.finish_reason = reason

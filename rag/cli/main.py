@@ -162,6 +162,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve beyond loopback without a login (anyone who can reach it may upload and delete documents)",
+    )
 
     p = sub.add_parser("models", help="install or check the default offline models")
     p.add_argument("action", choices=["install", "status", "verify"])
@@ -458,14 +463,15 @@ def find_document(documents: dict[str, Any], name: str) -> str:
 
 def _cmd_ui(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
     try:
-        from ui.app import launch
+        from ui.app import launch, login
     except ImportError as e:
         raise RagError(f"the browser chat needs gradio: run `pip install -e .` ({e})") from e
     settings = settings.replace(index=args.index)
+    auth = login(settings, args.host, no_auth=args.no_auth)  # before the models load: refuse at once
     print(f"rag: loading models; the chat will be at http://{args.host}:{args.port}", file=err, flush=True)
     from rag.ingest.progress import ProgressBar
 
-    launch(settings, host=args.host, port=args.port, progress=ProgressBar(err, every=5.0))
+    launch(settings, host=args.host, port=args.port, progress=ProgressBar(err, every=5.0), auth=auth)
     return EXIT_OK
 
 
@@ -563,6 +569,10 @@ def _cmd_models(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
         print(f"llm: {llm} (sha256 verified)", file=out)
         return EXIT_OK
     if args.action == "verify":
+        folder = models.embedder_dir(settings.cache_dir)
+        problems = models.verify_embedder(folder)
+        verdict = "OK (every file's sha256 as built, from the packages' files)" if not problems else "; ".join(problems)
+        print(f"embedder: {folder} {verdict}", file=out)
         path = models.llm_path(settings.cache_dir)
         if not path.is_file():
             print(f"llm: {path} is not assembled: run `rag models install`", file=out)
@@ -570,7 +580,7 @@ def _cmd_models(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
         digest = models.verify_file(path)
         ok = digest == models.LLM_SHA256
         print(f"llm: {path} sha256 {digest} {'OK' if ok else 'MISMATCH: run `rag models install --force`'}", file=out)
-        return EXIT_OK if ok else EXIT_ERROR
+        return EXIT_OK if ok and not problems else EXIT_ERROR
     for item in models.status(settings.cache_dir):
         print(f"{item.name}: {item.detail} ({item.path})", file=out)
     from rag.answer.llama_cpu import current_path

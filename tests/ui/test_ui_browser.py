@@ -8,6 +8,7 @@ time; a screenshot is saved under the test's tmp dir.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -188,4 +189,51 @@ def test_upload_ask_summarise_and_remove_a_document(server, tmp_path: Path) -> N
             "() => document.querySelector('#rag-status').innerText.includes('Đã xóa')", timeout=60_000
         )
         assert "uploads/hop-tac-xa-hoa-sen.txt" in page.inner_text("#rag-status")
+        browser.close()
+
+
+HOSTILE = (
+    "Báo cáo <script>window.__xss = 'title'</script> về hồ Tây\n\n"
+    "Hồ Tây là hồ nước ngọt lớn nhất nội thành Hà Nội, rộng khoảng 500 héc-ta. "
+    "<img src=x onerror=\"window.__xss = 'img'\"> Quanh hồ có chùa Trấn Quốc "
+    "<script>window.__xss = 'script'; alert(1)</script> được xây từ thế kỷ thứ sáu.\n"
+)
+
+
+def test_markup_in_a_document_shows_as_text_and_runs_no_script(server, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, _ = server
+    doc = tmp_path / "<img src=x onerror=alert(2)>ho-tay.txt"
+    doc.write_text(HOSTILE, encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(url)
+        page.wait_for_selector("#rag-question textarea", timeout=60_000)
+        page.get_by_text("Tài liệu", exact=True).click()
+        page.set_input_files("#rag-upload input[type=file]", str(doc))
+        page.click("#rag-add")
+        page.wait_for_function(
+            "() => document.querySelector('#rag-status').innerText.includes('Đã thêm 1')", timeout=180_000
+        )
+        _ask(page, "Hồ Tây rộng khoảng bao nhiêu héc-ta?")
+        text = _wait_answer(page)
+        assert "500" in text
+        page.click("#rag-chat a.rag-cite >> nth=-1")
+        page.wait_for_selector(".rag-src.rag-active", timeout=10_000)
+        card = page.inner_text(".rag-src.rag-active")
+        assert "<script>window.__xss = 'title'</script>" in card  # the title, as text
+        assert "<img src=x onerror=" in card  # the passage, as text
+        name = re.search(r"· ([^·]*ho-tay\.txt) ·", card).group(1)  # the file name, made safe, as text
+        assert "<" not in name and ">" not in name and "/" not in name
+        page.click("#rag-docs input")
+        options = page.get_by_role("option").all_inner_texts()
+        assert any("<script>window.__xss = 'title'</script>" in o for o in options)
+        page.keyboard.press("Escape")
+        assert page.evaluate("() => window.__xss === undefined")
+        assert page.evaluate("() => document.querySelectorAll('img[src=\"x\"]').length") == 0
+        assert dialogs == []
         browser.close()

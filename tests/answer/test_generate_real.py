@@ -1,0 +1,54 @@
+"""Model tier: the real LLM shared by threads: per-call usage, and a stopped stream frees it at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from rag.answer.completion import CANCELLED, LENGTH, STOP
+from rag.types import Message
+
+pytestmark = pytest.mark.models
+
+SYSTEM = Message("system", "Bạn là trợ lý. Trả lời bằng tiếng Việt, ngắn gọn.")
+
+
+def _ask(text: str) -> list[Message]:
+    return [SYSTEM, Message("user", text)]
+
+
+def test_two_threads_get_their_own_text_and_usage(real_generator) -> None:  # noqa: ANN001
+    questions = {"hanoi": _ask("Thủ đô của Việt Nam là thành phố nào?"), "count": _ask("Đếm từ một đến mười.")}
+    alone = {}
+    for name, messages in questions.items():
+        completion = real_generator.stream(messages, max_tokens=24)
+        alone[name] = (completion.text(), completion.usage, completion.finish_reason)
+    together: dict[str, tuple] = {}
+
+    def run(name: str) -> None:
+        completion = real_generator.stream(questions[name], max_tokens=24)
+        together[name] = (completion.text(), completion.usage, completion.finish_reason)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in questions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert together == alone  # temperature 0: the same text and the same usage, each its own
+    assert alone["hanoi"][2] in (STOP, LENGTH) and "Hà Nội" in alone["hanoi"][0]
+    assert alone["count"][1].completion_tokens == 24 and alone["count"][2] == LENGTH
+
+
+def test_a_stream_closed_after_two_pieces_frees_the_model_for_the_next(real_generator) -> None:  # noqa: ANN001
+    completion = real_generator.stream(_ask("Kể một câu chuyện dài về Hà Nội."), max_tokens=300)
+    next(completion), next(completion)
+    completion.close()
+    started = time.perf_counter()
+    assert real_generator._run_lock.acquire(timeout=5)  # noqa: SLF001 - the lock the next question needs
+    waited = time.perf_counter() - started
+    real_generator._run_lock.release()  # noqa: SLF001
+    assert completion.finish_reason == CANCELLED
+    assert completion.usage.completion_tokens <= 4  # of the 300 asked for
+    assert waited < 2.0
