@@ -245,23 +245,29 @@ def run(sessions: int, max_tokens: int) -> dict:
 
 def print_report(report: dict) -> None:
     n = report["sessions"]
-    print(f"{n} sessions ask at once while 1 uploads ({report['max_tokens']} max tokens; server start "
-          f"{report['server_start_s']:.0f} s with corpus ingest)")
+    print(
+        f"{n} sessions ask at once while 1 uploads ({report['max_tokens']} max tokens; server start "
+        f"{report['server_start_s']:.0f} s with corpus ingest)"
+    )
     print(f"{'':18} {'TTFT p50':>9} {'TTFT p95':>9} {'total p50':>10} {'total p95':>10}")
     for name in ("alone", "under_load", "ratio"):
         row = report[name]
         unit = "x" if name == "ratio" else "s"
         print(f"{name:18} " + " ".join(f"{row[k]:>8.2f}{unit}" for k in row))
-    print(f"load wall time {report['load_wall_s']:.1f} s; right answers under load {report['right_under_load']}/{n}; "
-          f"errors {len(report['errors_under_load'])}")
+    print(
+        f"load wall time {report['load_wall_s']:.1f} s; right answers under load {report['right_under_load']}/{n}; "
+        f"errors {len(report['errors_under_load'])}"
+    )
     upload = report["upload"]
     print(f"upload: {upload.get('seconds', float('nan')):.1f} s, {upload.get('status') or upload.get('error')}")
     after = report["upload_answered_after"]
     print(f"uploaded document answered afterwards: {after['right']} ({after['answer'][:80]!r})")
     for r in report["results_under_load"]:
         mark = "ok " if r["right"] else "BAD"
-        print(f"  {mark} ttft {r['ttft_s'] or float('nan'):6.1f} s total {r['total_s']:6.1f} s  {r['question'][:50]}"
-              f" -> {r['answer'][:60]!r} {r['cited_files']}")
+        print(
+            f"  {mark} ttft {r['ttft_s'] or float('nan'):6.1f} s total {r['total_s']:6.1f} s  {r['question'][:50]}"
+            f" -> {r['answer'][:60]!r} {r['cited_files']}"
+        )
 
 
 def main() -> int:

@@ -60,6 +60,7 @@ def collect(args: argparse.Namespace) -> tuple[list[dict], dict]:
         "evidence_threshold": settings.evidence_threshold,
         "chunks": len(store),
         "embedder": store.model_id,
+        "retrieval": wiring.answerability_retrieval(settings),
     }
 
 
@@ -121,7 +122,9 @@ def main() -> None:
         "cross_validated": cv,
         "command": f"python benchmarks/fit_answerability.py {args.questions} --index {args.index}",
     }
-    model = AnswerabilityModel(weights, bias, mean, scale, threshold, info, embedder=setup["embedder"])
+    model = AnswerabilityModel(
+        weights, bias, mean, scale, threshold, info, embedder=setup["embedder"], retrieval=setup["retrieval"]
+    )
     args.out.write_text(json.dumps(model.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({"features": FEATURES, "threshold": threshold, **cv}, ensure_ascii=False))
     print(f"{len(rows)} searches in {time.perf_counter() - started:.0f} s; wrote {args.out}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,18 @@ class AnswerabilityModel:
     threshold: float  # below this probability the assistant refuses
     info: dict[str, Any]  # how it was fitted and what it measured
     embedder: str = ""  # model_id of the embedder whose scores it was fitted on
+    retrieval: dict[str, Any] = field(default_factory=dict)  # the retrieval settings its signals came from
+
+    def mismatch(self, embedder_id: str | None, retrieval: dict[str, Any]) -> str | None:
+        """Why this model does not fit an assistant with this embedder and these retrieval settings (None: it fits)."""
+        if self.embedder != embedder_id:
+            return f"fitted for embedder {self.embedder}, index embedded with {embedder_id}"
+        changed = [
+            f"{k} {v!r} (fitted with {self.retrieval[k]!r})"
+            for k, v in retrieval.items()
+            if k in self.retrieval and self.retrieval[k] != v
+        ]
+        return f"retrieval settings changed: {', '.join(changed)}" if changed else None
 
     def probability(self, x: Sequence[float]) -> float:
         z = self.bias + sum(w * (v - m) / s for w, v, m, s in zip(self.weights, x, self.mean, self.scale, strict=True))
@@ -75,6 +87,7 @@ class AnswerabilityModel:
             "scale": list(self.scale),
             "threshold": self.threshold,
             "embedder": self.embedder,
+            "retrieval": self.retrieval,
             "info": self.info,
         }
 
@@ -92,6 +105,7 @@ class AnswerabilityModel:
                 threshold=float(data["threshold"]),
                 info=dict(data.get("info", {})),
                 embedder=str(data["embedder"]),
+                retrieval=dict(data.get("retrieval", {})),
             )
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ConfigError(

@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rag.answer.assistant import Assistant, Retriever
 from rag.answer.generate import Generator, LlamaCppGenerator
@@ -146,17 +147,21 @@ def build_assistant(
     )
 
 
+def answerability_retrieval(settings: Settings) -> dict[str, Any]:
+    """The retrieval settings the answerability model's signals depend on (recorded when it is fitted)."""
+    keys = ("retrieval", "fusion", "dense_weight", "lexical_weight", "coverage_weight", "candidates", "k")
+    return {key: getattr(settings, key) for key in (*keys, "restore_diacritics")}
+
+
 def grounding_settings(settings: Settings, *, embedder_id: str | None = None) -> GroundingSettings | None:
     """Thresholds of the answer checks; the answerability model only for the embedder it was fitted with."""
     if not settings.check_answers:
         return None
     model = None if settings.answerability_threshold == 0 else AnswerabilityModel.load()
-    if model is not None and model.embedder != embedder_id:
-        logging.getLogger(__name__).info(
-            "answerability model fitted for %s, index embedded with %s: refusals rely on evidence only; "
-            "refit with benchmarks/fit_answerability.py",
-            model.embedder,
-            embedder_id,
+    why = None if model is None else model.mismatch(embedder_id, answerability_retrieval(settings))
+    if why is not None:
+        logging.getLogger(__name__).warning(
+            "answerability check off: the model was %s; refit with benchmarks/fit_answerability.py", why
         )
         model = None
     return GroundingSettings(

@@ -130,3 +130,33 @@ def test_a_borderline_question_can_be_answered_when_a_passage_confirms_it_or_els
     assert hedged.text == (
         "Tài liệu không nêu trực tiếp điều này; đoạn gần nhất: Hà Nội là thủ đô của Việt Nam từ năm 1976 [1]."
     )
+
+
+def test_the_shipped_model_records_the_retrieval_it_was_fitted_with_and_is_switched_off_when_it_changes(caplog):
+    from rag.setup.config import Settings
+    from rag.setup.wiring import grounding_settings
+
+    model = AnswerabilityModel.load()
+    assert model.retrieval == {
+        "retrieval": "hybrid",
+        "fusion": "zscore",
+        "dense_weight": 1.5,
+        "lexical_weight": 1.0,
+        "coverage_weight": 1.5,
+        "candidates": 50,
+        "k": 4,
+        "restore_diacritics": 1,
+    }
+    fits = grounding_settings(Settings(), embedder_id=model.embedder)
+    assert fits is not None and fits.answerability == model
+    with caplog.at_level("WARNING", logger="rag.setup.wiring"):
+        changed = grounding_settings(Settings(lexical_weight=2.0), embedder_id=model.embedder)
+    assert changed is not None and changed.answerability is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "answerability check off: the model was retrieval settings changed: lexical_weight 2.0 (fitted with 1.0); "
+        "refit with benchmarks/fit_answerability.py"
+    ]
+    assert (
+        model.mismatch("other-embedder", {})
+        == f"fitted for embedder {model.embedder}, index embedded with other-embedder"
+    )
