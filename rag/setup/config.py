@@ -13,7 +13,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from rag.checks.grounding import GroundingSettings
 from rag.errors import ConfigError
+from rag.index.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
+from rag.retrieval.retriever import RetrievalSettings
+from rag.text.chunking import ChunkSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,6 +25,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rag-vi"
+
+
+# Each stage's settings object holds its defaults; the flat user-facing Settings reads them from there.
+_CHUNKS, _RETRIEVAL, _CHECKS = ChunkSettings(), RetrievalSettings(), GroundingSettings()
 
 
 @dataclass(frozen=True)
@@ -41,18 +49,20 @@ class Settings:
     # AMX, whose kernel crashes on Q4_K_M (llama.cpp#20824); on | off force them
     llm_extra_buffers: str = "auto"
     temperature: float = 0.0
-    retrieval: str = "hybrid"  # hybrid | dense | lexical
-    fusion: str = "zscore"  # zscore | rrf
-    rrf_k: int = 60
-    dense_weight: float = 1.5
-    lexical_weight: float = 1.0
-    coverage_weight: float = 1.5  # best-sentence query coverage, added after zscore fusion
-    candidates: int = 50
-    restore_diacritics: int = 1
-    ann_threshold: int = 200_000  # from this many chunks on, FAISS switches from exact to IVF-SQ8
-    nprobe: int = 128  # IVF lists scanned per query
-    chunk_max_tokens: int = 300  # for new indexes; an existing index keeps the chunking it was built with
-    chunk_overlap_tokens: int = 60
+    retrieval: str = _RETRIEVAL.mode  # hybrid | dense | lexical
+    fusion: str = _RETRIEVAL.fusion  # zscore | rrf
+    rrf_k: int = _RETRIEVAL.rrf_k
+    dense_weight: float = _RETRIEVAL.dense_weight
+    lexical_weight: float = _RETRIEVAL.lexical_weight
+    coverage_weight: float = _RETRIEVAL.coverage_weight  # best-sentence query coverage, added after zscore fusion
+    candidates: int = _RETRIEVAL.candidates
+    restore_diacritics: int = int(_RETRIEVAL.restore_diacritics)
+    ann_threshold: int = DEFAULT_ANN_THRESHOLD  # from this many chunks on, FAISS switches from exact to IVF-SQ8
+    nprobe: int = DEFAULT_NPROBE  # IVF lists scanned per query
+    chunk_max_tokens: int = (
+        _CHUNKS.max_tokens
+    )  # for new indexes; an existing index keeps the chunking it was built with
+    chunk_overlap_tokens: int = _CHUNKS.overlap_tokens
     embed_batch_size: int = 16
     max_question_chars: int = 2000
     uploads: Path = Path("uploads")  # where files uploaded in the browser are kept
@@ -67,21 +77,29 @@ class Settings:
     prompt_chars: int = 1000  # characters of question-relevant passage sentences in the prompt; 0: whole passages
     answer_prompt_tokens: int = 500  # passages are dropped, weakest first, until the answer prompt fits
     check_answers: int = 1  # 1: check every sentence against the passages, refuse or fall back; 0: raw model text
-    support_threshold: float = 0.6  # claim coverage from which a passage supports an answer sentence
-    evidence_threshold: float = 0.3  # question coverage below which the passages cannot hold the answer: refuse
-    extractive_fallback: int = 1  # 1: a failed answer becomes the best passage sentence, cited; 0: the refusal
+    support_threshold: float = _CHECKS.support_threshold  # claim coverage from which a passage supports a sentence
+    evidence_threshold: float = _CHECKS.evidence_threshold  # question coverage below which the passages fail: refuse
+    extractive_fallback: int = int(_CHECKS.extractive_fallback)  # 1: a failed answer becomes the best sentence
     # p(answerable) below which retrieval looks like "not in the documents" (rag.checks.answerability):
     # -1: the threshold fitted with the model (rag/data/answerability.json); 0: off; 0..1: your own
     answerability_threshold: float = -1.0
-    phrase_support: int = 1  # 1: a sentence holding the answer's phrase (folded, measure words optional) supports it
+    phrase_support: int = int(
+        _CHECKS.phrase_support
+    )  # 1: a sentence holding the answer's phrase (folded, measure words optional) supports it
     # share of the question's key terms the sentence supporting an answer (with its title) must hold
-    key_threshold: float = 0.0
+    key_threshold: float = _CHECKS.key_threshold
     # the extractive answer must hold this share of the key terms and a year / number / name when the
     # question asks "năm nào" / "bao nhiêu" / "ai" / "ở đâu"; -1: any best-covering sentence
     extractive_key_threshold: float = -1.0
-    keep_unchecked: int = 0  # 1: an answer no check confirms and no passage sentence replaces is kept, marked unchecked
-    hedge: int = 0  # 1: where retrieval or the support check would refuse, offer the closest passage sentence instead
-    verify_unanswerable: int = 0  # 1: where the answerability model would refuse, ask and keep a supported answer
+    keep_unchecked: int = int(
+        _CHECKS.keep_unchecked
+    )  # 1: an answer no check confirms and no passage sentence replaces is kept, marked unchecked
+    hedge: int = int(
+        _CHECKS.hedge
+    )  # 1: where retrieval or the support check would refuse, offer the closest passage sentence instead
+    verify_unanswerable: int = int(
+        _CHECKS.verify_unanswerable
+    )  # 1: where the answerability model would refuse, ask and keep a supported answer
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with the given fields changed; None values are ignored (unset CLI flags)."""
