@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 from rag.answer.cite import chunk_place
+from rag.answer.record import answer_record, stream_tail
 from rag.checks.grounding import REFUSAL_REASONS
 from rag.errors import QuestionError, RagError
 from rag.setup.config import Settings, load_settings
@@ -19,73 +19,7 @@ from rag.text.formats.markdown import heading_span
 from rag.text.structure import SEPARATOR
 from rag.types import Answer
 
-# what the checks add to an answer that was otherwise kept as streamed: citation markers, a full stop
-_ONLY_MARKERS = re.compile(r"(\s*\[\d+\])*\s*[.!?…]?")
-
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
-
-
-def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any]:
-    """The stable JSON shape of one answer (see README, 'Machine-readable output')."""
-    return {
-        "id": record_id,
-        "question": answer.question,
-        "answer": answer.text,
-        "citations": [
-            {
-                "marker": c.marker,
-                "source": c.chunk.source,
-                "title": c.chunk.title,
-                "chunk_id": c.chunk.chunk_id,
-                "text": c.chunk.text,
-                "start": c.chunk.start,
-                "end": c.chunk.end,
-                "page": c.chunk.page,
-                "page_end": c.chunk.page_end,
-                "location": c.chunk.location,
-            }
-            for c in answer.citations
-        ],
-        "invalid_markers": list(answer.invalid_markers),
-        "retrieved": [
-            {
-                "rank": h.rank,
-                "source": h.chunk.source,
-                "title": h.chunk.title,
-                "chunk_id": h.chunk.chunk_id,
-                "text": h.chunk.text,
-                "start": h.chunk.start,
-                "end": h.chunk.end,
-                "page": h.chunk.page,
-                "page_end": h.chunk.page_end,
-                "location": h.chunk.location,
-                "score": round(h.score, 6),
-            }
-            for h in answer.retrieved
-        ],
-        "timings": {
-            "retrieve_ms": round(answer.timings.retrieve_ms, 1),
-            "first_token_ms": None
-            if answer.timings.first_token_ms is None
-            else round(answer.timings.first_token_ms, 1),
-            "total_ms": round(answer.timings.total_ms, 1),
-        },
-        "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
-        "outcome": answer.outcome,
-        "refused": answer.refused,
-        "refusal_reason": answer.refusal_reason,
-        "read_as": answer.read_as,
-        "sentences": [
-            {
-                "text": s.text,
-                "cited": list(s.cited),
-                "supported_by": s.supported_by,
-                "score": s.score,
-                "status": s.status,
-            }
-            for s in answer.sentences
-        ],
-    }
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -323,12 +257,9 @@ def _print_stream(events: Iterable[str | Answer], out: TextIO) -> Answer:
             streamed += event
             print(event, end="", file=out, flush=True)
     assert answer is not None
-    shown = streamed.strip()
-    if shown and answer.text.startswith(shown) and _ONLY_MARKERS.fullmatch(answer.text[len(shown) :]):
-        print(answer.text[len(shown) :], end="", file=out, flush=True)  # only a citation added: finish the line
-    elif answer.text and answer.text != shown:
-        label = {"refused": "Kết quả kiểm tra", "extractive": "Trích từ tài liệu"}.get(answer.outcome, "Sau kiểm tra")
-        print(f"\n\n{label}: {answer.text}", end="", file=out, flush=True)
+    tail = stream_tail(streamed, answer)
+    if tail:
+        print(tail, end="", file=out, flush=True)
     return answer
 
 

@@ -41,6 +41,13 @@ class Settings:
     # AMX, whose kernel crashes on Q4_K_M (llama.cpp#20824); on | off force them
     llm_extra_buffers: str = "auto"
     temperature: float = 0.0
+    # any OpenAI-compatible server as the LLM instead of the in-process GGUF (README, "Any OpenAI-compatible server")
+    llm_url: str = ""  # base URL, e.g. http://127.0.0.1:8080/v1; empty: the in-process model
+    llm_model: str = ""  # model name on that server; empty: the server's first model
+    llm_api_key: str = ""  # sent as Authorization: Bearer <key>
+    llm_timeout: float = 120.0  # seconds without a byte from the server before giving up
+    # `rag serve`: with a key set, every /v1 route needs Authorization: Bearer <key>
+    api_key: str = ""
     retrieval: str = "hybrid"  # hybrid | dense | lexical
     fusion: str = "zscore"  # zscore | rrf
     rrf_k: int = 60
