@@ -111,10 +111,12 @@ class Assistant:
         prompt_k: int | None = None,
         retrieve_only: bool = False,
         max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> Iterator[str | Answer]:
         """Yield answer text pieces as they are generated, then the final (checked) Answer.
 
         k passages are retrieved (and reported); the first prompt_k (default all k) go to the model.
+        temperature: this question's sampling temperature (default: the assistant's).
         """
         started = time.perf_counter()
         question = check_question(question, max_chars=self._max_question_chars)
@@ -154,14 +156,18 @@ class Assistant:
             )
             return
         run = _Run()
-        yield from self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens)
+        yield from self._stream(
+            prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens, temperature=temperature
+        )
         context = "\n".join([question, *(f"{h.chunk.title}\n{h.chunk.text}" for h in prompt.hits)])
         off_language = not run.raw or not reads_vietnamese(run.raw, context=context)
         if settings is not None and off_language and not is_refusal(run.raw):
             # drifted into another language: ask once more, strictly (not streamed: the final answer replaces it)
             retry = _Run(first_token_ms=run.first_token_ms, usage=run.usage)  # usage: both calls together
             messages = self._builder.vietnamese_only(prompt.messages, run.raw)
-            for _ in self._stream(messages, len(prompt.hits), started, retry, max_tokens=max_tokens):
+            for _ in self._stream(
+                messages, len(prompt.hits), started, retry, max_tokens=max_tokens, temperature=temperature
+            ):
                 pass
             retry.raw = retry.raw if reads_vietnamese(retry.raw, context=context) else ""
             run = retry
@@ -211,7 +217,14 @@ class Assistant:
         )
 
     def _stream(
-        self, messages: list[Message], n_passages: int, started: float, run: _Run, *, max_tokens: int | None = None
+        self,
+        messages: list[Message],
+        n_passages: int,
+        started: float,
+        run: _Run,
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> Iterator[str]:
         """Stream the model's reply with markers cleaned on the fly; run gets the raw text and timings.
 
@@ -223,7 +236,8 @@ class Assistant:
         raw: list[str] = []
         started_text = False
         limit = max_tokens or self._max_tokens
-        pieces = self._generator.stream(messages, max_tokens=limit, temperature=self._temperature)
+        temperature = self._temperature if temperature is None else temperature
+        pieces = self._generator.stream(messages, max_tokens=limit, temperature=temperature)
         with contextlib.closing(pieces):  # stopping early must release the model at once
             for piece in pieces:
                 if run.first_token_ms is None:

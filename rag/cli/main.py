@@ -13,6 +13,8 @@ from typing import Any, TextIO
 from rag.answer.cite import chunk_place
 from rag.answer.record import answer_record, stream_tail
 from rag.checks.grounding import REFUSAL_REASONS
+from rag.cli.serve import add_llm_flags, cmd_serve
+from rag.cli.serve import add_parser as add_serve_parser
 from rag.errors import QuestionError, RagError
 from rag.setup.config import Settings, load_settings
 from rag.text.formats.markdown import heading_span
@@ -48,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, help="number of passages to retrieve (default 4)")
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
     p.add_argument("--max-tokens", type=int, help="answer length limit in tokens")
+    add_llm_flags(p)
 
     p = sub.add_parser("summarize", help="a cited summary of a document, or of the passages on a topic")
     p.add_argument("doc", nargs="?", help="an indexed document: its source path, file name or title")
@@ -56,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
     p.add_argument("--max-tokens", type=int, help="summary length limit in tokens")
     p.add_argument("--json", action="store_true", help="print JSON instead of streaming text")
+    add_llm_flags(p)
 
     p = sub.add_parser("eval", help="measure retrieval (and answers) on a questions JSONL file")
     p.add_argument("questions", type=Path, help="JSONL with id, question, answers (optional doc_id)")
@@ -72,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, help="per-question JSONL (default eval-<timestamp>.jsonl in the index)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_llm_flags(p)
 
     p = sub.add_parser("export-docs", help="write a docs.jsonl (doc_id, title, text) as one .txt file per doc")
     p.add_argument("jsonl", type=Path)
@@ -81,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
+    add_llm_flags(p)
+    add_serve_parser(sub)
 
     p = sub.add_parser("models", help="install or check the default offline models")
     p.add_argument("action", choices=["install", "status", "verify"])
@@ -93,7 +100,9 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=err, format="%(message)s")
     try:
-        settings = load_settings()
+        settings = load_settings().replace(
+            llm_url=getattr(args, "llm_url", None), llm_model=getattr(args, "llm_model", None)
+        )
         from rag.setup.wiring import apply_runtime_policy
 
         apply_runtime_policy(settings)
@@ -105,6 +114,8 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
             return _cmd_ask(args, settings, out, err)
         if args.command == "ui":
             return _cmd_ui(args, settings, err)
+        if args.command == "serve":
+            return cmd_serve(args, settings, err)
         if args.command == "summarize":
             return _cmd_summarize(args, settings, out, err)
         if args.command == "eval":
