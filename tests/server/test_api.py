@@ -16,7 +16,7 @@ from rag.errors import ConfigError
 from rag.server.app import create_app
 from rag.server.service import Service, document_id
 from tests.fakes import HashEmbedder
-from tests.server.conftest import ANSWER, QUESTION, KeyedGenerator, make_settings
+from tests.serving import ANSWER, QUESTION, KeyedGenerator, make_settings
 
 RECORD_FIELDS = {"question", "answer", "citations", "invalid_markers", "retrieved", "timings", "usage", "outcome"}
 RECORD_FIELDS |= {"refused", "refusal_reason", "read_as", "sentences"}
