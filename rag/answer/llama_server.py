@@ -8,9 +8,12 @@ loads (rag.answer.llama_cpu, llama.cpp#20824), which the stock launcher cannot d
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from pathlib import Path
 
 from rag.answer.llama_cpu import current_path, model_params_override
+from rag.errors import ModelLoadError
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,6 +28,58 @@ def main(argv: list[str] | None = None) -> None:
     sys.argv = ["llama_cpp.server", *argv]
     with model_params_override(use_extra_bufts=current_path().extra_buffers):
         server_main()
+
+
+class LlamaServer:
+    """This launcher in a child process on a loopback port, until the block ends (tests, benchmarks).
+
+    ``with LlamaServer(model, port=8080) as url:`` gives the base URL once /v1/models answers.
+    """
+
+    def __init__(
+        self, model: Path, *, port: int, n_ctx: int = 4096, threads: int = 0, startup_s: float = 180.0
+    ) -> None:
+        import os
+
+        threads = threads or os.cpu_count() or 1
+        self.url = f"http://127.0.0.1:{port}/v1"
+        self._argv = [
+            sys.executable, "-m", "rag.answer.llama_server", "--model", str(model), "--host", "127.0.0.1",
+            "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads),
+            "--n_threads_batch", str(threads), "--seed", "0",
+        ]  # fmt: skip
+        self._startup_s = startup_s
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> str:
+        import time
+
+        import httpx
+
+        self._process = subprocess.Popen(self._argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + self._startup_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                error = self._process.stderr.read().decode("utf-8", "replace")[-600:] if self._process.stderr else ""
+                raise ModelLoadError(f"llama-cpp-python's server exited with {self._process.returncode}: {error}")
+            try:
+                if httpx.get(f"{self.url}/models", timeout=2.0).status_code == 200:
+                    return self.url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.__exit__()
+        raise ModelLoadError(f"llama-cpp-python's server at {self.url} did not start within {self._startup_s:g} s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
 
 
 if __name__ == "__main__":
