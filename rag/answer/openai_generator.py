@@ -230,12 +230,14 @@ class OpenAIGenerator:
         if self._vocab_gguf is None or not self._vocab_gguf.is_file():
             return None
         from llama_cpp import Llama
+        from llama_cpp._utils import suppress_stdout_stderr
 
         from rag.answer.generate import cjk_token_ids
         from rag.answer.llama_cpu import current_path, model_params_override
 
-        with model_params_override(use_extra_bufts=current_path().extra_buffers):
-            vocab = Llama(model_path=str(self._vocab_gguf), vocab_only=True, verbose=False)
+        # llama.cpp warns on stderr that a vocabulary-only model has no training context: it needs none
+        with model_params_override(use_extra_bufts=current_path().extra_buffers), suppress_stdout_stderr(disable=False):
+            vocab = Llama(model_path=str(self._vocab_gguf), vocab_only=True, n_ctx=64, verbose=False)
         local = vocab.tokenize(_VOCAB_PROBE.encode("utf-8"), add_bos=False, special=True)
         remote = tokenize(_VOCAB_PROBE)
         if remote[-len(local) :] != local:  # a leading BOS may differ; the rest must match
@@ -284,7 +286,10 @@ class OpenAIGenerator:
         try:
             with self._http().stream("POST", url, json=body) as response:
                 self._check_status(url, response)
-                yield from _read_events(url, response.iter_lines(), max_tokens)
+                for item in _read_events(url, response.iter_lines(), max_tokens):
+                    if isinstance(item, Usage) and not item.prompt_tokens:  # llama-cpp-python streams no usage
+                        item = Usage(self.count_prompt_tokens(messages), item.completion_tokens)
+                    yield item
         except httpx.HTTPError as e:
             raise self._fail(url, e) from e
 
