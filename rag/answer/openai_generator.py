@@ -63,7 +63,8 @@ class OpenAIGenerator:
     """Streams chat completions from an OpenAI-compatible server.
 
     Shared by threads: the server does the queueing; the only state kept is what the server is,
-    found once under a lock. Usage is computed per call (see ``stream``).
+    found once under a lock. Usage is computed per call by ``complete`` (``stream`` keeps it per
+    thread for ``last_usage``).
     """
 
     def __init__(
@@ -91,7 +92,9 @@ class OpenAIGenerator:
         self._info: ServerInfo | None = None
         self._lock = threading.Lock()
         self._client_lock = threading.Lock()
-        self._usage = Usage()
+        # usage of the last call per thread: the assistant reads it in the thread that ran the call,
+        # so concurrent requests never see each other's (the protocol change makes this go away)
+        self._calls = threading.local()
 
     @property
     def base_url(self) -> str:
@@ -103,8 +106,7 @@ class OpenAIGenerator:
 
     @property
     def last_usage(self) -> Usage:
-        # TODO(protocol change): usage is returned per call; this property then goes away
-        return self._usage
+        return getattr(self._calls, "usage", Usage())
 
     # --- HTTP -----------------------------------------------------------------------------------
 
@@ -258,7 +260,7 @@ class OpenAIGenerator:
         """Yield text pieces as the server sends them."""
         for item in self.complete(messages, max_tokens=max_tokens, temperature=temperature):
             if isinstance(item, Usage):
-                self._usage = item  # the current protocol reads usage afterwards (last_usage)
+                self._calls.usage = item  # the current protocol reads usage afterwards (last_usage)
             else:
                 yield item
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag.answer.assistant import Assistant
 from rag.answer.generate import Generator
-from rag.errors import IndexNotFoundError, QuestionError, RagError
+from rag.errors import IndexNotFoundError, LlmServerError, QuestionError, RagError
 from rag.index.embedding import Embedder
 from rag.index.store import IndexStore
 from rag.ingest.pipeline import IngestReport, ProgressFn, remove
@@ -72,7 +72,10 @@ class Service:
             if self._generator is None:
                 self._generator = wiring.build_generator(self.settings)
             self._embedder.embed_query("khởi động")  # loads the weights now rather than on the first question
-            self._generator.count_prompt_tokens([Message("user", "khởi động")])  # loads the GGUF / probes the server
+            try:
+                self._generator.count_prompt_tokens([Message("user", "khởi động")])  # loads the GGUF / asks the server
+            except LlmServerError as e:  # the LLM server may start later: each question tries again (502 until then)
+                log.warning("%s", e)
             if not IndexStore.exists(self.settings.index) and self.settings.corpus.is_dir():
                 self.ingest_corpus(progress=progress)
             elif IndexStore.exists(self.settings.index):

@@ -327,3 +327,16 @@ def test_concurrent_requests_each_get_their_own_answer(client: TestClient) -> No
         "Huế là cố đô của triều nào?": "hue.txt",
         "Đà Nẵng có cầu Rồng không?": "da-nang.txt",
     }
+
+
+def test_llm_server_down_is_502_naming_the_url(tmp_path: Path) -> None:
+    from rag.answer.openai_generator import OpenAIGenerator
+    from tests.serving import free_port, loaded_service
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    service = loaded_service(tmp_path, OpenAIGenerator(url, timeout=5))  # loads: the LLM server may come later
+    client = TestClient(create_app(service))
+    status, kind, code = error_of(ask(client, QUESTION))
+    assert (status, kind, code) == (502, "server_error", "llm_server_error")
+    assert ask(client, QUESTION).json()["error"]["message"].startswith(f"LLM server {url}/models: cannot connect")
+    assert client.post("/v1/retrieve", json={"query": "Huế", "k": 1}).status_code == 200  # retrieval needs no LLM
