@@ -95,6 +95,7 @@ class OpenAIGenerator:
         # usage of the last call per thread: the assistant reads it in the thread that ran the call,
         # so concurrent requests never see each other's (the protocol change makes this go away)
         self._calls = threading.local()
+        self._counts: dict[str, int] = {}  # text -> server tokens; any thread may fill it (same answer)
 
     @property
     def base_url(self) -> str:
@@ -254,7 +255,17 @@ class OpenAIGenerator:
         once, per = info.overhead
         if not info.exact_counts:
             return once + sum(per + math.ceil(len(m.content) / _CHARS_PER_TOKEN) for m in messages)
-        return once + sum(per + len(self._tokenize(info.flavour, m.content, info.model)) for m in messages)
+        return once + sum(per + self._count(info, m.content) for m in messages)
+
+    def _count(self, info: ServerInfo, text: str) -> int:
+        """Tokens of text on the server, remembered (the same system prompt and passages recur)."""
+        count = self._counts.get(text)
+        if count is None:
+            count = len(self._tokenize(info.flavour, text, info.model))
+            if len(self._counts) >= 1024:
+                self._counts.clear()
+            self._counts[text] = count
+        return count
 
     def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]:
         """Yield text pieces as the server sends them."""
