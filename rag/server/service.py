@@ -171,8 +171,14 @@ class Service:
         self.settings.uploads.mkdir(parents=True, exist_ok=True)
         target = self.settings.uploads / name
         with self._lock:
+            previous = target.read_bytes() if target.is_file() else None
             target.write_bytes(data)
             report = wiring.run_ingest(self.settings, [target], embedder=self._embedder)
+            if str(target) in dict(report.failed):  # unreadable: keep the uploads folder as it was
+                if previous is None:
+                    target.unlink()
+                else:
+                    target.write_bytes(previous)
             self._reload()
         return str(target), report
 

@@ -256,6 +256,10 @@ def test_upload_over_the_limit_is_413_and_keeps_nothing(tmp_path: Path, service:
 def test_unreadable_upload_is_400(client: TestClient) -> None:
     response = client.post("/v1/documents", files={"file": ("scan.pdf", b"%PDF-1.4 not really", "application/pdf")})
     assert error_of(response)[::2] == (400, "unreadable_file")
+    assert "scan.pdf" in response.json()["error"]["message"]
+    service = client.app.state.service
+    assert not (service.settings.uploads / "scan.pdf").exists()  # nothing kept of a file that could not be read
+    assert len(client.get("/v1/documents").json()["data"]) == 3
     missing = client.post("/v1/documents", files={"other": ("a.txt", b"x", "text/plain")})
     assert error_of(missing)[::2] == (400, "invalid_request")
 
