@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -188,6 +189,25 @@ def sse_events(events: Iterator[str | Answer], completion_id: str, created: int)
     yield _sse("[DONE]")
 
 
+class ClosingStreamingResponse(StreamingResponse):
+    """A streamed answer whose generator is closed when the response ends, also when the client hangs up.
+
+    Closing it releases the model at once (the in-process LLM holds a lock while it generates);
+    left to the garbage collector, a hung-up stream kept the model busy (measured: > 10 s).
+    """
+
+    def __init__(self, events: Iterator[str], **kwargs: Any) -> None:
+        super().__init__(events, **kwargs)
+        self._events = events
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._events.close)  # type: ignore[attr-defined]
+
+
 # --- the app ----------------------------------------------------------------------------------------
 
 
@@ -242,7 +262,7 @@ def create_app(service: Service, *, api_key: str = "") -> FastAPI:
         )
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.stream:
-            return StreamingResponse(sse_events(events, completion_id, created), media_type="text/event-stream")
+            return ClosingStreamingResponse(sse_events(events, completion_id, created), media_type="text/event-stream")
         return completion(collect(events), completion_id, created)
 
     @router.post("/embeddings")

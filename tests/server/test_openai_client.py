@@ -69,3 +69,45 @@ def test_wrong_key_and_bad_request_raise_the_clients_errors(live: tuple[LiveServ
     with pytest.raises(openai.BadRequestError) as caught:
         client_for(live).chat.completions.create(model="rag-vi", messages=[{"role": "user", "content": " "}])
     assert (caught.value.status_code, caught.value.code) == (400, "empty_question")
+
+
+class OneAtATime:
+    """Holds a lock while it generates, as the in-process model does, and streams slowly."""
+
+    def __init__(self, inner) -> None:  # noqa: ANN001 - a KeyedGenerator
+        import threading
+
+        self._inner = inner
+        self._lock = threading.Lock()
+        self.model_id = "one-at-a-time"
+
+    @property
+    def last_usage(self):  # noqa: ANN201
+        return self._inner.last_usage
+
+    def count_prompt_tokens(self, messages) -> int:  # noqa: ANN001
+        return self._inner.count_prompt_tokens(messages)
+
+    def stream(self, messages, *, max_tokens=384, temperature=0.0):  # noqa: ANN001, ANN201
+        import time
+
+        with self._lock:
+            for piece in self._inner.stream(messages, max_tokens=max_tokens, temperature=temperature):
+                time.sleep(0.05)
+                yield piece
+
+
+def test_a_client_that_hangs_up_mid_stream_releases_the_model(tmp_path) -> None:  # noqa: ANN001
+    import httpx
+
+    from tests.serving import keyed_generator, loaded_service
+
+    service = loaded_service(tmp_path, OneAtATime(keyed_generator()))
+    with LiveServer(create_app(service)) as server:
+        body = {"model": "rag-vi", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
+        with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, timeout=10) as response:
+            for line in response.iter_lines():
+                if '"content": "Thủ' in line:
+                    break  # hang up after the first piece
+        reply = httpx.post(f"{server.url}/v1/chat/completions", json=body | {"stream": False}, timeout=10)
+        assert reply.json()["choices"][0]["message"]["content"] == ANSWER
