@@ -365,7 +365,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RagError)
     async def rag_error(_request: Request, e: RagError) -> JSONResponse:
         error = _from_rag_error(e)
-        if error.status >= 500:
+        if error.status >= 500 and error.status != 503:
             log.warning("request failed: %s", e)
         return answer(error)
 
