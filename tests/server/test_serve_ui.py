@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+import httpx
 
 from rag.cli.serve import mount_ui
 from rag.server.app import create_app
 from rag.server.service import Service
-from tests.serving import ANSWER, QUESTION
+from tests.serving import ANSWER, QUESTION, LiveServer
 
 
 def test_the_chat_is_mounted_beside_v1_on_the_same_service(service: Service) -> None:
     app = create_app(service)
     mount_ui(app, service)
-    client = TestClient(app)
+    with LiveServer(app) as server:  # a real uvicorn, lifespan included (Gradio starts its queue there)
+        client = httpx.Client(base_url=server.url, timeout=10)
+        _check_page_and_api(client)
+
+
+def _check_page_and_api(client: httpx.Client) -> None:
     assert client.get("/").status_code == 200
     config = client.get("/config").json()  # the page's Gradio config: the chat's own title and elements
     assert config["title"] == "Hỏi đáp tài liệu tiếng Việt"
