@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from rag.answer.llama_cpu import current_path, model_params_override
@@ -46,7 +47,7 @@ class LlamaServer:
         self._argv = [
             sys.executable, "-m", "rag.answer.llama_server", "--model", str(model), "--host", "127.0.0.1",
             "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads),
-            "--n_threads_batch", str(threads), "--seed", "0",
+            "--n_threads_batch", str(threads), "--seed", "0", "--verbose", "False",
         ]  # fmt: skip
         self._startup_s = startup_s
         self._process: subprocess.Popen[bytes] | None = None
@@ -56,11 +57,14 @@ class LlamaServer:
 
         import httpx
 
-        self._process = subprocess.Popen(self._argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # its log goes to a file: a pipe nobody reads fills up and stops the server mid-load
+        self._log = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(self._argv, stdout=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + self._startup_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                error = self._process.stderr.read().decode("utf-8", "replace")[-600:] if self._process.stderr else ""
+                self._log.seek(0)
+                error = self._log.read().decode("utf-8", "replace")[-600:]
                 raise ModelLoadError(f"llama-cpp-python's server exited with {self._process.returncode}: {error}")
             try:
                 if httpx.get(f"{self.url}/models", timeout=2.0).status_code == 200:
@@ -80,6 +84,7 @@ class LlamaServer:
                 self._process.kill()
                 self._process.wait()
             self._process = None
+            self._log.close()
 
 
 if __name__ == "__main__":
