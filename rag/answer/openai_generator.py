@@ -275,6 +275,17 @@ class OpenAIGenerator:
             else:
                 yield item
 
+    def _usage_of(self, info: ServerInfo, messages: Sequence[Message], sent: Usage, text: str) -> Usage:
+        """The call's usage: as the server sent it, else counted on its tokenizer (or estimated)."""
+        prompt = sent.prompt_tokens or self.count_prompt_tokens(messages)
+        completion = sent.completion_tokens
+        if completion < 0:
+            if info.exact_counts:
+                completion = len(self._tokenize(info.flavour, text, info.model)) if text else 0
+            else:
+                completion = math.ceil(len(text) / _CHARS_PER_TOKEN)
+        return Usage(prompt, completion)
+
     def complete(
         self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0
     ) -> Iterator[str | Usage]:
@@ -299,16 +310,19 @@ class OpenAIGenerator:
         try:
             with self._http().stream("POST", url, json=body) as response:
                 self._check_status(url, response)
+                text: list[str] = []
                 for item in _read_events(url, response.iter_lines(), max_tokens):
-                    if isinstance(item, Usage) and not item.prompt_tokens:  # llama-cpp-python streams no usage
-                        item = Usage(self.count_prompt_tokens(messages), item.completion_tokens)
-                    yield item
+                    if isinstance(item, str):
+                        text.append(item)
+                        yield item
+                    else:  # llama-cpp-python streams no usage: count on the server's tokenizer
+                        yield self._usage_of(info, messages, item, "".join(text))
         except httpx.HTTPError as e:
             raise self._fail(url, e) from e
 
 
 def _read_events(url: str, lines: Iterator[str], max_tokens: int) -> Iterator[str | Usage]:
-    """Content pieces of an SSE chat-completion stream, then its Usage."""
+    """Content pieces of an SSE chat-completion stream, then its Usage (0 prompt / -1 completion tokens: not sent)."""
     events, pieces, done = 0, 0, False
     usage: dict[str, Any] = {}
     finish = None
@@ -336,8 +350,8 @@ def _read_events(url: str, lines: Iterator[str], max_tokens: int) -> Iterator[st
     if not events and not done:
         raise LlmServerError(f"LLM server {url} returned nothing (no completion events)")
     completion = usage.get("completion_tokens")
-    if not isinstance(completion, int):  # llama.cpp servers send one token per event
-        completion = max_tokens if finish == "length" else pieces
+    if not isinstance(completion, int):
+        completion = max_tokens if finish == "length" else -1
     yield Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0), completion_tokens=completion)
 
 

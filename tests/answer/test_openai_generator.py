@@ -144,7 +144,8 @@ def test_sse_parsing_counts_tokens_without_usage() -> None:
         'data: {"choices": [{"delta": {"content": " Nội"}, "finish_reason": "length"}]}',
         "data: [DONE]",
     ]
-    assert list(_read_events("u", iter(lines), max_tokens=7)) == ["Hà", " Nội", Usage(0, 7)]
+    assert list(_read_events("u", iter(lines), max_tokens=7)) == ["Hà", " Nội", Usage(0, 7)]  # cut at the limit
+    assert list(_read_events("u", iter(lines[:3] + lines[4:]), max_tokens=7)) == ["Hà", Usage(0, -1)]  # unknown
     with pytest.raises(LlmServerError, match="failed while answering: slot busy"):
         list(_read_events("u", iter(['data: {"error": {"message": "slot busy"}}']), max_tokens=7))
 
