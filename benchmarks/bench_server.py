@@ -30,10 +30,13 @@ sys.path.insert(0, str(REPO))
 
 QUESTIONS = [
     "Ban Tuyên giáo Đảng ủy Khối đã mở bao nhiêu lớp bồi dưỡng đối tượng kết nạp Đảng?",
-    "An Dương Vương đóng đô ở đâu?",
-    "Dãy Trường Sơn dài bao nhiêu ki-lô-mét?",
-    "Nước sôi ở bao nhiêu độ C?",
+    "Nước nặng khác nước thường như thế nào?",
+    "Sử cũ ghi thời gian An Dương Vương làm vua kéo dài bao lâu?",
+    "Vì sao phân tử nước có tính lưỡng cực?",
 ]
+WARM_UP = "Nước là gì?"
+# a reply that runs to the token limit, for decode speed (answers to the questions are often a few tokens)
+LONG_REPLY = "Hãy viết một đoạn văn khoảng 200 từ giới thiệu về thủ đô Hà Nội."
 
 
 def free_port() -> int:
@@ -51,7 +54,20 @@ def decode_rate(tokens: int, first_s: float, total_s: float) -> float | None:
     return (tokens - 1) / (total_s - first_s) if tokens > 1 and total_s > first_s else None
 
 
-def in_process(settings, question: str) -> dict:  # noqa: ANN001
+def aggregate(runs: list[dict]) -> dict:
+    """Per-question runs and their summary: median time to first token, decode over all tokens after the first."""
+    decoding = [r for r in runs if r["tokens"] > 1 and r["total_s"] > r["first_token_s"]]
+    tokens = sum(r["tokens"] - 1 for r in decoding)
+    seconds = sum(r["total_s"] - r["first_token_s"] for r in decoding)
+    return {
+        "runs": runs,
+        "median_first_token_s": statistics.median(r["first_token_s"] for r in runs),
+        "decode_tok_s": tokens / seconds if seconds else None,
+        "decoded_tokens": tokens,
+    }
+
+
+def in_process(settings) -> dict:  # noqa: ANN001
     from rag.answer.record import answer_record
     from rag.setup.wiring import build_assistant, build_generator
     from rag.types import Message
@@ -59,24 +75,22 @@ def in_process(settings, question: str) -> dict:  # noqa: ANN001
     generator = build_generator(settings)
     list(generator.stream([Message("user", "Chào.")], max_tokens=2))  # load the model before timing
     assistant = build_assistant(settings, generator=generator)
-    assistant.ask(QUESTIONS[1])  # warm: embedder, retrieval, the system prompt in the KV cache
-    started = time.perf_counter()
-    first = None
-    answer = None
-    for event in assistant.stream(question):
-        if isinstance(event, str):
-            first = first or time.perf_counter() - started
-        else:
-            answer = event
-    total = time.perf_counter() - started
-    record = answer_record(answer)
-    tokens = record["usage"]["completion_tokens"]
-    return {
-        "first_token_s": first,
-        "total_s": total,
-        "tokens": tokens,
-        "decode_tok_s": decode_rate(tokens, first, total),
-    }
+    assistant.ask(WARM_UP)  # warm: embedder, retrieval, the system prompt in the KV cache
+    runs = []
+    for question in QUESTIONS:
+        started = time.perf_counter()
+        first = None
+        answer = None
+        for event in assistant.stream(question):
+            if isinstance(event, str):
+                first = first or time.perf_counter() - started
+            else:
+                answer = event
+        total = time.perf_counter() - started
+        runs.append(
+            {"first_token_s": first, "total_s": total, "tokens": answer_record(answer)["usage"]["completion_tokens"]}
+        )
+    return aggregate(runs)
 
 
 def serve(index: Path, port: int, log: Path) -> subprocess.Popen:
@@ -87,7 +101,7 @@ def serve(index: Path, port: int, log: Path) -> subprocess.Popen:
     with log.open("w") as err:
         process = subprocess.Popen(argv, env=env, stderr=err, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    body = {"model": "rag-vi", "messages": [{"role": "user", "content": QUESTIONS[1]}], "max_tokens": 8}
+    body = {"model": "rag-vi", "messages": [{"role": "user", "content": WARM_UP}]}
     while time.monotonic() < deadline:
         try:
             if httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=300).status_code == 200:
@@ -117,13 +131,7 @@ def stream_once(port: int, question: str, max_tokens: int | None = None) -> dict
                 first = time.perf_counter() - started
             last = chunk
     total = time.perf_counter() - started
-    tokens = last["usage"]["completion_tokens"]
-    return {
-        "first_token_s": first,
-        "total_s": total,
-        "tokens": tokens,
-        "decode_tok_s": decode_rate(tokens, first, total),
-    }
+    return {"first_token_s": first, "total_s": total, "tokens": last["usage"]["completion_tokens"]}
 
 
 def concurrent(port: int, clients: int, requests: int, max_tokens: int) -> dict:
@@ -172,11 +180,12 @@ def generator_pair(settings, question: str, max_tokens: int) -> dict:  # noqa: A
         question, hits, local.count_prompt_tokens, max_tokens=settings.answer_prompt_tokens
     ).messages
 
-    def timed(generator) -> dict:  # noqa: ANN001
-        list(generator.stream([messages[0], Message("user", "Chào.")], max_tokens=4))  # load, cache the system prompt
+    long_reply = [messages[0], Message("user", LONG_REPLY)]
+
+    def once(generator, prompt: list) -> dict:  # noqa: ANN001
         started = time.perf_counter()
         first = None
-        for _ in generator.stream(messages, max_tokens=max_tokens):
+        for _ in generator.stream(prompt, max_tokens=max_tokens):
             first = first or time.perf_counter() - started
         total = time.perf_counter() - started
         tokens = generator.last_usage.completion_tokens
@@ -185,6 +194,18 @@ def generator_pair(settings, question: str, max_tokens: int) -> dict:  # noqa: A
             "total_s": total,
             "tokens": tokens,
             "decode_tok_s": decode_rate(tokens, first, total),
+        }
+
+    def timed(generator) -> dict:  # noqa: ANN001
+        list(generator.stream([messages[0], Message("user", "Chào.")], max_tokens=4))  # load, cache the system prompt
+        answer = once(generator, messages)  # time to first token on the real answer prompt
+        long = once(generator, long_reply)  # decode speed on a reply that runs to max_tokens
+        return {
+            "answer_prompt_tokens": generator.count_prompt_tokens(messages),
+            "first_token_s": answer["first_token_s"],
+            "decode_tok_s": long["decode_tok_s"],
+            "answer_prompt": answer,
+            "long_reply": long,
         }
 
     result = {"in_process": timed(local)}
@@ -215,7 +236,7 @@ def main() -> None:
         apply_runtime_policy(settings)
         note("building the corpus index ...")
         run_ingest(settings, [REPO / "corpus"])
-        report: dict = {"cpus": os.cpu_count(), "load_avg_start": os.getloadavg(), "question": QUESTIONS[0]}
+        report: dict = {"cpus": os.cpu_count(), "load_avg_start": os.getloadavg(), "questions": QUESTIONS}
 
         def section(name: str, run) -> None:  # noqa: ANN001 - a failing section is reported, the others still run
             note(f"{name} ...")
@@ -224,11 +245,11 @@ def main() -> None:
             except Exception as e:  # noqa: BLE001
                 report[name] = {"error": f"{type(e).__name__}: {e}"}
 
-        section("ask_in_process", lambda: in_process(settings, QUESTIONS[0]))
+        section("ask_in_process", lambda: in_process(settings))
         port = free_port()
         process = serve(settings.index, port, Path(tmp) / "serve.log")
         try:
-            section("serve_streaming", lambda: stream_once(port, QUESTIONS[0]))
+            section("serve_streaming", lambda: aggregate([stream_once(port, q) for q in QUESTIONS]))
             section("serve_concurrent", lambda: concurrent(port, args.clients, args.requests, args.max_tokens))
         finally:
             process.terminate()
@@ -237,15 +258,12 @@ def main() -> None:
         report["load_avg_end"] = os.getloadavg()
     ask, srv = report["ask_in_process"], report["serve_streaming"]
     gen = report["generators"]
+    local, remote = gen.get("in_process", {}), gen.get("llama_cpp_server", {})
     report["ratios"] = {
-        "serve_vs_ask_first_token": ratio(srv["first_token_s"], ask["first_token_s"]),
-        "serve_vs_ask_decode": ratio(srv["decode_tok_s"], ask["decode_tok_s"]),
-        "server_vs_in_process_first_token": ratio(
-            gen["llama_cpp_server"]["first_token_s"], gen["in_process"]["first_token_s"]
-        ),
-        "server_vs_in_process_decode": ratio(
-            gen["llama_cpp_server"]["decode_tok_s"], gen["in_process"]["decode_tok_s"]
-        ),
+        "serve_vs_ask_first_token": ratio(srv.get("median_first_token_s"), ask.get("median_first_token_s")),
+        "serve_vs_ask_decode": ratio(srv.get("decode_tok_s"), ask.get("decode_tok_s")),
+        "server_vs_in_process_first_token": ratio(remote.get("first_token_s"), local.get("first_token_s")),
+        "server_vs_in_process_decode": ratio(remote.get("decode_tok_s"), local.get("decode_tok_s")),
     }
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
