@@ -37,3 +37,7 @@ class LoaderError(RagError):
 
 class QuestionError(RagError):
     """The question is empty or too long."""
+
+
+class LlmServerError(RagError):
+    """The OpenAI-compatible server used as the LLM is unreachable, failed or answered nothing."""

@@ -136,12 +136,14 @@ class Assistant:
         retrieve_only: bool = False,
         max_tokens: int | None = None,
         unchecked: bool = False,
+        temperature: float | None = None,
     ) -> Iterator[str | Answer]:
         """Yield answer text pieces as they are generated, then the final (checked) Answer.
 
         k passages are retrieved (and reported); the first prompt_k (default all k) go to the model.
         unchecked: also ask the model when the checks refuse before it, and report its own answer
         (checks off) as Answer.unchecked: what `rag eval` measures the checks against.
+        temperature: this question's sampling temperature (default: the assistant's).
         """
         started = time.perf_counter()
         question = check_question(question, max_chars=self._max_question_chars)
@@ -179,9 +181,13 @@ class Assistant:
             reason = None  # ask the model, but keep its answer only if a passage sentence confirms it
         run = _Run()
         if reason is None:
-            yield from self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens)
+            yield from self._stream(
+                prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens, temperature=temperature
+            )
         elif unchecked:  # the checks refuse, but rag eval wants to know what the model would have said
-            for _ in self._stream(prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens):
+            for _ in self._stream(
+                prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens, temperature=temperature
+            ):
                 pass
         if unchecked:
             run.cited = cite(run.raw, shown.hits)
@@ -199,7 +205,9 @@ class Assistant:
             # drifted into another language: ask once more, strictly (not streamed: the final answer replaces it)
             retry = _Run(first_token_ms=run.first_token_ms, usage=run.usage)  # usage: both calls together
             messages = self._builder.vietnamese_only(prompt.messages, run.raw)
-            for _ in self._stream(messages, len(prompt.hits), started, retry, max_tokens=max_tokens):
+            for _ in self._stream(
+                messages, len(prompt.hits), started, retry, max_tokens=max_tokens, temperature=temperature
+            ):
                 pass
             retry.raw = retry.raw if reads_vietnamese(retry.raw, context=shown.context()) else ""
             run = retry
@@ -247,7 +255,14 @@ class Assistant:
         )
 
     def _stream(
-        self, messages: list[Message], n_passages: int, started: float, run: _Run, *, max_tokens: int | None = None
+        self,
+        messages: list[Message],
+        n_passages: int,
+        started: float,
+        run: _Run,
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> Iterator[str]:
         """Stream the model's reply with markers cleaned on the fly; run gets the raw text and timings.
 
@@ -259,7 +274,8 @@ class Assistant:
         raw: list[str] = []
         started_text = False
         limit = max_tokens or self._max_tokens
-        completion = self._generator.stream(messages, max_tokens=limit, temperature=self._temperature)
+        temperature = self._temperature if temperature is None else temperature
+        completion = self._generator.stream(messages, max_tokens=limit, temperature=temperature)
         with completion:  # stopping early must release the model at once
             for piece in completion:
                 if run.first_token_ms is None:

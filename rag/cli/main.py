@@ -5,89 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 from rag.answer.cite import chunk_place
+from rag.answer.record import answer_record, stream_tail
 from rag.checks.grounding import REFUSAL_REASONS
+from rag.cli.serve import add_llm_flags, cmd_serve
+from rag.cli.serve import add_parser as add_serve_parser
 from rag.errors import QuestionError, RagError
 from rag.setup.config import Settings, load_settings
 from rag.text.formats.markdown import heading_span
 from rag.text.structure import SEPARATOR
 from rag.types import Answer
 
-# what the checks add to an answer that was otherwise kept as streamed: citation markers, a full stop
-_ONLY_MARKERS = re.compile(r"(\s*\[\d+\])*\s*[.!?…]?")
-
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
-
-
-def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any]:
-    """The stable JSON shape of one answer (see README, 'Machine-readable output')."""
-    return {
-        "id": record_id,
-        "question": answer.question,
-        "answer": answer.text,
-        "citations": [
-            {
-                "marker": c.marker,
-                "source": c.chunk.source,
-                "title": c.chunk.title,
-                "chunk_id": c.chunk.chunk_id,
-                "text": c.chunk.text,
-                "start": c.chunk.start,
-                "end": c.chunk.end,
-                "page": c.chunk.page,
-                "page_end": c.chunk.page_end,
-                "location": c.chunk.location,
-            }
-            for c in answer.citations
-        ],
-        "invalid_markers": list(answer.invalid_markers),
-        "retrieved": [
-            {
-                "rank": h.rank,
-                "source": h.chunk.source,
-                "title": h.chunk.title,
-                "chunk_id": h.chunk.chunk_id,
-                "text": h.chunk.text,
-                "start": h.chunk.start,
-                "end": h.chunk.end,
-                "page": h.chunk.page,
-                "page_end": h.chunk.page_end,
-                "location": h.chunk.location,
-                "score": round(h.score, 6),
-            }
-            for h in answer.retrieved
-        ],
-        "timings": {
-            "retrieve_ms": round(answer.timings.retrieve_ms, 1),
-            "first_token_ms": None
-            if answer.timings.first_token_ms is None
-            else round(answer.timings.first_token_ms, 1),
-            "total_ms": round(answer.timings.total_ms, 1),
-        },
-        "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
-        "outcome": answer.outcome,
-        "short_answer": answer.short_answer,
-        "refused": answer.refused,
-        "refusal_reason": answer.refusal_reason,
-        "read_as": answer.read_as,
-        "sentences": [
-            {
-                "text": s.text,
-                "cited": list(s.cited),
-                "supported_by": s.supported_by,
-                "score": s.score,
-                "status": s.status,
-                "span": list(s.span) if s.span is not None else None,
-            }
-            for s in answer.sentences
-        ],
-    }
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, help="number of passages to retrieve (default 4)")
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
     p.add_argument("--max-tokens", type=int, help="answer length limit in tokens")
+    add_llm_flags(p)
 
     p = sub.add_parser("summarize", help="a cited summary of a document, or of the passages on a topic")
     p.add_argument("doc", nargs="?", help="an indexed document: its source path, file name or title")
@@ -124,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
     p.add_argument("--max-tokens", type=int, help="summary length limit in tokens")
     p.add_argument("--json", action="store_true", help="print JSON instead of streaming text")
+    add_llm_flags(p)
 
     p = sub.add_parser("eval", help="measure retrieval (and answers) on a questions JSONL file")
     p.add_argument("questions", type=Path, help="JSONL with id, question, answers (optional doc_id)")
@@ -153,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="JSONL of the model's replies: replayed when a prompt was seen before, else generated and appended",
     )
+    add_llm_flags(p)
 
     p = sub.add_parser("export-docs", help="write a docs.jsonl (doc_id, title, text) as one .txt file per doc")
     p.add_argument("jsonl", type=Path)
@@ -167,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve beyond loopback without a login (anyone who can reach it may upload and delete documents)",
     )
+    add_llm_flags(p)
+    add_serve_parser(sub)
 
     p = sub.add_parser("models", help="install or check the default offline models")
     p.add_argument("action", choices=["install", "status", "verify"])
@@ -179,7 +118,9 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=err, format="%(message)s")
     try:
-        settings = load_settings()
+        settings = load_settings().replace(
+            llm_url=getattr(args, "llm_url", None), llm_model=getattr(args, "llm_model", None)
+        )
         from rag.setup.wiring import apply_runtime_policy
 
         apply_runtime_policy(settings)
@@ -191,6 +132,8 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
             return _cmd_ask(args, settings, out, err)
         if args.command == "ui":
             return _cmd_ui(args, settings, err)
+        if args.command == "serve":
+            return cmd_serve(args, settings, err)
         if args.command == "summarize":
             return _cmd_summarize(args, settings, out, err)
         if args.command == "eval":
@@ -343,13 +286,9 @@ def _print_stream(events: Iterable[str | Answer], out: TextIO) -> Answer:
             streamed += event
             print(event, end="", file=out, flush=True)
     assert answer is not None
-    shown = streamed.strip()
-    if shown and answer.text.startswith(shown) and _ONLY_MARKERS.fullmatch(answer.text[len(shown) :]):
-        print(answer.text[len(shown) :], end="", file=out, flush=True)  # only a citation added: finish the line
-    elif answer.text and answer.text != shown:
-        labels = {"refused": "Kết quả kiểm tra", "hedged": "Kết quả kiểm tra", "extractive": "Trích từ tài liệu"}
-        label = labels.get(answer.outcome, "Sau kiểm tra")
-        print(f"\n\n{label}: {answer.text}", end="", file=out, flush=True)
+    tail = stream_tail(streamed, answer)
+    if tail:
+        print(tail, end="", file=out, flush=True)
     return answer
 
 

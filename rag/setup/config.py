@@ -49,6 +49,13 @@ class Settings:
     # AMX, whose kernel crashes on Q4_K_M (llama.cpp#20824); on | off force them
     llm_extra_buffers: str = "auto"
     temperature: float = 0.0
+    # any OpenAI-compatible server as the LLM instead of the in-process GGUF (README, "Any OpenAI-compatible server")
+    llm_url: str = ""  # base URL, e.g. http://127.0.0.1:8080/v1; empty: the in-process model
+    llm_model: str = ""  # model name on that server; empty: the server's first model
+    llm_api_key: str = ""  # sent as Authorization: Bearer <key>
+    llm_timeout: float = 120.0  # seconds without a byte from the server before giving up
+    # `rag serve`: with a key set, every /v1 route needs Authorization: Bearer <key>
+    api_key: str = ""
     retrieval: str = _RETRIEVAL.mode  # hybrid | dense | lexical
     fusion: str = _RETRIEVAL.fusion  # zscore | rrf
     rrf_k: int = _RETRIEVAL.rrf_k
@@ -59,9 +66,8 @@ class Settings:
     restore_diacritics: int = int(_RETRIEVAL.restore_diacritics)
     ann_threshold: int = DEFAULT_ANN_THRESHOLD  # from this many chunks on, FAISS switches from exact to IVF-SQ8
     nprobe: int = DEFAULT_NPROBE  # IVF lists scanned per query
-    chunk_max_tokens: int = (
-        _CHUNKS.max_tokens
-    )  # for new indexes; an existing index keeps the chunking it was built with
+    # for new indexes; an existing index keeps the chunking it was built with
+    chunk_max_tokens: int = _CHUNKS.max_tokens
     chunk_overlap_tokens: int = _CHUNKS.overlap_tokens
     embed_batch_size: int = 16
     max_question_chars: int = 2000

@@ -10,6 +10,7 @@ from typing import Any
 
 from rag.answer.assistant import Assistant, Retriever
 from rag.answer.generate import Generator, LlamaCppGenerator
+from rag.answer.openai_generator import OpenAIGenerator
 from rag.answer.prompting import PromptBuilder, PromptTemplates
 from rag.checks.answerability import AnswerabilityModel
 from rag.checks.grounding import GroundingSettings
@@ -67,7 +68,10 @@ def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     )
 
 
-def build_generator(settings: Settings) -> LlamaCppGenerator:
+def build_generator(settings: Settings) -> Generator:
+    """The in-process GGUF, or the OpenAI-compatible server at llm_url."""
+    if settings.llm_url:
+        return build_server_generator(settings)
     if settings.llm == "default":
         path = models.ensure_llm(settings.cache_dir)
         return LlamaCppGenerator(
@@ -79,6 +83,18 @@ def build_generator(settings: Settings) -> LlamaCppGenerator:
         )
     return LlamaCppGenerator(
         Path(settings.llm), n_ctx=settings.n_ctx, n_threads=settings.threads, extra_buffers=settings.llm_extra_buffers
+    )
+
+
+def build_server_generator(settings: Settings) -> OpenAIGenerator:
+    """An OpenAI-compatible server as the LLM; a local GGUF (if any) may share its vocabulary (CJK ban by id)."""
+    local = models.llm_path(settings.cache_dir) if settings.llm == "default" else Path(settings.llm)
+    return OpenAIGenerator(
+        settings.llm_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key,
+        timeout=settings.llm_timeout,
+        vocab_gguf=local if local.is_file() else None,
     )
 
 
