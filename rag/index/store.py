@@ -10,6 +10,7 @@ Layout of ``indexes/<name>/`` (format 2)::
     documents-<gen>.json     documents added or changed by the segment, sources it removed, and the
                              chunk ids it deletes from earlier segments (tombstones)
     .lock                    held while a writer is active; names the holder
+    .readers                 shared-locked by every load, so a writer never deletes files being read
     ingest-journal.jsonl     only while an ingest is unfinished: its finished files (rag/ingest/journal.py)
 
 The index is a base segment plus append-only delta segments. A save writes one delta holding
@@ -23,6 +24,9 @@ names one chunk for good.
 Every segment's files are written to temporary names, fsynced and renamed; then manifest.json is
 replaced atomically, and only after that are files no manifest names deleted (including those a
 crashed save left behind). A crash at any moment leaves the previous complete state readable.
+A load holds a shared lock on ``.readers`` from reading the manifest to its last file; the
+writer deletes old files only if it gets that lock exclusively at once, and otherwise leaves
+them to the next save, so a reader never finds half of its generation gone.
 Format 1 (one generation: vectors, chunks-<gen>.jsonl, lexical, documents in the manifest) still
 loads; the first save after that writes a format-2 base.
 """
@@ -57,6 +61,7 @@ FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 LOCK_FILE = ".lock"
+READERS_FILE = ".readers"
 DEFAULT_COMPACT_FRACTION = 0.25
 DEFAULT_MAX_DELTAS = 32
 _GENERATION_FILE = re.compile(r"\.?(?:vectors|chunks|lexical|documents)-(\d+)\.(?:faiss|npz|jsonl|json)(?:\.tmp)?")
@@ -145,6 +150,19 @@ class IndexStore:
         """Read the state manifest.json names: the base segment, its deltas, minus their tombstones."""
         path = Path(path)
         require_index(path)
+        with _reading(path):
+            return cls._load_locked(
+                path,
+                ann_threshold=ann_threshold,
+                nprobe=nprobe,
+                compact_fraction=compact_fraction,
+                max_deltas=max_deltas,
+            )
+
+    @classmethod
+    def _load_locked(
+        cls, path: Path, *, ann_threshold: int, nprobe: int, compact_fraction: float, max_deltas: int
+    ) -> IndexStore:
         manifest_path = path / MANIFEST
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -441,9 +459,13 @@ class IndexStore:
     def _delete_unreferenced(self, segments: list[dict[str, Any]]) -> None:
         """Files of older states and of saves that crashed before their manifest (temporary ones too)."""
         keep = {name for segment in segments for name in segment["files"].values()}
-        for path in self.path.iterdir():
-            if _GENERATION_FILE.fullmatch(path.name) and path.name not in keep:
-                path.unlink(missing_ok=True)
+        with _no_readers(self.path) as alone:
+            if not alone:
+                log.info("index %s: a reader is loading; older files are left for the next save", self.path)
+                return
+            for path in self.path.iterdir():
+                if _GENERATION_FILE.fullmatch(path.name) and path.name not in keep:
+                    path.unlink(missing_ok=True)
 
 
 def require_index(path: Path) -> None:
@@ -483,6 +505,37 @@ def writer_lock(path: Path) -> Iterator[None]:
         finally:
             handle.seek(0)
             handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Shared lock on the index's readers file while a load reads the manifest and its files."""
+    try:
+        handle = open(path / READERS_FILE, "a+b")  # noqa: SIM115 - closed below
+    except OSError:  # a read-only copy of an index: no writer can be cleaning it up either
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _no_readers(path: Path) -> Iterator[bool]:
+    """Exclusive lock on the readers file if no load holds it now (True), without waiting (False)."""
+    with open(path / READERS_FILE, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
