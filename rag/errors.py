@@ -37,3 +37,7 @@ class LoaderError(RagError):
 
 class QuestionError(RagError):
     """The question is empty or too long."""
+
+
+class StoreUnavailableError(RagError):
+    """The vector database an index lives in cannot be reached or opened."""

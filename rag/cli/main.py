@@ -100,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
     p.add_argument("--rebuild", action="store_true", help="start the index afresh (after a model or chunking change)")
     p.add_argument("--prune", action="store_true", help="remove indexed files under PATHS that no longer exist")
+    p.add_argument(
+        "--store", choices=["faiss", "milvus"], help="where a new (or --rebuild) index lives (default: settings)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("remove", help="remove documents from an index")
@@ -204,7 +207,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
     from rag.ingest.progress import ProgressBar
     from rag.setup.wiring import run_ingest
 
-    settings = settings.replace(index=args.index)
+    settings = settings.replace(index=args.index, store=args.store)
     paths = args.paths or [settings.corpus]
     bar = ProgressBar(err)
     try:
@@ -241,6 +244,8 @@ def argv_of_ingest(args: argparse.Namespace) -> list[str]:
     argv = ["ingest", *(str(p) for p in args.paths)]
     if args.index is not None:
         argv += ["--index", str(args.index)]
+    if args.store is not None:
+        argv += ["--store", args.store]
     argv += [flag for flag, on in (("--rebuild", args.rebuild), ("--prune", args.prune)) if on]
     return argv
 

@@ -42,12 +42,12 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
 from rag.index import segment_io, vector_index
+from rag.index.base import MANIFEST, DocumentRecord
 from rag.index.lexical import LexicalIndex
 from rag.text.chunking import passage_text
 from rag.types import Chunk, Document
@@ -59,7 +59,6 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
-MANIFEST = "manifest.json"
 LOCK_FILE = ".lock"
 READERS_FILE = ".readers"
 DEFAULT_COMPACT_FRACTION = 0.25
@@ -67,36 +66,11 @@ DEFAULT_MAX_DELTAS = 32
 _GENERATION_FILE = re.compile(r"\.?(?:vectors|chunks|lexical|documents)-(\d+)\.(?:faiss|npz|jsonl|json)(?:\.tmp)?")
 
 
-@dataclass
-class DocumentRecord:
-    """What the manifest remembers about one ingested file."""
-
-    sha256: str
-    title: str
-    ids: list[int] = field(default_factory=list)
-    # File size and mtime when it was hashed, so a later ingest can skip re-hashing an
-    # untouched file. Only recorded for files that had not been modified for a few seconds
-    # (see rag.ingest.pipeline), so a write in the same clock tick is never mistaken for "unchanged".
-    size: int | None = None
-    mtime_ns: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"sha256": self.sha256, "title": self.title, "ids": self.ids}
-        if self.size is not None and self.mtime_ns is not None:
-            data |= {"size": self.size, "mtime_ns": self.mtime_ns}
-        return data
-
-    def fields(self) -> tuple[Any, ...]:
-        """What a save compares to tell whether the record changed (ids change only through add/remove)."""
-        return (self.sha256, self.title, self.size, self.mtime_ns)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DocumentRecord:
-        return cls(data["sha256"], data["title"], list(data["ids"]), data.get("size"), data.get("mtime_ns"))
-
-
 class IndexStore:
-    """Vectors and chunks of one index; mutate in memory, then save() what changed, atomically."""
+    """Vectors and chunks of one index in FAISS and files; mutate in memory, then save() what changed, atomically.
+
+    Implements rag.index.base.Store.
+    """
 
     def __init__(
         self,
@@ -168,6 +142,10 @@ class IndexStore:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise IndexCorruptError(f"{manifest_path} is unreadable ({e}): run `rag ingest --rebuild`") from e
+        if manifest.get("store", "faiss") != "faiss":
+            raise IndexMismatchError(
+                f"index {path} was built with the {manifest['store']} store: open it with rag.index.base.open_store"
+            )
         version = manifest.get("format_version")
         if version not in READABLE_FORMATS:
             raise IndexMismatchError(
@@ -336,6 +314,12 @@ class IndexStore:
         """Top-k chunks by BM25; an unaccented query is matched against the folded fields."""
         return [(self._chunks[i], score) for i, score in self.lexical.search(query, k)]
 
+    def coverage(self, query: str, texts: list[str]) -> list[float]:
+        return self.lexical.coverage(query, texts)
+
+    def restore_diacritics(self, query: str) -> str:
+        return self.lexical.restore_diacritics(query)
+
     # ---------------------------------------------------------------- saving
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
@@ -443,6 +427,7 @@ class IndexStore:
         """The commit point: after this rename the new state is the index."""
         manifest = {
             "format_version": FORMAT_VERSION,
+            "store": "faiss",
             "generation": gen,
             "embedder": {"model_id": self.model_id, "dim": self.dim},
             "chunking": self.chunking,

@@ -51,6 +51,8 @@ class Settings:
     restore_diacritics: int = 1
     ann_threshold: int = 200_000  # from this many chunks on, FAISS switches from exact to IVF-SQ8
     nprobe: int = 128  # IVF lists scanned per query
+    store: str = "faiss"  # faiss | milvus: for new indexes (and --rebuild); an index keeps the store it was built in
+    milvus_uri: str = ""  # "": a Milvus Lite file milvus.db in the index folder; a path ending .db; http://host:19530
     chunk_max_tokens: int = 300  # for new indexes; an existing index keeps the chunking it was built with
     chunk_overlap_tokens: int = 60
     embed_batch_size: int = 16

@@ -1,0 +1,77 @@
+"""Where a Milvus index lives: a Milvus Lite file (a path ending in .db) or a server URI.
+
+Every failure to reach or open it becomes one StoreUnavailableError that names the URI and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError, StoreUnavailableError
+
+DEFAULT_LITE_FILE = "milvus.db"
+SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
+CONNECT_TIMEOUT_S = 10.0
+
+
+def is_lite(uri: str) -> bool:
+    return not uri.startswith(SERVER_SCHEMES)
+
+
+def check_uri(uri: str) -> None:
+    """ConfigError unless uri is a .db file path or a server URI (checked before anything connects)."""
+    if uri and is_lite(uri) and not uri.endswith(".db"):
+        raise ConfigError(
+            f"milvus_uri {uri!r} is neither a Milvus Lite file (a path ending in .db) nor a server URI "
+            "(http://host:19530): fix milvus_uri in rag.toml or RAG_MILVUS_URI"
+        )
+
+
+def resolve(uri: str, folder: Path) -> str:
+    """The URI to connect to: a relative Lite file lives inside the index folder."""
+    uri = uri or DEFAULT_LITE_FILE
+    if is_lite(uri) and not Path(uri).is_absolute():
+        return str((Path(folder) / uri).resolve())
+    return uri
+
+
+def collection_name(folder: Path, generation: int) -> str:
+    """A collection per index folder and generation, so one server can hold many indexes."""
+    resolved = str(Path(folder).resolve())
+    stem = re.sub(r"\W", "_", Path(resolved).name, flags=re.ASCII)[:40] or "index"
+    digest = hashlib.sha1(resolved.encode()).hexdigest()[:8]  # noqa: S324 - a name, not security
+    return f"rag_{stem}_{digest}_g{generation}"
+
+
+def connect(uri: str) -> Any:
+    """A MilvusClient for a resolved URI."""
+    try:
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+    except ImportError as e:
+        raise StoreUnavailableError(f"the Milvus store needs pymilvus and milvus-lite: pip install -e . ({e})") from e
+    if is_lite(uri):
+        if not Path(uri).parent.is_dir():
+            raise StoreUnavailableError(f"Milvus Lite file {uri}: folder {Path(uri).parent} does not exist")
+        try:
+            return MilvusClient(uri, timeout=CONNECT_TIMEOUT_S)
+        except MilvusException as e:
+            raise StoreUnavailableError(
+                f"cannot open Milvus Lite file {uri} ({_reason(e)}): Milvus Lite lets one process open a file "
+                "at a time; stop the other `rag` process, or use a Milvus server (milvus_uri = http://host:19530)"
+            ) from e
+    try:
+        return MilvusClient(uri, timeout=CONNECT_TIMEOUT_S)
+    except MilvusException as e:
+        raise StoreUnavailableError(
+            f"cannot reach Milvus at {uri} ({_reason(e)}): start the server or fix milvus_uri "
+            "(rag.toml or RAG_MILVUS_URI)"
+        ) from e
+
+
+def _reason(e: Exception) -> str:
+    message = getattr(e, "message", None) or str(e)
+    return " ".join(str(message).split())[:200]
