@@ -9,7 +9,9 @@ every command opens the right one without a flag. Both are checked by one contra
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -154,6 +156,22 @@ def new_store(
     return IndexStore(
         path, model_id=model_id, dim=dim, chunking=chunking, ann_threshold=options.ann_threshold, nprobe=options.nprobe
     )
+
+
+@contextlib.contextmanager
+def closing(store: Store) -> Iterator[Store]:
+    """The store, released at the end of the block (a Milvus connection; the FAISS store holds nothing open)."""
+    try:
+        yield store
+    finally:
+        release(store)
+
+
+def release(store: Store) -> None:
+    """Close what the store holds open (a Milvus connection, a Milvus Lite file); a no-op for FAISS."""
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
 
 
 def check_kind(kind: str) -> None:

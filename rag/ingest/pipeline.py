@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import LoaderError
-from rag.index.base import Store, StoreOptions, index_exists, new_store, open_store, store_kind
+from rag.index.base import Store, StoreOptions, closing, index_exists, new_store, open_store, store_kind
 from rag.index.store import require_index, writer_lock
 from rag.index.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
 from rag.ingest.discovery import discover
@@ -157,8 +157,7 @@ def ingest(
 
     options = StoreOptions(ann_threshold=ann_threshold, nprobe=nprobe, milvus_uri=milvus_uri)
     kind = store
-    with writer_lock(index):
-        store = _open_store(index, embedder, chunk_config, rebuild, kind, options)
+    with writer_lock(index), closing(_open_store(index, embedder, chunk_config, rebuild, kind, options)) as store:
         if store.chunking and store.chunking != chunk_config:
             # an index keeps the chunking it was built with: mixing chunk sizes would skew BM25 and scores
             log.warning(
@@ -203,7 +202,7 @@ def ingest(
         # Everything this run finished is committed now; keep only journaled files it did not finish.
         journal.keep_only({s for s in journal.sources() - finished if Path(s).exists()})
         tell(len(finished), "")
-    report.total_chunks = len(store)
+        report.total_chunks = len(store)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -370,8 +369,7 @@ def remove(sources: list[str], *, index: Path) -> list[str]:
     A path matches whether its name is written in NFC or NFD (macOS) form.
     """
     require_index(index)  # before the lock, which would create the folder
-    with writer_lock(index):
-        store = open_store(index)
+    with writer_lock(index), closing(open_store(index)) as store:
         removed: list[str] = []
         for wanted in sources:
             for source in _matching(store.documents, wanted):

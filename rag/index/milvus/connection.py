@@ -6,7 +6,9 @@ Every failure to reach or open it becomes one StoreUnavailableError that names t
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from rag.errors import ConfigError, StoreUnavailableError
 DEFAULT_LITE_FILE = "milvus.db"
 SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 CONNECT_TIMEOUT_S = 10.0
+_lite_users: dict[str, int] = {}  # resolved Lite file -> stores of this process using it
+_lite_lock = threading.Lock()
 
 
 def is_lite(uri: str) -> bool:
@@ -54,15 +58,21 @@ def connect(uri: str) -> Any:
     except ImportError as e:
         raise StoreUnavailableError(f"the Milvus store needs pymilvus and milvus-lite: pip install -e . ({e})") from e
     if is_lite(uri):
+        # Milvus Lite's in-process gRPC server logs a traceback for each call it does not implement
+        # (AllocTimestamp, which pymilvus tries and then does without): noise, not an error.
+        logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         if not Path(uri).parent.is_dir():
             raise StoreUnavailableError(f"Milvus Lite file {uri}: folder {Path(uri).parent} does not exist")
         try:
-            return MilvusClient(uri, timeout=CONNECT_TIMEOUT_S)
+            client = MilvusClient(uri, timeout=CONNECT_TIMEOUT_S)
         except MilvusException as e:
             raise StoreUnavailableError(
                 f"cannot open Milvus Lite file {uri} ({_reason(e)}): Milvus Lite lets one process open a file "
                 "at a time; stop the other `rag` process, or use a Milvus server (milvus_uri = http://host:19530)"
             ) from e
+        with _lite_lock:
+            _lite_users[uri] = _lite_users.get(uri, 0) + 1
+        return client
     try:
         return MilvusClient(uri, timeout=CONNECT_TIMEOUT_S)
     except MilvusException as e:
@@ -70,6 +80,23 @@ def connect(uri: str) -> Any:
             f"cannot reach Milvus at {uri} ({_reason(e)}): start the server or fix milvus_uri "
             "(rag.toml or RAG_MILVUS_URI)"
         ) from e
+
+
+def disconnect(client: object, uri: str) -> None:
+    """Close a client; the last store of this process using a Lite file stops its server, so another
+    process can open the file (Milvus Lite lets one process hold it)."""
+    client.close()  # type: ignore[attr-defined]
+    if not is_lite(uri):
+        return
+    with _lite_lock:
+        left = _lite_users.get(uri, 1) - 1
+        if left > 0:
+            _lite_users[uri] = left
+            return
+        _lite_users.pop(uri, None)
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(uri)
 
 
 def _reason(e: Exception) -> str:

@@ -140,6 +140,7 @@ class MilvusStore:
                 f"Milvus at {store._resolved_uri()} has no collection {store._collection} for index {path}: "
                 "run `rag ingest --rebuild`"
             )
+        store._call("load the collection", client.load_collection, store._collection)
         return store
 
     def check_compatible(self, model_id: str, dim: int | None = None) -> None:
@@ -159,6 +160,12 @@ class MilvusStore:
             self.path.mkdir(parents=True, exist_ok=True)
             self._client = connection.connect(self._resolved_uri())
         return self._client
+
+    def close(self) -> None:
+        """Let go of Milvus (and of the Lite file, for other processes); the store can reconnect later."""
+        if self._client is not None:
+            connection.disconnect(self._client, self._resolved_uri())
+            self._client = None
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """A Milvus call whose failure names the URI and collection (the connection can drop at any time)."""
