@@ -59,7 +59,8 @@ def test_store_flag_on_an_existing_index_keeps_its_store_until_rebuilt(
     assert run_cli("ingest", "docs", "--index", "idx")[0] == 0
     assert run_cli("ingest", "docs", "--index", "idx", "--store", "milvus")[0] == 0
     assert [r.getMessage() for r in caplog.records] == [
-        "idx keeps its faiss store (settings ask for milvus): `rag ingest --rebuild --store milvus --index idx` moves it"
+        "idx keeps its faiss store (settings ask for milvus): "
+        "`rag ingest --rebuild --store milvus --index idx` moves it"
     ]
     assert json.loads((tmp_path / "idx" / "manifest.json").read_text(encoding="utf-8"))["store"] == "faiss"
     code, out, err = run_cli("ingest", "docs", "--index", "idx", "--store", "milvus", "--rebuild")
