@@ -142,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="per-question JSONL (default eval-<timestamp>.jsonl in the index)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
+    p = sub.add_parser("copy-index", help="copy an index into another folder and store, without embedding again")
+    p.add_argument("source", type=Path, help="the index folder to copy")
+    p.add_argument("target", type=Path, help="a new index folder")
+    p.add_argument("--store", choices=["faiss", "milvus"], help="the target's store (default: settings)")
+
     p = sub.add_parser("export-docs", help="write a docs.jsonl (doc_id, title, text) as one .txt file per doc")
     p.add_argument("jsonl", type=Path)
     p.add_argument("out_dir", type=Path)
@@ -178,6 +183,8 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
             return _cmd_summarize(args, settings, out, err)
         if args.command == "eval":
             return _cmd_eval(args, settings, out, err)
+        if args.command == "copy-index":
+            return _cmd_copy_index(args, settings, out, err)
         if args.command == "export-docs":
             from rag.text.loaders import export_jsonl_documents
 
@@ -503,6 +510,16 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
     else:
         for key, value in summary.items():
             print(f"{key:>24}: {value}", file=out)
+    return EXIT_OK
+
+
+def _cmd_copy_index(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from rag.index.transfer import copy_index
+    from rag.setup.wiring import store_options
+
+    kind = args.store or settings.store
+    n = copy_index(args.source, args.target, kind=kind, options=store_options(settings), progress=_progress(err))
+    print(f"{args.target}: {n} chunks copied from {args.source} into the {kind} store", file=out)
     return EXIT_OK
 
 

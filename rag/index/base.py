@@ -67,6 +67,9 @@ class Store(Protocol):
     def __len__(self) -> int: ...
     def chunks(self) -> list[Chunk]: ...
     def chunks_of(self, source: str) -> list[Chunk]: ...
+    def vectors_of(self, source: str) -> np.ndarray:
+        """The stored vectors of chunks_of(source), in that order."""
+
     def add(
         self,
         doc: Document,

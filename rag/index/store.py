@@ -249,6 +249,19 @@ class IndexStore:
         record = self.documents.get(source)
         return [self._chunks[i] for i in record.ids] if record else []
 
+    def vectors_of(self, source: str) -> np.ndarray:
+        """The stored vectors of a document's chunks, in the order of chunks_of (IVF: as quantised)."""
+        import numpy as np
+
+        record = self.documents.get(source)
+        if record is None or not record.ids:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if vector_index.is_approximate(self._index):
+            import faiss
+
+            faiss.extract_index_ivf(self._index).make_direct_map()
+        return np.stack([self._index.reconstruct(i) for i in record.ids]).astype(np.float32)
+
     def add(
         self,
         doc: Document,

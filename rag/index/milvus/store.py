@@ -215,6 +215,19 @@ class MilvusStore:
             )
         return [rows[i] for i in ids]
 
+    def vectors_of(self, source: str) -> np.ndarray:
+        """The stored vectors of a document's chunks, in the order of chunks_of."""
+        import numpy as np
+
+        record = self.documents.get(source)
+        if record is None or not record.ids:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        found = self._call(
+            "read vectors", self._milvus().get, self._collection, ids=record.ids, output_fields=["dense"]
+        )
+        by_id = {int(row["id"]): row["dense"] for row in found}
+        return np.asarray([by_id[i] for i in record.ids], dtype=np.float32)
+
     def add(
         self,
         doc: Document,
