@@ -518,7 +518,10 @@ def _cmd_copy_index(args: argparse.Namespace, settings: Settings, out: TextIO, e
     from rag.setup.wiring import store_options
 
     kind = args.store or settings.store
-    n = copy_index(args.source, args.target, kind=kind, options=store_options(settings), progress=_progress(err))
+    report = _progress(err)
+    n = copy_index(
+        args.source, args.target, kind=kind, options=store_options(settings), progress=lambda i, t: report(i, t, "")
+    )
     print(f"{args.target}: {n} chunks copied from {args.source} into the {kind} store", file=out)
     return EXIT_OK
 

@@ -58,6 +58,7 @@ MAX_VARCHAR = 65_535  # bytes, Milvus's limit for one VARCHAR value
 MAX_TOP_K = 16_384  # Milvus's limit for one search
 INSERT_BATCH = 512
 K1, B = 1.2, 0.75  # LexicalIndex's BM25 parameters
+CANDIDATE_FIELDS = FIELDS  # the fields of the sparse vector Milvus searches for candidates
 
 
 class MilvusStore:
@@ -326,9 +327,14 @@ class MilvusStore:
             return []
         terms = field_terms(query)
         weights = {name: w for name, w in field_weights(query).items() if w and terms[name]}
-        idf = {name: self._idf(name, set(terms[name])) for name in weights}
-        sparse = {_key(name, t): w * v for name, w in weights.items() for t, v in idf[name].items()}
-        if not sparse:
+        idf = {name: self._idf(name, set(terms[name])) for name in {*weights, *CANDIDATE_FIELDS} if terms[name]}
+        sparse = {
+            _key(name, t): weights.get(name, 1.0) * v
+            for name in CANDIDATE_FIELDS
+            if name in idf
+            for t, v in idf[name].items()
+        }
+        if not sparse or not weights:
             return []
         found = self._call(
             "search",
@@ -409,6 +415,9 @@ class MilvusStore:
         if pending:
             self._call("delete chunks", self._milvus().delete, self._collection, ids=pending)
             catalog.set_meta(pending_deletes=[])
+        # sealed segments: durable, and searched through cached indexes (Milvus Lite rebuilds the
+        # sparse index of unflushed rows on every search)
+        self._call("flush", self._milvus().flush, self._collection)
         self._pending, self._tombstones = set(), set()
         if first and previous is not None:
             self._drop_generation(*previous)
@@ -540,7 +549,8 @@ def _tf_norm(tf: float, length: int, avgdl: float) -> float:
 def _doc_weights(terms: dict[str, list[str]], avgdl: dict[str, float]) -> dict[int, float]:
     """BM25's document side of each (field, term), with the field lengths known when it is written."""
     weights: dict[int, float] = {}
-    for name, words in terms.items():
+    for name in CANDIDATE_FIELDS:
+        words = terms[name]
         for term, tf in Counter(words).items():
             key = _key(name, term)
             weights[key] = weights.get(key, 0.0) + _tf_norm(tf, len(words), avgdl[name])
