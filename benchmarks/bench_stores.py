@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.candidate_fields:
         import rag.index.milvus.store
 
-        rag.index.milvus.store.CANDIDATE_FIELDS = tuple(args.candidate_fields)
+        rag.index.milvus.store.CANDIDATE_FIELDS = tuple(args.candidate_fields)  # new stores record it
     if args.child:
         step, kind, size = args.child
         result = (build if step == "build" else serve)(kind, int(size), args.folder)

@@ -232,3 +232,33 @@ def test_wrong_milvus_uri_is_refused_before_connecting(tmp_path: Path) -> None:
         )
     with pytest.raises(ConfigError, match="store 'qdrant' is unknown: use one of faiss, milvus"):
         new_store(tmp_path / "idx", kind="qdrant", model_id="m", dim=DIM, chunking=CHUNKING)
+
+
+def test_milvus_lite_file_in_a_missing_folder_names_it(tmp_path: Path) -> None:
+    uri = str(tmp_path / "nowhere" / "x.db")
+    options = StoreOptions(milvus_uri=uri)
+    store = new_store(tmp_path / "idx", kind="milvus", model_id="m", dim=DIM, chunking=CHUNKING, options=options)
+    doc, chunks = _chunks("a.txt", ["Một đoạn."])
+    with pytest.raises(
+        StoreUnavailableError, match=rf"^Milvus Lite file {uri}: folder {tmp_path / 'nowhere'} does not exist"
+    ):
+        store.add(doc, chunks, EMBEDDER.embed_passages(["Một đoạn."]))
+
+
+def test_milvus_candidates_from_the_folded_field_alone_score_the_same(tmp_path: Path, monkeypatch) -> None:
+    """Candidates found through one sparse field are still scored on all the query's fields."""
+    import rag.index.milvus.store
+
+    monkeypatch.setattr(rag.index.milvus.store, "CANDIDATE_FIELDS", ("folded",))
+    store = _make("milvus", tmp_path / "idx")
+    _fill(store)
+    store.save()
+    reopened = open_store(tmp_path / "idx")
+    assert reopened.candidate_fields == ("folded",)
+    reference = LexicalIndex()
+    chunks = _all_chunks()
+    for i, chunk in enumerate(chunks):
+        reference.add(i, passage_text(chunk))
+    for query in QUERIES:
+        expected = sorted((-round(s, 4), chunks[i].chunk_id) for i, s in reference.search(query, 5))
+        assert sorted((-round(s, 4), c.chunk_id) for c, s in reopened.search_lexical(query, 5)) == expected, query

@@ -98,6 +98,7 @@ class MilvusStore:
         self._catalog: Catalog | None = None
         self._restorer = None
         self._prepared = False  # whether this session has cleared rows a crashed writer left
+        self.candidate_fields = tuple(CANDIDATE_FIELDS)  # recorded in the manifest when the collection is made
 
     # ---------------------------------------------------------------- opening
     @classmethod
@@ -124,6 +125,7 @@ class MilvusStore:
         store._created = manifest.get("created", store._created)
         store._generation, store._collection = int(milvus["generation"]), milvus["collection"]
         store._dense_index = milvus.get("dense_index", "FLAT")
+        store.candidate_fields = tuple(milvus.get("candidate_fields", FIELDS))
         catalog_path = path / milvus["catalog"]
         if not catalog_path.is_file():
             raise IndexCorruptError(f"catalog {catalog_path} is missing: run `rag ingest --rebuild`")
@@ -256,7 +258,7 @@ class MilvusStore:
                 self._df_delta.update((name, t) for t in set(words))
                 self._tokens[name] += len(words)
             self._n_chunks += 1
-            rows.append(_row(i, chunk, vector, terms, self._avgdl()))
+            rows.append(_row(i, chunk, vector, terms, self._avgdl(), self.candidate_fields))
         for start in range(0, len(rows), INSERT_BATCH):
             self._call("insert chunks", self._milvus().insert, self._collection, rows[start : start + INSERT_BATCH])
         self._next_id += len(chunks)
@@ -327,10 +329,11 @@ class MilvusStore:
             return []
         terms = field_terms(query)
         weights = {name: w for name, w in field_weights(query).items() if w and terms[name]}
-        idf = {name: self._idf(name, set(terms[name])) for name in {*weights, *CANDIDATE_FIELDS} if terms[name]}
+        candidates = self.candidate_fields
+        idf = {name: self._idf(name, set(terms[name])) for name in {*weights, *candidates} if terms[name]}
         sparse = {
             _key(name, t): weights.get(name, 1.0) * v
-            for name in CANDIDATE_FIELDS
+            for name in candidates
             if name in idf
             for t, v in idf[name].items()
         }
@@ -483,6 +486,7 @@ class MilvusStore:
                 "generation": self._generation,
                 "catalog": _catalog_name(self._generation),
                 "dense_index": self._dense_index,
+                "candidate_fields": list(self.candidate_fields),
             },
             "created": self._created,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -524,8 +528,10 @@ def _schema(client: Any, dim: int) -> tuple[Any, Any]:
     return schema, index
 
 
-def _row(i: int, chunk: Chunk, vector: Any, terms: dict[str, list[str]], avgdl: dict[str, float]) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": i, "dense": vector.tolist(), "lexical": _doc_weights(terms, avgdl)}
+def _row(
+    i: int, chunk: Chunk, vector: Any, terms: dict[str, list[str]], avgdl: dict[str, float], fields: tuple[str, ...]
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": i, "dense": vector.tolist(), "lexical": _doc_weights(terms, avgdl, fields)}
     for name in CHUNK_FIELDS:
         row[name] = getattr(chunk, name)
     for name, words in terms.items():
@@ -546,10 +552,10 @@ def _tf_norm(tf: float, length: int, avgdl: float) -> float:
     return tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / max(avgdl, 1e-9)))
 
 
-def _doc_weights(terms: dict[str, list[str]], avgdl: dict[str, float]) -> dict[int, float]:
-    """BM25's document side of each (field, term), with the field lengths known when it is written."""
+def _doc_weights(terms: dict[str, list[str]], avgdl: dict[str, float], fields: tuple[str, ...]) -> dict[int, float]:
+    """BM25's document side of each (field, term) of fields, with the field lengths known when it is written."""
     weights: dict[int, float] = {}
-    for name in CANDIDATE_FIELDS:
+    for name in fields:
         words = terms[name]
         for term, tf in Counter(words).items():
             key = _key(name, term)
