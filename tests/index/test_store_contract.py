@@ -262,3 +262,43 @@ def test_milvus_candidates_from_the_folded_field_alone_score_the_same(tmp_path: 
     for query in QUERIES:
         expected = sorted((-round(s, 4), chunks[i].chunk_id) for i, s in reference.search(query, 5))
         assert sorted((-round(s, 4), c.chunk_id) for c, s in reopened.search_lexical(query, 5)) == expected, query
+
+
+def test_milvus_switches_to_ivf_sq8_at_the_threshold_and_still_finds_each_vector(tmp_path: Path) -> None:
+    options = StoreOptions(ann_threshold=500, nprobe=128)
+    store = new_store(tmp_path / "idx", kind="milvus", model_id="m", dim=DIM, chunking=CHUNKING, options=options)
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((600, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for d in range(60):
+        chunks = [Chunk(f"d{d}-{i}", f"d{d}.txt", "t", f"đoạn {d} {i}", 0, 9) for i in range(10)]
+        store.add(Document(f"d{d}.txt", "t", "", "0" * 64), chunks, vectors[d * 10 : d * 10 + 10])
+    store.save()
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["milvus"]["dense_index"] == "IVF_SQ8"
+    reopened = open_store(tmp_path / "idx", options)
+    found = [reopened.search(vectors[i], 1)[0][0].chunk_id for i in range(0, 600, 37)]
+    assert found == [f"d{i // 10}-{i % 10}" for i in range(0, 600, 37)]
+
+
+def test_milvus_lite_file_open_in_another_process_is_one_line_naming_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    store = _make("milvus", tmp_path / "idx")
+    _fill(store)
+    store.save()
+    store.close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from rag.index.base import open_store; s = open_store({str(tmp_path / 'idx')!r}); "
+         "print('open', flush=True); input()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "open\n"
+        with pytest.raises(StoreUnavailableError, match=r"milvus\.db is open in another process, and Milvus Lite") as e:
+            open_store(tmp_path / "idx")
+        assert "\n" not in str(e.value)
+    finally:
+        holder.communicate("\n", timeout=20)
+    assert len(open_store(tmp_path / "idx")) == 7  # free again once that process is gone

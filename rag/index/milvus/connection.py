@@ -5,6 +5,7 @@ Every failure to reach or open it becomes one StoreUnavailableError that names t
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import re
@@ -61,8 +62,17 @@ def connect(uri: str) -> Any:
         # Milvus Lite's in-process gRPC server logs a traceback for each call it does not implement
         # (AllocTimestamp, which pymilvus tries and then does without): noise, not an error.
         logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+        logging.getLogger("milvus_lite.server_manager").setLevel(logging.CRITICAL)  # we raise the error below
         if not Path(uri).parent.is_dir():
             raise StoreUnavailableError(f"Milvus Lite file {uri}: folder {Path(uri).parent} does not exist")
+        with _lite_lock:
+            opened_here = _lite_users.get(uri, 0) > 0
+        if not opened_here and _held_elsewhere(Path(uri) / "LOCK"):
+            raise StoreUnavailableError(
+                f"Milvus Lite file {uri} is open in another process, and Milvus Lite lets one process open a "
+                "file at a time: stop that `rag` process (e.g. `rag ui`), or use a Milvus server "
+                "(milvus_uri = http://host:19530)"
+            )
         try:
             client = MilvusClient(uri, timeout=CONNECT_TIMEOUT_S)
         except MilvusException as e:
@@ -80,6 +90,19 @@ def connect(uri: str) -> Any:
             f"cannot reach Milvus at {uri} ({_reason(e)}): start the server or fix milvus_uri "
             "(rag.toml or RAG_MILVUS_URI)"
         ) from e
+
+
+def _held_elsewhere(lock: Path) -> bool:
+    """Whether another process holds Milvus Lite's lock on its data folder."""
+    if not lock.is_file():
+        return False
+    with lock.open("rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 def disconnect(client: object, uri: str) -> None:
