@@ -445,14 +445,11 @@ class MilvusStore:
             self._call("drop the collection", client.drop_collection, self._collection)
         (self.path / _catalog_name(self._generation)).unlink(missing_ok=True)
         schema, index = _schema(client, self.dim)
-        self._call(
-            "create the collection",
-            client.create_collection,
-            self._collection,
-            schema=schema,
-            index_params=index,
-            consistency_level="Strong",
-        )
+        name = self._collection
+        self._call("create the collection", client.create_collection, name, schema=schema, consistency_level="Strong")
+        # indexes of an empty collection are ready at once: without sync=False pymilvus polls (0.5 s each)
+        self._call("index the collection", client.create_index, name, index, sync=False)
+        self._call("load the collection", client.load_collection, name)
 
     def _maybe_switch_to_ann(self) -> None:
         """From ann_threshold chunks on, the dense field gets an IVF-SQ8 index like the FAISS store's."""
