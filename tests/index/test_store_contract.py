@@ -1,4 +1,5 @@
-"""One contract, two stores: every test runs against the FAISS store and a real Milvus Lite file.
+"""One contract, two stores: every test runs against the FAISS store, a real Milvus Lite file and a
+Milvus server (Milvus Lite's own gRPC server, `python -m milvus_lite server`, started for the session).
 
 Oracles: dense hits equal numpy brute force; lexical hits equal LexicalIndex's BM25 computed
 directly; what is saved comes back from a fresh process-side open; an unfinished write is invisible.
@@ -30,13 +31,45 @@ DOCS = {
 QUERIES = ["phở Hà Nội", "pho ha noi", "bún bò Huế", "thu tuc dang ky", "cố đô", "河內", "Việt Nam"]
 
 
-@pytest.fixture(params=["faiss", "milvus"])
+_SERVER: dict[str, str] = {}  # the session's Milvus server URI, once started
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - yields a URI
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = tmp_path_factory.mktemp("milvus-server")
+    cmd = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data), "--host", "127.0.0.1"]
+    server = subprocess.Popen([*cmd, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    _SERVER["uri"] = f"http://127.0.0.1:{port}"
+    yield _SERVER["uri"]
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture(params=["faiss", "milvus", "milvus-server"])
 def kind(request) -> str:
+    if request.param == "milvus-server":
+        request.getfixturevalue("milvus_server")
     return request.param
 
 
 def _make(kind: str, path: Path, model_id: str = EMBEDDER.model_id) -> Store:
-    return new_store(path, kind=kind, model_id=model_id, dim=DIM, chunking=CHUNKING)
+    options = StoreOptions(milvus_uri=_SERVER["uri"]) if kind == "milvus-server" else None
+    store = kind.removesuffix("-server")
+    return new_store(path, kind=store, model_id=model_id, dim=DIM, chunking=CHUNKING, options=options)
 
 
 def _chunks(source: str, texts: list[str], *, pages: bool = False) -> tuple[Document, list[Chunk]]:
@@ -100,7 +133,7 @@ def test_saved_chunks_come_back_exactly(kind: str, tmp_path: Path) -> None:
     _fill(store)
     store.save()
     reopened = open_store(tmp_path / "idx")
-    assert store_kind(tmp_path / "idx") == kind
+    assert store_kind(tmp_path / "idx") == kind.removesuffix("-server")
     assert type(reopened) is type(store)
     assert len(reopened) == 7
     assert reopened.chunks() == _all_chunks()  # text, offsets, location, pages (None where absent)
@@ -185,7 +218,7 @@ def test_manifest_records_the_store(kind: str, tmp_path: Path) -> None:
     _fill(store)
     store.save()
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text(encoding="utf-8"))
-    assert (manifest["store"], manifest["n_chunks"], manifest["n_documents"]) == (kind, 7, 3)
+    assert (manifest["store"], manifest["n_chunks"], manifest["n_documents"]) == (kind.removesuffix("-server"), 7, 3)
     assert manifest["embedder"] == {"model_id": EMBEDDER.model_id, "dim": DIM}
 
 
