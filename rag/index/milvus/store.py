@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import zlib
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +43,7 @@ from rag.index import segment_io
 from rag.index.base import MANIFEST, DocumentRecord
 from rag.index.lexical import FIELDS, bm25_idf, field_terms, field_weights, restorer, sentence_coverage
 from rag.index.milvus import connection
+from rag.index.milvus import rows as layout
 from rag.index.milvus.catalog import Catalog
 from rag.index.store import require_index
 from rag.index.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE, default_nlist
@@ -57,11 +57,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-CHUNK_FIELDS = ("chunk_id", "source", "title", "text", "start", "end", "n_tokens", "location", "page", "page_end")
-MAX_VARCHAR = 65_535  # bytes, Milvus's limit for one VARCHAR value
 MAX_TOP_K = 16_384  # Milvus's limit for one search
 INSERT_BATCH = 512
-K1, B = 1.2, 0.75  # LexicalIndex's BM25 parameters
 CANDIDATE_FIELDS = FIELDS  # the fields of the sparse vector Milvus searches for candidates
 CANDIDATES_PER_HIT = 8  # candidates Milvus returns for each hit asked for, scored exactly here
 
@@ -212,9 +209,9 @@ class MilvusStore:
         for start in range(0, len(ids), 4096):
             batch = ids[start : start + 4096]
             found = self._call(
-                "read chunks", self._milvus().get, self._collection, ids=batch, output_fields=list(CHUNK_FIELDS)
+                "read chunks", self._milvus().get, self._collection, ids=batch, output_fields=list(layout.CHUNK_FIELDS)
             )
-            rows.update((int(row["id"]), _chunk(row)) for row in found)
+            rows.update((int(row["id"]), layout.chunk(row)) for row in found)
         missing = [i for i in ids if i not in rows]
         if missing:
             raise IndexCorruptError(
@@ -263,7 +260,7 @@ class MilvusStore:
                 self._df_delta.update((name, t) for t in set(words))
                 self._tokens[name] += len(words)
             self._n_chunks += 1
-            rows.append(_row(i, chunk, vector, terms, self.candidate_fields))
+            rows.append(layout.row(i, chunk, vector, terms, self.candidate_fields))
         for start in range(0, len(rows), INSERT_BATCH):
             self._call("insert chunks", self._milvus().insert, self._collection, rows[start : start + INSERT_BATCH])
         self._next_id += len(chunks)
@@ -322,10 +319,10 @@ class MilvusStore:
             anns_field="dense",
             limit=min(k, self._n_chunks, MAX_TOP_K),
             filter=self._live_filter(),
-            output_fields=list(CHUNK_FIELDS),
+            output_fields=list(layout.CHUNK_FIELDS),
             search_params=params,
         )
-        return [(_chunk(hit["entity"]), float(hit["distance"])) for hit in found[0]]
+        return [(layout.chunk(hit["entity"]), float(hit["distance"])) for hit in found[0]]
 
     def search_lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         """Top-k chunks by our BM25 fields with LexicalIndex's weights: Milvus finds candidates by sparse
@@ -338,7 +335,7 @@ class MilvusStore:
         fields = {*weights, *(name for name in self.candidate_fields if not weights.keys() & self.candidate_fields)}
         idf = {name: self._idf(name, set(terms[name])) for name in fields if terms[name]}
         used = [name for name in self.candidate_fields if name in idf]
-        sparse = {_key(name, t): weights.get(name, 1.0) * v for name in used for t, v in idf[name].items()}
+        sparse = {layout.key_of(name, t): weights.get(name, 1.0) * v for name in used for t, v in idf[name].items()}
         if not sparse or not weights:
             return []
         found = self._call(
@@ -349,7 +346,7 @@ class MilvusStore:
             anns_field="lexical",
             limit=min(MAX_TOP_K, max(CANDIDATES_PER_HIT * k, 200), self._n_chunks),
             filter=self._live_filter(),
-            output_fields=[*CHUNK_FIELDS, *weights],
+            output_fields=[*layout.CHUNK_FIELDS, *weights],
             search_params={"metric_type": "IP"},
         )
         avgdl = self._avgdl()
@@ -361,12 +358,12 @@ class MilvusStore:
                 counts = Counter(words)
                 field_idf = idf[name]
                 score += weight * sum(
-                    v * _tf_norm(counts[t], len(words), avgdl[name]) for t, v in field_idf.items() if t in counts
+                    v * layout.tf_norm(counts[t], len(words), avgdl[name]) for t, v in field_idf.items() if t in counts
                 )
             if score > 0:
                 scored.append((score, int(hit["id"]), entity))
         scored.sort(key=lambda x: (-x[0], x[1]))
-        return [(_chunk(entity), score) for score, _, entity in scored[:k]]
+        return [(layout.chunk(entity), score) for score, _, entity in scored[:k]]
 
     def _avgdl(self) -> dict[str, float]:
         n = max(self._n_chunks, 1)
@@ -444,7 +441,7 @@ class MilvusStore:
         if client.has_collection(self._collection):  # left by a rebuild that crashed
             self._call("drop the collection", client.drop_collection, self._collection)
         (self.path / _catalog_name(self._generation)).unlink(missing_ok=True)
-        schema, index = _schema(client, self.dim)
+        schema, index = layout.schema(client, self.dim)
         name = self._collection
         self._call("create the collection", client.create_collection, name, schema=schema, consistency_level="Strong")
         # indexes of an empty collection are ready at once: without sync=False pymilvus polls (0.5 s each)
@@ -504,64 +501,6 @@ class MilvusStore:
                 self._call("drop the old collection", client.drop_collection, collection)
         else:
             log.warning("index %s moved from %s: drop its old collection %s there yourself", self.path, uri, collection)
-
-
-def _schema(client: Any, dim: int) -> tuple[Any, Any]:
-    from pymilvus import DataType
-
-    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
-    for name in ("chunk_id", "source", "title", "text", "location"):
-        schema.add_field(name, DataType.VARCHAR, max_length=MAX_VARCHAR)
-    for name in ("start", "end", "n_tokens"):
-        schema.add_field(name, DataType.INT64)
-    for name in ("page", "page_end"):
-        schema.add_field(name, DataType.INT64, nullable=True)
-    for name in FIELDS:
-        schema.add_field(name, DataType.VARCHAR, max_length=MAX_VARCHAR)
-    schema.add_field("lexical", DataType.SPARSE_FLOAT_VECTOR)
-    index = client.prepare_index_params()
-    index.add_index("dense", index_type="FLAT", metric_type="IP")
-    index.add_index("lexical", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
-    return schema, index
-
-
-def _row(i: int, chunk: Chunk, vector: Any, terms: dict[str, list[str]], fields: tuple[str, ...]) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": i, "dense": vector.tolist(), "lexical": _doc_weights(terms, fields)}
-    for name in CHUNK_FIELDS:
-        row[name] = getattr(chunk, name)
-    for name, words in terms.items():
-        row[name] = " ".join(words)
-    for name in ("chunk_id", "source", "title", "text", "location", *FIELDS):
-        if len(row[name].encode()) > MAX_VARCHAR:
-            raise ValueError(
-                f"chunk {chunk.chunk_id}: its {name} is over Milvus's {MAX_VARCHAR} bytes: use smaller chunks"
-            )
-    return row
-
-
-def _key(name: str, term: str) -> int:
-    return zlib.crc32(f"{name}\x1f{term}".encode())
-
-
-def _tf_norm(tf: float, length: int, avgdl: float) -> float:
-    return tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / max(avgdl, 1e-9)))
-
-
-def _doc_weights(terms: dict[str, list[str]], fields: tuple[str, ...]) -> dict[int, float]:
-    """BM25's saturated term frequency of each (field, term) of fields, without the length norm (b=0):
-    it would need the collection's mean length, which changes after the row is written."""
-    weights: dict[int, float] = {}
-    for name in fields:
-        for term, tf in Counter(terms[name]).items():
-            key = _key(name, term)
-            weights[key] = weights.get(key, 0.0) + tf * (K1 + 1) / (tf + K1)
-    return weights or {0: 0.0}
-
-
-def _chunk(entity: dict[str, Any]) -> Chunk:
-    return Chunk(*(entity[name] for name in CHUNK_FIELDS))
 
 
 def _catalog_name(generation: int) -> str:
