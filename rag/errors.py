@@ -41,3 +41,7 @@ class QuestionError(RagError):
 
 class LlmServerError(RagError):
     """The OpenAI-compatible server used as the LLM is unreachable, failed or answered nothing."""
+
+
+class StoreUnavailableError(RagError):
+    """The vector database an index lives in cannot be reached or opened."""

@@ -1,6 +1,6 @@
 """An ingest with a slow fake embedder, run as a subprocess by the interruption tests.
 
-python -m tests.slow_ingest DOCS INDEX          rag.ingest.ingest(...)
+python -m tests.slow_ingest DOCS INDEX [STORE]  rag.ingest.ingest(...) into a new index of STORE (faiss)
 python -m tests.slow_ingest --cli ARGS...       rag.cli.main.main(ARGS) with the fake embedder
 """
 
@@ -35,7 +35,8 @@ def main(argv: list[str]) -> int:
     from rag.ingest.pipeline import ingest
     from rag.text.chunking import ChunkSettings
 
-    ingest([Path(argv[0])], index=Path(argv[1]), embedder=SlowEmbedder(), chunking=ChunkSettings(32, 8))
+    store = argv[2] if len(argv) > 2 else "faiss"
+    ingest([Path(argv[0])], index=Path(argv[1]), embedder=SlowEmbedder(), chunking=ChunkSettings(32, 8), store=store)
     return 0
 
 

@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
     p.add_argument("--rebuild", action="store_true", help="start the index afresh (after a model or chunking change)")
     p.add_argument("--prune", action="store_true", help="remove indexed files under PATHS that no longer exist")
+    p.add_argument(
+        "--store", choices=["faiss", "milvus"], help="where a new (or --rebuild) index lives (default: settings)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("remove", help="remove documents from an index")
@@ -91,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_llm_flags(p)
 
+    p = sub.add_parser("copy-index", help="copy an index into another folder and store, without embedding again")
+    p.add_argument("source", type=Path, help="the index folder to copy")
+    p.add_argument("target", type=Path, help="a new index folder")
+    p.add_argument("--store", choices=["faiss", "milvus"], help="the target's store (default: settings)")
+
     p = sub.add_parser("export-docs", help="write a docs.jsonl (doc_id, title, text) as one .txt file per doc")
     p.add_argument("jsonl", type=Path)
     p.add_argument("out_dir", type=Path)
@@ -138,6 +146,8 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
             return _cmd_summarize(args, settings, out, err)
         if args.command == "eval":
             return _cmd_eval(args, settings, out, err)
+        if args.command == "copy-index":
+            return _cmd_copy_index(args, settings, out, err)
         if args.command == "export-docs":
             from rag.text.loaders import export_jsonl_documents
 
@@ -167,7 +177,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
     from rag.ingest.progress import ProgressBar
     from rag.setup.wiring import run_ingest
 
-    settings = settings.replace(index=args.index)
+    settings = settings.replace(index=args.index, store=args.store)
     paths = args.paths or [settings.corpus]
     bar = ProgressBar(err)
     try:
@@ -204,6 +214,8 @@ def argv_of_ingest(args: argparse.Namespace) -> list[str]:
     argv = ["ingest", *(str(p) for p in args.paths)]
     if args.index is not None:
         argv += ["--index", str(args.index)]
+    if args.store is not None:
+        argv += ["--store", args.store]
     argv += [flag for flag, on in (("--rebuild", args.rebuild), ("--prune", args.prune)) if on]
     return argv
 
@@ -495,6 +507,19 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
                 print(f"{key:>24}: {value}", file=out)
         if "checks" in summary:
             print(checks_table(summary), file=out)
+    return EXIT_OK
+
+
+def _cmd_copy_index(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from rag.index.transfer import copy_index
+    from rag.setup.wiring import store_options
+
+    kind = args.store or settings.store
+    report = _progress(err)
+    n = copy_index(
+        args.source, args.target, kind=kind, options=store_options(settings), progress=lambda i, t: report(i, t, "")
+    )
+    print(f"{args.target}: {n} chunks copied from {args.source} into the {kind} store", file=out)
     return EXIT_OK
 
 

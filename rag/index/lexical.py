@@ -20,7 +20,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -156,9 +156,7 @@ class LexicalIndex:
         self._restorer = None
 
     def field_weights(self, query: str) -> dict[str, float]:
-        if has_diacritics(query):
-            return {"exact": 1.0, "exact_bigram": self.bigram_weight, "folded": self.folded_weight}
-        return {"folded": 1.0, "folded_bigram": self.bigram_weight}
+        return field_weights(query, bigram_weight=self.bigram_weight, folded_weight=self.folded_weight)
 
     def search(self, query: str, k: int, *, weights: dict[str, float] | None = None) -> list[tuple[int, float]]:
         """Top-k (chunk id, score) with a positive score, best first."""
@@ -181,35 +179,11 @@ class LexicalIndex:
 
     def coverage(self, query: str, texts: list[str], *, bigram_weight: float = 0.5) -> list[float]:
         """For each text, the idf-weighted share of the query's syllables (and syllable pairs) found
-        together in its best single sentence, in [0, 1].
-
-        Questions are usually answered by one sentence, so a passage holding all the rare query
-        words in one sentence beats one that scatters them; on MLQA-vi this lifts recall@5 of the
-        fused ranking (see RetrievalSettings.coverage_weight). Unaccented queries are compared folded.
-        """
-        folded = not has_diacritics(query)
-        words = syllables(query)
-        if folded:
-            words = [fold_diacritics(w) for w in words]
-        unigram_field, bigram_field = ("folded", "folded_bigram") if folded else ("exact", "exact_bigram")
-        query_unigrams, query_bigrams = set(words), set(bigrams(words))
-        idf = self._fields[unigram_field].idf(query_unigrams, self.k1, self.b)
-        idf.update(self._fields[bigram_field].idf(query_bigrams, self.k1, self.b))
-        total = sum(idf[t] for t in query_unigrams) + bigram_weight * sum(idf[t] for t in query_bigrams)
-        if not total:
-            return [0.0] * len(texts)
-        out = []
-        for text in texts:
-            best = 0.0
-            for start, end in passage_sentences(text):
-                tokens = syllables(text[start:end])
-                if folded:
-                    tokens = [fold_diacritics(t) for t in tokens]
-                found = sum(idf[t] for t in query_unigrams.intersection(tokens))
-                found += bigram_weight * sum(idf[t] for t in query_bigrams.intersection(bigrams(tokens)))
-                best = max(best, found)
-            out.append(best / total)
-        return out
+        together in its best single sentence, in [0, 1] (see ``sentence_coverage``)."""
+        k1, b = self.k1, self.b
+        return sentence_coverage(
+            query, texts, lambda name, terms: self._fields[name].idf(terms, k1, b), bigram_weight=bigram_weight
+        )
 
     def restore_diacritics(self, query: str) -> str:
         """Put marks back on an unaccented query using the collection's own spellings."""
@@ -219,9 +193,7 @@ class LexicalIndex:
             df = self._fields["exact"].document_frequency()
             df.update(self._fields["exact_bigram"].document_frequency())
             # terms of removed chunks stay in the vocabulary with a count of 0: not spellings any more
-            counts = Counter({term: n for term, n in df.items() if n})
-            counts.update(_question_counts())
-            self._restorer = _Restorer(dict(counts))
+            self._restorer = restorer({term: n for term, n in df.items() if n})
         return self._restorer.restore(query)
 
     # ---------------------------------------------------------------- persistence
@@ -289,6 +261,67 @@ class LexicalIndex:
                         rows[i] = (terms[start:end], counts[start:end])
                 f._matrix = None
         self._restorer = None
+
+
+IdfFn = Callable[[str, set[str]], dict[str, float]]
+
+
+def field_weights(query: str, *, bigram_weight: float = 0.3, folded_weight: float = 0.3) -> dict[str, float]:
+    """The BM25 fields a query is scored on, with their weights: as written (plus folded) when it has
+    diacritics, folded only when typed without."""
+    if has_diacritics(query):
+        return {"exact": 1.0, "exact_bigram": bigram_weight, "folded": folded_weight}
+    return {"folded": 1.0, "folded_bigram": bigram_weight}
+
+
+def bm25_idf(n_chunks: int, df: int) -> float:
+    """The idf of BM25 as LexicalIndex (and Milvus's BM25 function) computes it."""
+    return math.log1p((n_chunks - df + 0.5) / (df + 0.5))
+
+
+def sentence_coverage(query: str, texts: list[str], idf: IdfFn, *, bigram_weight: float = 0.5) -> list[float]:
+    """For each text, the idf-weighted share of the query's syllables (and syllable pairs) found
+    together in its best single sentence, in [0, 1]; idf(field, terms) gives the collection's idf.
+
+    Questions are usually answered by one sentence, so a passage holding all the rare query
+    words in one sentence beats one that scatters them; on MLQA-vi this lifts recall@5 of the
+    fused ranking (see RetrievalSettings.coverage_weight). Unaccented queries are compared folded.
+    """
+    folded = not has_diacritics(query)
+    words = syllables(query)
+    if folded:
+        words = [fold_diacritics(w) for w in words]
+    unigram_field, bigram_field = ("folded", "folded_bigram") if folded else ("exact", "exact_bigram")
+    query_unigrams, query_bigrams = set(words), set(bigrams(words))
+    weights = idf(unigram_field, query_unigrams)
+    weights.update(idf(bigram_field, query_bigrams))
+    total = sum(weights[t] for t in query_unigrams) + bigram_weight * sum(weights[t] for t in query_bigrams)
+    if not total:
+        return [0.0] * len(texts)
+    out = []
+    for text in texts:
+        best = 0.0
+        for start, end in passage_sentences(text):
+            tokens = syllables(text[start:end])
+            if folded:
+                tokens = [fold_diacritics(t) for t in tokens]
+            found = sum(weights[t] for t in query_unigrams.intersection(tokens))
+            found += bigram_weight * sum(weights[t] for t in query_bigrams.intersection(bigrams(tokens)))
+            best = max(best, found)
+        out.append(best / total)
+    return out
+
+
+def restorer(df: dict[str, int]) -> _Restorer:
+    """A diacritics restorer from the collection's document frequencies of exact syllables and pairs."""
+    counts = Counter(df)
+    counts.update(_question_counts())
+    return _Restorer(dict(counts))
+
+
+def field_terms(text: str) -> dict[str, list[str]]:
+    """The terms of each BM25 field (FIELDS) of a text, as LexicalIndex indexes them."""
+    return _field_terms(syllables(text))
 
 
 def _field_terms(tokens: list[str]) -> dict[str, list[str]]:

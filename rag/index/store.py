@@ -10,6 +10,7 @@ Layout of ``indexes/<name>/`` (format 2)::
     documents-<gen>.json     documents added or changed by the segment, sources it removed, and the
                              chunk ids it deletes from earlier segments (tombstones)
     .lock                    held while a writer is active; names the holder
+    .readers                 shared-locked by every load, so a writer never deletes files being read
     ingest-journal.jsonl     only while an ingest is unfinished: its finished files (rag/ingest/journal.py)
 
 The index is a base segment plus append-only delta segments. A save writes one delta holding
@@ -23,6 +24,9 @@ names one chunk for good.
 Every segment's files are written to temporary names, fsynced and renamed; then manifest.json is
 replaced atomically, and only after that are files no manifest names deleted (including those a
 crashed save left behind). A crash at any moment leaves the previous complete state readable.
+A load holds a shared lock on ``.readers`` from reading the manifest to its last file; the
+writer deletes old files only if it gets that lock exclusively at once, and otherwise leaves
+them to the next save, so a reader never finds half of its generation gone.
 Format 1 (one generation: vectors, chunks-<gen>.jsonl, lexical, documents in the manifest) still
 loads; the first save after that writes a format-2 base.
 """
@@ -38,12 +42,12 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
 from rag.index import segment_io, vector_index
+from rag.index.base import MANIFEST, DocumentRecord
 from rag.index.lexical import LexicalIndex
 from rag.text.chunking import passage_text
 from rag.types import Chunk, Document
@@ -55,43 +59,18 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
-MANIFEST = "manifest.json"
 LOCK_FILE = ".lock"
+READERS_FILE = ".readers"
 DEFAULT_COMPACT_FRACTION = 0.25
 DEFAULT_MAX_DELTAS = 32
 _GENERATION_FILE = re.compile(r"\.?(?:vectors|chunks|lexical|documents)-(\d+)\.(?:faiss|npz|jsonl|json)(?:\.tmp)?")
 
 
-@dataclass
-class DocumentRecord:
-    """What the manifest remembers about one ingested file."""
-
-    sha256: str
-    title: str
-    ids: list[int] = field(default_factory=list)
-    # File size and mtime when it was hashed, so a later ingest can skip re-hashing an
-    # untouched file. Only recorded for files that had not been modified for a few seconds
-    # (see rag.ingest.pipeline), so a write in the same clock tick is never mistaken for "unchanged".
-    size: int | None = None
-    mtime_ns: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"sha256": self.sha256, "title": self.title, "ids": self.ids}
-        if self.size is not None and self.mtime_ns is not None:
-            data |= {"size": self.size, "mtime_ns": self.mtime_ns}
-        return data
-
-    def fields(self) -> tuple[Any, ...]:
-        """What a save compares to tell whether the record changed (ids change only through add/remove)."""
-        return (self.sha256, self.title, self.size, self.mtime_ns)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DocumentRecord:
-        return cls(data["sha256"], data["title"], list(data["ids"]), data.get("size"), data.get("mtime_ns"))
-
-
 class IndexStore:
-    """Vectors and chunks of one index; mutate in memory, then save() what changed, atomically."""
+    """Vectors and chunks of one index in FAISS and files; mutate in memory, then save() what changed, atomically.
+
+    Implements rag.index.base.Store.
+    """
 
     def __init__(
         self,
@@ -145,11 +124,28 @@ class IndexStore:
         """Read the state manifest.json names: the base segment, its deltas, minus their tombstones."""
         path = Path(path)
         require_index(path)
+        with _reading(path):
+            return cls._load_locked(
+                path,
+                ann_threshold=ann_threshold,
+                nprobe=nprobe,
+                compact_fraction=compact_fraction,
+                max_deltas=max_deltas,
+            )
+
+    @classmethod
+    def _load_locked(
+        cls, path: Path, *, ann_threshold: int, nprobe: int, compact_fraction: float, max_deltas: int
+    ) -> IndexStore:
         manifest_path = path / MANIFEST
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise IndexCorruptError(f"{manifest_path} is unreadable ({e}): run `rag ingest --rebuild`") from e
+        if manifest.get("store", "faiss") != "faiss":
+            raise IndexMismatchError(
+                f"index {path} was built with the {manifest['store']} store: open it with rag.index.base.open_store"
+            )
         version = manifest.get("format_version")
         if version not in READABLE_FORMATS:
             raise IndexMismatchError(
@@ -253,6 +249,19 @@ class IndexStore:
         record = self.documents.get(source)
         return [self._chunks[i] for i in record.ids] if record else []
 
+    def vectors_of(self, source: str) -> np.ndarray:
+        """The stored vectors of a document's chunks, in the order of chunks_of (IVF: as quantised)."""
+        import numpy as np
+
+        record = self.documents.get(source)
+        if record is None or not record.ids:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if vector_index.is_approximate(self._index):
+            import faiss
+
+            faiss.extract_index_ivf(self._index).make_direct_map()
+        return np.stack([self._index.reconstruct(i) for i in record.ids]).astype(np.float32)
+
     def add(
         self,
         doc: Document,
@@ -317,6 +326,12 @@ class IndexStore:
     def search_lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         """Top-k chunks by BM25; an unaccented query is matched against the folded fields."""
         return [(self._chunks[i], score) for i, score in self.lexical.search(query, k)]
+
+    def coverage(self, query: str, texts: list[str]) -> list[float]:
+        return self.lexical.coverage(query, texts)
+
+    def restore_diacritics(self, query: str) -> str:
+        return self.lexical.restore_diacritics(query)
 
     # ---------------------------------------------------------------- saving
     @contextlib.contextmanager
@@ -425,6 +440,7 @@ class IndexStore:
         """The commit point: after this rename the new state is the index."""
         manifest = {
             "format_version": FORMAT_VERSION,
+            "store": "faiss",
             "generation": gen,
             "embedder": {"model_id": self.model_id, "dim": self.dim},
             "chunking": self.chunking,
@@ -441,9 +457,13 @@ class IndexStore:
     def _delete_unreferenced(self, segments: list[dict[str, Any]]) -> None:
         """Files of older states and of saves that crashed before their manifest (temporary ones too)."""
         keep = {name for segment in segments for name in segment["files"].values()}
-        for path in self.path.iterdir():
-            if _GENERATION_FILE.fullmatch(path.name) and path.name not in keep:
-                path.unlink(missing_ok=True)
+        with _no_readers(self.path) as alone:
+            if not alone:
+                log.info("index %s: a reader is loading; older files are left for the next save", self.path)
+                return
+            for path in self.path.iterdir():
+                if _GENERATION_FILE.fullmatch(path.name) and path.name not in keep:
+                    path.unlink(missing_ok=True)
 
 
 def require_index(path: Path) -> None:
@@ -483,6 +503,37 @@ def writer_lock(path: Path) -> Iterator[None]:
         finally:
             handle.seek(0)
             handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Shared lock on the index's readers file while a load reads the manifest and its files."""
+    try:
+        handle = open(path / READERS_FILE, "a+b")  # noqa: SIM115 - closed below
+    except OSError:  # a read-only copy of an index: no writer can be cleaning it up either
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _no_readers(path: Path) -> Iterator[bool]:
+    """Exclusive lock on the readers file if no load holds it now (True), without waiting (False)."""
+    with open(path / READERS_FILE, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import LoaderError
-from rag.index.store import IndexStore, require_index, writer_lock
+from rag.index.base import Store, StoreOptions, closing, index_exists, new_store, open_store, store_kind
+from rag.index.store import require_index, writer_lock
 from rag.index.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
 from rag.ingest.discovery import discover
 from rag.ingest.journal import JournalEntry, ResumeJournal
@@ -133,6 +134,8 @@ def ingest(
     max_file_bytes: int | None = None,
     stream_over_bytes: int = STREAM_OVER_BYTES,
     segment_chars: int = DEFAULT_SEGMENT_CHARS,
+    store: str = "faiss",
+    milvus_uri: str = "",
 ) -> IngestReport:
     """Add new and changed files under paths to the index at `index`; never half-writes it.
 
@@ -152,8 +155,9 @@ def ingest(
         if progress:
             progress(IngestProgress(done, len(files), report.chunks_embedded, current, time.perf_counter() - started))
 
-    with writer_lock(index):
-        store = _open_store(index, embedder, chunk_config, rebuild)
+    options = StoreOptions(ann_threshold=ann_threshold, nprobe=nprobe, milvus_uri=milvus_uri)
+    kind = store
+    with writer_lock(index), closing(_open_store(index, embedder, chunk_config, rebuild, kind, options)) as store:
         if store.chunking and store.chunking != chunk_config:
             # an index keeps the chunking it was built with: mixing chunk sizes would skew BM25 and scores
             log.warning(
@@ -165,7 +169,6 @@ def ingest(
             )
             chunk_config = dict(store.chunking)
             chunking = ChunkSettings(**chunk_config)
-        store.ann_threshold, store.nprobe = ann_threshold, nprobe
         journal = ResumeJournal(index, model_id=embedder.model_id, dim=embedder.dim, chunking=chunk_config)
         ingest_file = _FileIngester(store, journal, embedder, chunking, limits, report, tell)
         seen: set[str] = set()  # files reached by this run
@@ -194,12 +197,12 @@ def ingest(
                 if not _from_seen_file(source, seen) and store.remove(source):
                     report.removed.append(source)
                     dirty = True
-        if dirty or not IndexStore.exists(index):
+        if dirty or not index_exists(index):
             store.save()
         # Everything this run finished is committed now; keep only journaled files it did not finish.
         journal.keep_only({s for s in journal.sources() - finished if Path(s).exists()})
         tell(len(finished), "")
-    report.total_chunks = len(store)
+        report.total_chunks = len(store)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -209,7 +212,7 @@ class _FileIngester:
 
     def __init__(
         self,
-        store: IndexStore,
+        store: Store,
         journal: ResumeJournal,
         embedder: Embedder,
         chunking: ChunkSettings,
@@ -366,8 +369,7 @@ def remove(sources: list[str], *, index: Path) -> list[str]:
     A path matches whether its name is written in NFC or NFD (macOS) form.
     """
     require_index(index)  # before the lock, which would create the folder
-    with writer_lock(index):
-        store = IndexStore.load(index)
+    with writer_lock(index), closing(open_store(index)) as store:
         removed: list[str] = []
         for wanted in sources:
             for source in _matching(store.documents, wanted):
@@ -396,9 +398,24 @@ def _chunk_label(config: dict[str, int]) -> str:
     return f"{config.get('max_tokens')}/{config.get('overlap_tokens')} tokens"
 
 
-def _open_store(index: Path, embedder: Embedder, chunk_config: dict[str, int], rebuild: bool) -> IndexStore:
-    if IndexStore.exists(index) and not rebuild:
-        store = IndexStore.load(index)
+def _open_store(
+    index: Path, embedder: Embedder, chunk_config: dict[str, int], rebuild: bool, kind: str, options: StoreOptions
+) -> Store:
+    """The index's own store (the manifest says which), or a new one of the kind asked for."""
+    if index_exists(index) and not rebuild:
+        built_with = store_kind(index)
+        if built_with != kind:
+            log.warning(
+                "%s keeps its %s store (settings ask for %s): `rag ingest --rebuild --store %s --index %s` moves it",
+                index,
+                built_with,
+                kind,
+                kind,
+                index,
+            )
+        store = open_store(index, options)
         store.check_compatible(embedder.model_id, embedder.dim)
         return store
-    return IndexStore(index, model_id=embedder.model_id, dim=embedder.dim, chunking=chunk_config)
+    return new_store(
+        index, kind=kind, model_id=embedder.model_id, dim=embedder.dim, chunking=chunk_config, options=options
+    )

@@ -1,9 +1,9 @@
-"""Retrieval: query -> ranked passages, dense (FAISS), lexical (BM25) or both fused.
+"""Retrieval: query -> ranked passages, dense, lexical (BM25) or both fused.
 
-Depends on the Embedder protocol, not on a concrete model. A query typed without diacritics
-is matched against the folded BM25 field, and (optionally) given its marks back from the
-collection's own spellings before it is embedded, since the embedder was trained on accented
-text.
+Depends on the Embedder and Store protocols, not on a concrete model or store (FAISS or
+Milvus). A query typed without diacritics is matched against the folded BM25 field, and
+(optionally) given its marks back from the collection's own spellings before it is
+embedded, since the embedder was trained on accented text.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from rag.types import Chunk, Hit
 if TYPE_CHECKING:
     import numpy as np
 
+    from rag.index.base import Store
     from rag.index.embedding import Embedder
-    from rag.index.store import IndexStore
 
 MODES = ("hybrid", "dense", "lexical")
 # exclude(chunk) -> True drops the chunk from every candidate list before fusion, as if it were not indexed.
@@ -61,15 +61,15 @@ class RetrievalSettings:
 
 
 class DenseRetriever:
-    """Nearest passages by cosine similarity of embeddings in the FAISS index."""
+    """Nearest passages by cosine similarity of embeddings in the store."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder) -> None:
+    def __init__(self, store: Store, embedder: Embedder) -> None:
         store.check_compatible(embedder.model_id, embedder.dim)
         self._store = store
         self._embedder = embedder
 
     @property
-    def store(self) -> IndexStore:
+    def store(self) -> Store:
         return self._store
 
     def search(self, query: str, k: int, *, exclude: Exclude = None) -> list[Hit]:
@@ -80,21 +80,21 @@ class DenseRetriever:
 class HybridRetriever:
     """Dense + BM25 fused (z-scores or reciprocal ranks), then re-scored by sentence coverage."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
+    def __init__(self, store: Store, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
         store.check_compatible(embedder.model_id, embedder.dim)
         self._store = store
         self._embedder = embedder
         self._s = settings or RetrievalSettings()
 
     @property
-    def store(self) -> IndexStore:
+    def store(self) -> Store:
         return self._store
 
     def dense_query(self, query: str) -> str:
         """The text embedded for a query: with restored diacritics when it was typed without."""
         query = nfc(query)
         if self._s.restore_diacritics and not has_diacritics(query):
-            return self._store.lexical.restore_diacritics(query)
+            return self._store.restore_diacritics(query)
         return query
 
     def search(self, query: str, k: int, *, exclude: Exclude = None) -> list[Hit]:
@@ -114,7 +114,7 @@ class HybridRetriever:
         fused = fuse_zscore([dense, lexical], weights)
         coverage = {}
         if self._s.coverage_weight and fused:
-            values = self._store.lexical.coverage(query, [chunk.text for chunk, _ in fused])
+            values = self._store.coverage(query, [chunk.text for chunk, _ in fused])
             coverage = {chunk.chunk_id: v for (chunk, _), v in zip(fused, values, strict=True)}
             fused = add_zscore(fused, values, self._s.coverage_weight)
         hits = _ranked(fused[:k])

@@ -69,6 +69,8 @@ class Settings:
     # for new indexes; an existing index keeps the chunking it was built with
     chunk_max_tokens: int = _CHUNKS.max_tokens
     chunk_overlap_tokens: int = _CHUNKS.overlap_tokens
+    store: str = "faiss"  # faiss | milvus: for new indexes (and --rebuild); an index keeps the store it was built in
+    milvus_uri: str = ""  # "": a Milvus Lite file milvus.db in the index folder; a path ending .db; http://host:19530
     embed_batch_size: int = 16
     max_question_chars: int = 2000
     uploads: Path = Path("uploads")  # where files uploaded in the browser are kept

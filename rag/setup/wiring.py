@@ -14,8 +14,8 @@ from rag.answer.openai_generator import OpenAIGenerator
 from rag.answer.prompting import PromptBuilder, PromptTemplates
 from rag.checks.answerability import AnswerabilityModel
 from rag.checks.grounding import GroundingSettings
+from rag.index.base import Store, StoreOptions, open_store
 from rag.index.embedding import Embedder, SentenceTransformerEmbedder
-from rag.index.store import IndexStore
 from rag.ingest.pipeline import IngestReport, ProgressFn, ingest
 from rag.retrieval.retriever import HybridRetriever, RetrievalSettings
 from rag.setup import models
@@ -55,6 +55,10 @@ def retrieval_settings(settings: Settings) -> RetrievalSettings:
         candidates=settings.candidates,
         restore_diacritics=bool(settings.restore_diacritics),
     )
+
+
+def store_options(settings: Settings) -> StoreOptions:
+    return StoreOptions(ann_threshold=settings.ann_threshold, nprobe=settings.nprobe, milvus_uri=settings.milvus_uri)
 
 
 def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
@@ -118,6 +122,8 @@ def run_ingest(
         ann_threshold=settings.ann_threshold,
         nprobe=settings.nprobe,
         max_file_bytes=settings.max_file_mb * 2**20 if settings.max_file_mb > 0 else None,
+        store=settings.store,
+        milvus_uri=settings.milvus_uri,
     )
 
 
@@ -128,13 +134,13 @@ def build_assistant(
     generator: Generator | None = None,
     with_generator: bool = True,
     wrap_retriever: Callable[[Retriever], Retriever] | None = None,
-    store: IndexStore | None = None,
+    store: Store | None = None,
 ) -> Assistant:
     """Open the index (or use the store given) and wire retriever, generator and prompts together
     (wrap_retriever: e.g. eval filters)."""
     embedder = embedder or build_embedder(settings)
     if store is None:
-        store = IndexStore.load(settings.index, ann_threshold=settings.ann_threshold, nprobe=settings.nprobe)
+        store = open_store(settings.index, store_options(settings))
     hybrid = HybridRetriever(store, embedder, retrieval_settings(settings))
     retriever: Retriever = hybrid
     if wrap_retriever is not None:

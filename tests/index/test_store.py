@@ -189,6 +189,7 @@ def test_only_the_live_segments_files_remain(filled) -> None:
     store.save()
     names = sorted(p.name for p in store.path.iterdir())
     assert names == [
+        ".readers",  # the readers' lock (empty): see rag/index/store.py
         "chunks-000002.json",
         "documents-000002.json",
         "lexical-000002.npz",

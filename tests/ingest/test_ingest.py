@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import rag.ingest.pipeline
 from rag.errors import IndexMismatchError, IndexNotFoundError
+from rag.index.base import open_store
 from rag.index.store import IndexStore
 from rag.ingest.pipeline import IngestProgress, ingest, remove
 from rag.text.chunking import ChunkSettings
@@ -20,6 +22,13 @@ FILES = {
     "hue.md": "# Huế\n\nHuế là cố đô của triều Nguyễn. Sông Hương chảy qua thành phố.\n",
     "sub/da-nang.html": "<title>Đà Nẵng</title><p>Đà Nẵng có cầu Rồng. Biển Mỹ Khê rất đẹp.</p>",
 }
+
+
+@pytest.fixture(autouse=True, params=["faiss", "milvus"])
+def store_kind(request, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with each store as the default of ingest()."""
+    monkeypatch.setitem(rag.ingest.pipeline.ingest.__kwdefaults__, "store", request.param)
+    return request.param
 
 
 @pytest.fixture
@@ -45,7 +54,7 @@ def test_first_run_adds_every_file(docs: Path, tmp_path: Path) -> None:
     assert report.added == _sources(docs, "ha-noi.txt", "hue.md", "sub/da-nang.html")
     assert (report.updated, report.unchanged, report.removed, report.failed) == ([], [], [], [])
     assert (report.chunks_embedded, report.total_chunks, embedder.passages_embedded) == (3, 3, 3)
-    store = IndexStore.load(tmp_path / "idx")
+    store = open_store(tmp_path / "idx")
     assert [c.title for c in store.chunks()] == ["Hà Nội", "Huế", "Đà Nẵng"]
     assert store.chunking == {"max_tokens": 32, "overlap_tokens": 8}
 
@@ -73,7 +82,7 @@ def test_changed_file_is_re_embedded_alone(docs: Path, tmp_path: Path) -> None:
     assert report.updated == _sources(docs, "hue.md")
     assert report.unchanged == _sources(docs, "ha-noi.txt", "sub/da-nang.html")
     assert (report.chunks_embedded, embedder.passages_embedded, report.total_chunks) == (1, 4, 3)
-    store = IndexStore.load(tmp_path / "idx")
+    store = open_store(tmp_path / "idx")
     [chunk] = store.chunks_of(str(docs / "hue.md"))
     assert chunk.text == "# Huế\n\nHuế có Đại Nội. Chùa Thiên Mụ nằm bên sông Hương.\n\nẨm thực Huế rất phong phú."
 
@@ -87,7 +96,7 @@ def test_prune_removes_deleted_file(docs: Path, tmp_path: Path) -> None:
     report = _run(docs, tmp_path / "idx", embedder, prune=True)
     assert report.removed == _sources(docs, "hue.md")
     assert report.total_chunks == 2
-    assert sorted(IndexStore.load(tmp_path / "idx").documents) == _sources(docs, "ha-noi.txt", "sub/da-nang.html")
+    assert sorted(open_store(tmp_path / "idx").documents) == _sources(docs, "ha-noi.txt", "sub/da-nang.html")
 
 
 def test_bad_file_is_reported_and_the_rest_ingested(docs: Path, tmp_path: Path) -> None:
@@ -98,7 +107,7 @@ def test_bad_file_is_reported_and_the_rest_ingested(docs: Path, tmp_path: Path) 
     ]
     assert report.added == _sources(docs, "ha-noi.txt", "hue.md", "sub/da-nang.html")
     assert report.to_dict()["failed"] == [{"source": str(docs / "anh.txt"), "reason": report.failed[0][1]}]
-    assert sorted(IndexStore.load(tmp_path / "idx").documents) == report.added
+    assert sorted(open_store(tmp_path / "idx").documents) == report.added
 
 
 def test_other_embedder_is_refused(docs: Path, tmp_path: Path) -> None:
@@ -123,11 +132,11 @@ def test_an_index_keeps_its_chunking_until_rebuilt(
         f"{tmp_path / 'idx'} keeps its chunking 32/8 tokens (settings ask for 64/8 tokens): "
         f"run `rag ingest --rebuild --index {tmp_path / 'idx'}` to re-chunk"
     ]
-    store = IndexStore.load(tmp_path / "idx")
+    store = open_store(tmp_path / "idx")
     assert store.chunking == {"max_tokens": 32, "overlap_tokens": 8}
     kept = len(store.chunks_of(str(docs / "hoi-an.txt")))
     rebuilt = ingest([docs], index=tmp_path / "idx", embedder=HashEmbedder(), chunking=wider, rebuild=True)
-    store = IndexStore.load(tmp_path / "idx")
+    store = open_store(tmp_path / "idx")
     assert store.chunking == {"max_tokens": 64, "overlap_tokens": 8}
     assert rebuilt.total_chunks == len(store)
     assert len(store.chunks_of(str(docs / "hoi-an.txt"))) < kept
@@ -141,14 +150,14 @@ def test_rebuild_with_another_embedder(docs: Path, tmp_path: Path) -> None:
     assert (report.unchanged, other.passages_embedded) == ([], 3)
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["embedder"] == {"model_id": "other-embedder", "dim": 32}
-    assert len(IndexStore.load(tmp_path / "idx")) == 3
+    assert len(open_store(tmp_path / "idx")) == 3
 
 
 def test_remove(docs: Path, tmp_path: Path) -> None:
     _run(docs, tmp_path / "idx", HashEmbedder())
     hue = str(docs / "hue.md")
     assert remove([hue, "not/indexed.txt"], index=tmp_path / "idx") == [hue]
-    store = IndexStore.load(tmp_path / "idx")
+    store = open_store(tmp_path / "idx")
     assert sorted(store.documents) == _sources(docs, "ha-noi.txt", "sub/da-nang.html")
     assert [c.title for c in store.chunks()] == ["Hà Nội", "Đà Nẵng"]
     assert remove([hue], index=tmp_path / "idx") == []
@@ -178,9 +187,10 @@ def test_prune_with_relative_dot_root(docs: Path, tmp_path: Path, monkeypatch: p
     (docs / "hue.md").unlink()
     report = ingest([Path(".")], index=index, embedder=HashEmbedder(), chunking=CHUNKING, prune=True)
     assert report.removed == ["hue.md"]
-    assert sorted(IndexStore.load(index).documents) == ["ha-noi.txt", "sub/da-nang.html"]
+    assert sorted(open_store(index).documents) == ["ha-noi.txt", "sub/da-nang.html"]
 
 
+@pytest.mark.parametrize("store_kind", ["faiss"])  # the FAISS store's files; the contract suite covers Milvus
 def test_rebuild_never_overwrites_the_files_the_live_manifest_uses(docs: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
     _run(docs, index, HashEmbedder())
@@ -216,7 +226,7 @@ def test_jsonl_records_are_documents_of_their_file(docs: Path, tmp_path: Path) -
     embedder = HashEmbedder()
     report = _run(docs, tmp_path / "idx", embedder, prune=True)
     assert report.added == _sources(docs, "bai.jsonl", "ha-noi.txt", "hue.md", "sub/da-nang.html")
-    store = IndexStore.load(tmp_path / "idx")
+    store = open_store(tmp_path / "idx")
     assert sorted(s for s in store.documents if "bai.jsonl" in s) == [f"{path}#a", f"{path}#b"]
     assert [c.title for c in store.chunks_of(f"{path}#b")] == ["Sông Hương"]
 
@@ -230,6 +240,6 @@ def test_jsonl_records_are_documents_of_their_file(docs: Path, tmp_path: Path) -
     path.write_text('{"id": "b", "title": "Sông Hương", "text": "Sông Hương chảy qua thành phố Huế."}\n', "utf-8")
     report = _run(docs, tmp_path / "idx", embedder, prune=True)
     assert (report.updated, report.removed) == ([str(path)], [])
-    store = IndexStore.load(tmp_path / "idx")
+    store = open_store(tmp_path / "idx")
     assert sorted(s for s in store.documents if "bai.jsonl" in s) == [f"{path}#b"]
     assert remove([str(path)], index=tmp_path / "idx") == [f"{path}#b"]

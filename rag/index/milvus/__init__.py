@@ -1,0 +1,1 @@
+"""The Milvus store: rag.index.milvus.store.MilvusStore."""
