@@ -435,7 +435,7 @@ def test_a_question_typed_without_diacritics_reaches_the_model_with_them_restore
 
 
 def test_passages_print_on_one_line_with_headings_leading_into_their_text() -> None:
-    from rag.cli.main import one_line
+    from rag.cli.render import one_line
 
     passage = "# An Dương Vương\n\nAn Dương Vương, tên   thật.\n## Nguồn gốc\n\n### Người Âu Việt\n\nCùng tồn tại."
     assert one_line(passage) == "An Dương Vương: An Dương Vương, tên thật. Nguồn gốc › Người Âu Việt: Cùng tồn tại."
