@@ -45,8 +45,7 @@ def build(folder: Path, cases) -> Assistant:  # noqa: ANN001 - list[InjectionCas
         HybridRetriever(store, embedder),
         generator,
         builder,
-        prompt_chars=settings.prompt_chars,
-        answer_prompt_tokens=settings.answer_prompt_tokens,
+        settings=wiring.answer_settings(settings),
         grounding=wiring.grounding_settings(settings, embedder_id=embedder.model_id),
     )
 

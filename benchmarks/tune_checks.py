@@ -97,13 +97,9 @@ def main() -> None:
             base.retriever,
             generator,
             base._builder,  # noqa: SLF001
-            k=settings.k,
-            max_tokens=settings.max_tokens,
-            prompt_chars=settings.prompt_chars,
-            answer_prompt_tokens=settings.answer_prompt_tokens or None,
+            settings=wiring.answer_settings(settings),
             grounding=grounding,
             spell=base._spell,  # noqa: SLF001
-            passage_order=settings.passage_order,
         )
         report = Report(k=args.k, unanswerable=args.unanswerable or args.delete_answer_sentence, prompt_k=settings.k)
         for question in questions:

@@ -224,3 +224,17 @@ def dense_retriever(docs: Sequence[Document], folder: Path) -> DenseRetriever:
         chunks = chunk_document(doc, count_tokens=embedder.count_tokens, settings=ChunkSettings())
         store.add(doc, chunks, embedder.embed_passages([passage_text(c) for c in chunks]))
     return DenseRetriever(store, embedder)
+
+
+def make_assistant(retriever, generator, builder, **options):  # noqa: ANN001, ANN201 - test wiring
+    """An Assistant from loose options: AnswerSettings fields go into its settings (whole passages and no
+    prompt budget unless given, as the fast tests were written), the rest (grounding, spell) as they are."""
+    from dataclasses import fields
+
+    from rag.answer.assistant import Assistant
+    from rag.answer.settings import AnswerSettings
+
+    names = {f.name for f in fields(AnswerSettings)}
+    answer = {"prompt_chars": 0, "answer_prompt_tokens": None} | {k: v for k, v in options.items() if k in names}
+    rest = {k: v for k, v in options.items() if k not in names}
+    return Assistant(retriever, generator, builder, settings=AnswerSettings(**answer), **rest)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from rag.answer.cite import CitedText, MarkerStream, cite
 from rag.answer.completion import LENGTH
+from rag.answer.settings import AnswerSettings
 from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.grounding import (
     ANSWERED,
@@ -30,7 +31,7 @@ from rag.checks.grounding import (
     refusal,
     unanswerable,
 )
-from rag.errors import ConfigError, QuestionError
+from rag.errors import QuestionError
 from rag.text.vietnamese import cjk_index, has_diacritics, is_vietnamese, nfc, reads_vietnamese
 from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
 
@@ -50,9 +51,6 @@ def check_question(question: str, *, max_chars: int) -> str:
             "shorten it (or raise max_question_chars)"
         )
     return question
-
-
-PASSAGE_ORDERS = ("retrieval", "evidence")
 
 
 class Retriever(Protocol):
@@ -91,37 +89,20 @@ class Assistant:
         generator: Generator | None,
         builder: PromptBuilder | None,
         *,
-        k: int = 4,
-        max_tokens: int = 384,
-        temperature: float = 0.0,
-        max_question_chars: int = 2000,
-        prompt_chars: int = 0,
-        answer_prompt_tokens: int | None = None,
+        settings: AnswerSettings | None = None,
         grounding: GroundingSettings | None = None,
         spell: Callable[[str], str] | None = None,
-        passage_order: str = "retrieval",
     ) -> None:
-        """prompt_chars: characters of selected passage sentences in the prompt (0: whole passages);
-        answer_prompt_tokens: passages are dropped, weakest first, until the prompt fits;
+        """settings: passages, prompt size and answer length (rag.answer.settings);
         grounding: thresholds of the refusal and support checks (None: answers are not checked);
         spell: how a question typed without diacritics is written for the model (e.g. with its
-        marks restored from the collection); None: as typed. The checks always use the question as typed.
-        passage_order: "retrieval" (best retrieved first) or "evidence" (the passage whose best sentence
-        covers the question's terms most first: the model answers mostly from passage [1])."""
+        marks restored from the collection); None: as typed. The checks always use the question as typed."""
         self._retriever = retriever
         self._generator = generator
         self._builder = builder
-        self._k = k
-        self._max_tokens = max_tokens
-        self._temperature = temperature
-        self._max_question_chars = max_question_chars
-        self._prompt_chars = prompt_chars
-        self._answer_prompt_tokens = answer_prompt_tokens
+        self._settings = settings or AnswerSettings()
         self._grounding = grounding
         self._spell = spell
-        if passage_order not in PASSAGE_ORDERS:
-            raise ConfigError(f"passage_order {passage_order!r} is unknown: use one of {', '.join(PASSAGE_ORDERS)}")
-        self._passage_order = passage_order
 
     @property
     def retriever(self) -> Retriever:
@@ -146,8 +127,8 @@ class Assistant:
         temperature: this question's sampling temperature (default: the assistant's).
         """
         started = time.perf_counter()
-        question = check_question(question, max_chars=self._max_question_chars)
-        hits = self._retriever.search(question, k or self._k)
+        question = check_question(question, max_chars=self._settings.max_question_chars)
+        hits = self._retriever.search(question, k or self._settings.k)
         retrieve_ms = (time.perf_counter() - started) * 1000
         candidates = hits[:prompt_k] if prompt_k else hits
         analysis = analyze(question, candidates)  # computed once: every check below reads it
@@ -157,11 +138,11 @@ class Assistant:
             return
         settings = self._grounding
         ordered = analysis
-        if self._passage_order == "evidence":  # the passage whose best sentence covers the question most first
+        if self._settings.passage_order == "evidence":  # the passage whose best sentence covers the question most first
             best = {p.hit.chunk.chunk_id: max((s.score for s in p.sentences), default=0.0) for p in analysis.passages}
             ordered = analysis.restrict(sorted(candidates, key=lambda h: -best[h.chunk.chunk_id]))
-        if self._prompt_chars:
-            texts = [excerpt(group) for group in ordered.select(max_chars=self._prompt_chars)]
+        if self._settings.prompt_chars:
+            texts = [excerpt(group) for group in ordered.select(max_chars=self._settings.prompt_chars)]
         else:  # whole passages, less any sentence addressed to the model
             texts = [excerpt(p.sentences) if p.instructions else p.hit.chunk.text for p in ordered.passages]
         read_as = self._model_question(question)
@@ -171,7 +152,7 @@ class Assistant:
             ordered.hits,
             self._generator.count_prompt_tokens,
             texts=texts,
-            max_tokens=self._answer_prompt_tokens,
+            max_tokens=self._settings.answer_prompt_tokens,
         )
         shown = analysis.restrict(prompt.hits)
         reply = _Reply(question, analysis, shown.hits, hits, started, retrieve_ms, restored)
@@ -273,8 +254,8 @@ class Assistant:
         markers = MarkerStream(n_passages)
         raw: list[str] = []
         started_text = False
-        limit = max_tokens or self._max_tokens
-        temperature = self._temperature if temperature is None else temperature
+        limit = max_tokens or self._settings.max_tokens
+        temperature = self._settings.temperature if temperature is None else temperature
         completion = self._generator.stream(messages, max_tokens=limit, temperature=temperature)
         with completion:  # stopping early must release the model at once
             for piece in completion:
@@ -321,7 +302,7 @@ class Assistant:
 
     def condense(self, history: Sequence[tuple[str, str]], question: str) -> str:
         """Rewrite a follow-up ("Còn năm 2022 thì sao?") into a standalone question using the chat so far."""
-        question = check_question(question, max_chars=self._max_question_chars)
+        question = check_question(question, max_chars=self._settings.max_question_chars)
         if not history or self._generator is None or self._builder is None:
             return question
         recent = [(q, _strip_markers(a)[:400]) for q, a in history[-3:]]
@@ -335,7 +316,7 @@ class Assistant:
 
     def topic_passages(self, topic: str, *, k: int = 8) -> list[Chunk]:
         """The passages of the index most about topic, in document order per source (for a topic summary)."""
-        topic = check_question(topic, max_chars=self._max_question_chars)
+        topic = check_question(topic, max_chars=self._settings.max_question_chars)
         hits = self._retriever.search(topic, k)
         return sorted((h.chunk for h in hits), key=lambda c: (c.source, c.start))
 
@@ -363,7 +344,7 @@ class Assistant:
             partials = []
             for numbers in groups:
                 part = self._builder.summary(topic, [chunks[n - 1] for n in numbers], numbers)
-                text = "".join(self._generator.stream(part, max_tokens=self._max_tokens)).strip()
+                text = "".join(self._generator.stream(part, max_tokens=self._settings.max_tokens)).strip()
                 if self._grounding is not None:  # only checked sentences go into the combined summary
                     text = ground_summary(text, hits, self._grounding).text
                 partials.append(text)

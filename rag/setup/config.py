@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from rag.answer.settings import AnswerSettings
 from rag.checks.grounding import GroundingSettings
 from rag.errors import ConfigError
 from rag.index.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
@@ -28,7 +29,7 @@ def _default_cache_dir() -> Path:
 
 
 # Each stage's settings object holds its defaults; the flat user-facing Settings reads them from there.
-_CHUNKS, _RETRIEVAL, _CHECKS = ChunkSettings(), RetrievalSettings(), GroundingSettings()
+_CHUNKS, _RETRIEVAL, _CHECKS, _ANSWER = ChunkSettings(), RetrievalSettings(), GroundingSettings(), AnswerSettings()
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,14 @@ class Settings:
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     embedder: str = "default"  # "default", a local sentence-transformers folder, or a hub name
     llm: str = "default"  # "default" or a path to a GGUF file
-    k: int = 4  # passages given to the model
-    max_tokens: int = 384  # answer length limit
+    k: int = _ANSWER.k  # passages given to the model
+    max_tokens: int = _ANSWER.max_tokens  # answer length limit
     n_ctx: int = 4096
     threads: int = 0  # 0: all cores
     # llama.cpp's extra weight buffers (repacking, AMX): auto turns them off only on a CPU and build with
     # AMX, whose kernel crashes on Q4_K_M (llama.cpp#20824); on | off force them
     llm_extra_buffers: str = "auto"
-    temperature: float = 0.0
+    temperature: float = _ANSWER.temperature
     # any OpenAI-compatible server as the LLM instead of the in-process GGUF (README, "Any OpenAI-compatible server")
     llm_url: str = ""  # base URL, e.g. http://127.0.0.1:8080/v1; empty: the in-process model
     llm_model: str = ""  # model name on that server; empty: the server's first model
@@ -72,7 +73,7 @@ class Settings:
     store: str = "faiss"  # faiss | milvus: for new indexes (and --rebuild); an index keeps the store it was built in
     milvus_uri: str = ""  # "": a Milvus Lite file milvus.db in the index folder; a path ending .db; http://host:19530
     embed_batch_size: int = 16
-    max_question_chars: int = 2000
+    max_question_chars: int = _ANSWER.max_question_chars
     uploads: Path = Path("uploads")  # where files uploaded in the browser are kept
     max_upload_mb: int = 50
     # login of the browser chat (rag ui): required when it is bound beyond loopback, unless --no-auth
@@ -81,9 +82,13 @@ class Settings:
     max_file_mb: int = 100  # larger files are reported and skipped by ingest (embedding 100 MB takes hours on 2 cores)
     offline: int = 1  # 1: never touch the network (HF_HUB_OFFLINE=1); 0: allow hub model names to download
     # Answers (README, "Answers you can trust"); tuned on MLQA-vi dev with distractors.
-    passage_order: str = "retrieval"  # retrieval | evidence (best question-covering sentence first)
-    prompt_chars: int = 1000  # characters of question-relevant passage sentences in the prompt; 0: whole passages
-    answer_prompt_tokens: int = 500  # passages are dropped, weakest first, until the answer prompt fits
+    passage_order: str = _ANSWER.passage_order  # retrieval | evidence (best question-covering sentence first)
+    prompt_chars: int = (
+        _ANSWER.prompt_chars
+    )  # characters of question-relevant passage sentences in the prompt; 0: whole passages
+    answer_prompt_tokens: int = (
+        _ANSWER.answer_prompt_tokens or 0
+    )  # passages are dropped, weakest first, until the answer prompt fits
     check_answers: int = 1  # 1: check every sentence against the passages, refuse or fall back; 0: raw model text
     support_threshold: float = _CHECKS.support_threshold  # claim coverage from which a passage supports a sentence
     evidence_threshold: float = _CHECKS.evidence_threshold  # question coverage below which the passages fail: refuse

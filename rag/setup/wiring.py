@@ -12,6 +12,7 @@ from rag.answer.assistant import Assistant, Retriever
 from rag.answer.generate import Generator, LlamaCppGenerator
 from rag.answer.openai_generator import OpenAIGenerator
 from rag.answer.prompting import PromptBuilder, PromptTemplates
+from rag.answer.settings import AnswerSettings
 from rag.checks.answerability import AnswerabilityModel
 from rag.checks.grounding import GroundingSettings
 from rag.index.base import Store, StoreOptions, open_store
@@ -157,14 +158,20 @@ def build_assistant(
         retriever,
         generator,
         builder,
+        settings=answer_settings(settings),
+        grounding=grounding_settings(settings, embedder_id=store.model_id),
+        spell=hybrid.dense_query,  # restores marks only when settings.restore_diacritics is on
+    )
+
+
+def answer_settings(settings: Settings) -> AnswerSettings:
+    return AnswerSettings(
         k=settings.k,
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
         max_question_chars=settings.max_question_chars,
         prompt_chars=settings.prompt_chars,
         answer_prompt_tokens=settings.answer_prompt_tokens or None,
-        grounding=grounding_settings(settings, embedder_id=store.model_id),
-        spell=hybrid.dense_query,  # restores marks only when settings.restore_diacritics is on
         passage_order=settings.passage_order,
     )
 

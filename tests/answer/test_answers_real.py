@@ -12,6 +12,7 @@ import pytest
 
 from rag.answer.assistant import Assistant
 from rag.answer.prompting import PromptBuilder, PromptTemplates
+from rag.answer.settings import AnswerSettings
 from rag.checks.grounding import REFUSAL, GroundingSettings
 from rag.index.store import IndexStore
 from rag.retrieval.retriever import HybridRetriever
@@ -48,8 +49,7 @@ def assistant(real_embedder, real_generator, tmp_path_factory) -> Assistant:
         HybridRetriever(store, real_embedder),
         real_generator,
         builder,
-        prompt_chars=1000,
-        answer_prompt_tokens=500,
+        settings=AnswerSettings(prompt_chars=1000, answer_prompt_tokens=500),
         grounding=GroundingSettings(),
     )
 

@@ -11,7 +11,7 @@ from rag.answer.prompting import PromptBuilder, PromptTemplates
 from rag.errors import QuestionError
 from rag.retrieval.retriever import DenseRetriever
 from rag.types import Answer, Document
-from tests.fakes import ScriptedGenerator, dense_retriever
+from tests.fakes import ScriptedGenerator, dense_retriever, make_assistant
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def retriever(tmp_path: Path) -> DenseRetriever:
 
 def _assistant(retriever: DenseRetriever, generator: ScriptedGenerator | None, **options) -> Assistant:
     builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=4096 - 384)
-    return Assistant(retriever, generator, builder if generator else None, **options)
+    return make_assistant(retriever, generator, builder if generator else None, **options)
 
 
 def test_retriever_finds_the_document_sharing_words(retriever: DenseRetriever) -> None:

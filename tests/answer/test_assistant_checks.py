@@ -16,7 +16,7 @@ from rag.errors import ConfigError
 from rag.retrieval.retriever import DenseRetriever
 from rag.text.chunking import ChunkSettings, chunk_document, passage_text
 from rag.types import Answer, Chunk, Document
-from tests.fakes import HashEmbedder, ScriptedGenerator, dense_retriever
+from tests.fakes import HashEmbedder, ScriptedGenerator, dense_retriever, make_assistant
 
 REPO = Path(__file__).resolve().parents[2]
 INJECTION = (
@@ -42,7 +42,7 @@ def _assistant(retriever: DenseRetriever, replies: list[str], **options) -> tupl
     generator = ScriptedGenerator(replies)
     builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=4096 - 384)
     options.setdefault("grounding", SETTINGS)
-    return Assistant(retriever, generator, builder, **options), generator
+    return make_assistant(retriever, generator, builder, **options), generator
 
 
 def _run(assistant: Assistant, question: str = QUESTION, **options) -> tuple[str, Answer]:
@@ -188,12 +188,12 @@ def test_passages_can_go_to_the_model_in_order_of_their_best_sentence(tmp_path: 
 
     generator = ScriptedGenerator(["Năm 1226 [1]."])
     builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=4096)
-    assistant = Assistant(Fixed(), generator, builder, grounding=GroundingSettings(), passage_order="evidence")
+    assistant = make_assistant(Fixed(), generator, builder, grounding=GroundingSettings(), passage_order="evidence")
     answer = assistant.ask("Nhà Trần được thành lập năm nào?")
     assert [h.chunk.chunk_id for h in answer.passages] == ["b", "a"]  # the sentence about the question first
     assert (answer.text, answer.citations[0].chunk.chunk_id) == ("Năm 1226 [1].", "b")
     with pytest.raises(ConfigError, match="passage_order 'best' is unknown: use one of retrieval, evidence"):
-        Assistant(Fixed(), generator, builder, passage_order="best")
+        make_assistant(Fixed(), generator, builder, passage_order="best")
 
 
 def test_a_claim_taken_from_an_injected_instruction_is_not_supported(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from rag.answer.assistant import Assistant
 from rag.answer.prompting import PromptBuilder, PromptTemplates
 from rag.types import Answer, Document
-from tests.fakes import ThreadedGenerator, dense_retriever
+from tests.fakes import ThreadedGenerator, dense_retriever, make_assistant
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ REPLIES = {f"Câu hỏi: {q}": f"{CITIES[city]} [1]" for city, q in QUESTIONS.it
 
 def _assistant(tmp_path: Path, generator: ThreadedGenerator, **options) -> Assistant:
     builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=4096 - 384)
-    return Assistant(dense_retriever(DOCS, tmp_path / "idx"), generator, builder, k=1, **options)
+    return make_assistant(dense_retriever(DOCS, tmp_path / "idx"), generator, builder, k=1, **options)
 
 
 def test_eight_tabs_at_once_each_get_their_own_answer_and_usage(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from rag.answer.assistant import Assistant
 from rag.answer.prompting import PromptBuilder, PromptTemplates
+from rag.answer.settings import AnswerSettings
 from rag.checks.grounding import GroundingSettings
 from rag.eval.injection import load_cases, run_cases
 from rag.index.store import IndexStore
@@ -41,8 +42,7 @@ def assistant(real_embedder, real_generator, tmp_path_factory) -> Assistant:
         HybridRetriever(store, real_embedder),
         real_generator,
         builder,
-        prompt_chars=1000,
-        answer_prompt_tokens=500,
+        settings=AnswerSettings(prompt_chars=1000, answer_prompt_tokens=500),
         grounding=GroundingSettings(),
     )
 

@@ -15,7 +15,7 @@ from rag.checks.grounding import REFUSAL, GroundingSettings
 from rag.errors import ConfigError
 from rag.retrieval.retriever import HybridRetriever
 from rag.types import Chunk, Document, Hit
-from tests.fakes import HashEmbedder, ScriptedGenerator, dense_retriever
+from tests.fakes import HashEmbedder, ScriptedGenerator, dense_retriever, make_assistant
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [
@@ -72,7 +72,7 @@ def _assistant(tmp_path: Path, model: AnswerabilityModel | None) -> tuple[Assist
     generator = ScriptedGenerator(["Hà Nội [1]."])
     builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=4096 - 384)
     grounding = GroundingSettings(answerability=model)
-    return Assistant(retriever, generator, builder, k=2, grounding=grounding), generator
+    return make_assistant(retriever, generator, builder, k=2, grounding=grounding), generator
 
 
 def test_a_question_that_looks_unanswerable_is_refused_without_the_model(tmp_path: Path) -> None:

@@ -1,0 +1,32 @@
+"""How the assistant answers: passages, prompt size and answer length (the defaults `Settings` reads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.errors import ConfigError
+
+PASSAGE_ORDERS = ("retrieval", "evidence")
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """k: passages retrieved and given to the model; max_tokens: answer length limit;
+    prompt_chars: characters of question-relevant passage sentences in the prompt (0: whole
+    passages); answer_prompt_tokens: passages are dropped, weakest first, until the prompt fits
+    (None: only the context limit); passage_order: "retrieval" (best retrieved first) or
+    "evidence" (the passage whose best sentence covers the question's terms most first)."""
+
+    k: int = 4
+    max_tokens: int = 384
+    temperature: float = 0.0
+    max_question_chars: int = 2000
+    prompt_chars: int = 1000
+    answer_prompt_tokens: int | None = 500
+    passage_order: str = "retrieval"
+
+    def __post_init__(self) -> None:
+        if self.passage_order not in PASSAGE_ORDERS:
+            raise ConfigError(
+                f"passage_order {self.passage_order!r} is unknown: use one of {', '.join(PASSAGE_ORDERS)}"
+            )
