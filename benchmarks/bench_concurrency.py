@@ -49,6 +49,7 @@ QUESTIONS = [
     ("Khối núi chính thuộc Trường Sơn Nam là khối núi nào?", ("Ngọc Linh",), "day-truong-son.md"),
     ("Bao nhiêu phần trăm lượng nước trên Trái Đất là nước ngọt?", ("2,6",), "nuoc.md"),
 ]
+WARM_UP = ("Dãy Trường Sơn dài khoảng bao nhiêu ki-lô-mét?", ("1.100", "1100"), "day-truong-son.md")  # not timed
 UPLOAD_NAME = "hồ-ba-bể.md"
 UPLOAD_TEXT = """# Hồ Ba Bể
 
@@ -190,7 +191,7 @@ def run(sessions: int, max_tokens: int) -> dict:
         url = f"http://127.0.0.1:{port}/"
         try:
             # every question in a session of its own (a second question in one session is a follow-up)
-            ask(client(url), *questions[0], max_tokens=max_tokens)  # warm-up: first prompt, caches; not counted
+            ask(client(url), *WARM_UP, max_tokens=max_tokens)  # first prompt, caches; not counted
             alone = [ask(client(url), *q, max_tokens=max_tokens) for q in questions]
             users = [client(url) for _ in range(sessions + 1)]
 

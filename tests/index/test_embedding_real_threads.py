@@ -16,7 +16,7 @@ pytestmark = pytest.mark.models
 
 def test_queries_ingest_and_token_counts_at_once_equal_one_at_a_time(real_embedder) -> None:  # noqa: ANN001
     files, _ = discover([CORPUS])
-    texts = [p for path in files for p in load(path)[0].text.split("\n\n") if p.strip()][:48]
+    texts = [p for path in files for p in load(path).text.split("\n\n") if p.strip()][:48]
     queries = ["Tên thật của An Dương Vương là gì?", "Nước sôi ở bao nhiêu độ?", "Dãy Trường Sơn dài bao nhiêu?"]
     passages = real_embedder.embed_passages(texts)
     vectors = np.stack([real_embedder.embed_query(q) for q in queries])

@@ -103,7 +103,7 @@ def test_two_first_runs_at_once_both_end_with_working_models(tmp_path) -> None: 
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path), PYTHONPATH=str(REPO))
     runs = [
         subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "models", "install"],
+            [sys.executable, "-m", "rag.cli", "-v", "models", "install"],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,
