@@ -213,12 +213,9 @@ class MilvusStore:
             )
             rows.update((int(row["id"]), layout.chunk(row)) for row in found)
         missing = [i for i in ids if i not in rows]
-        if missing:
-            raise IndexCorruptError(
-                f"collection {self._collection} lacks {len(missing)} chunks of index {self.path} "
-                f"(ids {missing[:5]}...): run `rag ingest --rebuild`"
-            )
-        return [rows[i] for i in ids]
+        if missing:  # removed by a writer that committed after this store was opened
+            log.info("index %s: %d chunks were removed since it was opened", self.path, len(missing))
+        return [rows[i] for i in ids if i in rows]
 
     def vectors_of(self, source: str) -> np.ndarray:
         """The stored vectors of a document's chunks, in the order of chunks_of."""
