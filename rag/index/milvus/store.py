@@ -23,8 +23,8 @@ The index folder keeps ``manifest.json`` (store, URI, collection, embedder, chun
 catalog (rag/index/milvus/catalog.py: document records, next id, term statistics), whose
 transaction is the commit point of a save. Chunks are written to Milvus as they are added,
 with fresh ids at or above the committed ``next_id``, so searches of other processes (which
-filter ``id < next_id``) never see them before the commit; a writer deletes such rows left
-by a crashed run when it next saves. Removals are filtered out of this store's searches at
+filter ``id < next_id``) never see them before the commit; the next writer deletes such rows
+left by a crashed run before it writes any. Removals are filtered out of this store's searches at
 once and deleted in Milvus after the commit. ``--rebuild`` fills a new collection and catalog
 (the next generation) and switches the manifest to them only when they are complete.
 """
