@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.errors import ConfigError, IndexCorruptError
+from rag.index.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -102,8 +103,8 @@ class Store(Protocol):
 class StoreOptions:
     """How to open or create a store: the FAISS index type thresholds and where Milvus lives."""
 
-    ann_threshold: int = 200_000
-    nprobe: int = 128
+    ann_threshold: int = DEFAULT_ANN_THRESHOLD
+    nprobe: int = DEFAULT_NPROBE
     milvus_uri: str = ""  # "" : a Milvus Lite file milvus.db inside the index folder
 
 

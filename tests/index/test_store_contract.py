@@ -335,3 +335,17 @@ def test_milvus_lite_file_open_in_another_process_is_one_line_naming_it(tmp_path
     finally:
         holder.communicate("\n", timeout=20)
     assert len(open_store(tmp_path / "idx")) == 7  # free again once that process is gone
+
+
+def test_a_reader_opened_before_a_removal_is_committed_sees_the_rest(kind: str, tmp_path: Path) -> None:
+    store = _make(kind, tmp_path / "idx")
+    _fill(store)
+    store.save()
+    reader = open_store(tmp_path / "idx")
+    writer = open_store(tmp_path / "idx")
+    writer.remove("hue.txt")
+    writer.save()
+    assert [c.chunk_id for c in reader.chunks_of("pho.txt")] == ["pho.txt-00000", "pho.txt-00001", "pho.txt-00002"]
+    # (its BM25 statistics may be those of either state: Milvus readers read term counts as committed)
+    assert sorted(c.chunk_id for c, _ in reader.search_lexical("phở Hà Nội", 2)) == ["pho.txt-00000", "pho.txt-00002"]
+    assert sorted(open_store(tmp_path / "idx").documents) == ["luat.txt", "pho.txt"]

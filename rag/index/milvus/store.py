@@ -23,8 +23,8 @@ The index folder keeps ``manifest.json`` (store, URI, collection, embedder, chun
 catalog (rag/index/milvus/catalog.py: document records, next id, term statistics), whose
 transaction is the commit point of a save. Chunks are written to Milvus as they are added,
 with fresh ids at or above the committed ``next_id``, so searches of other processes (which
-filter ``id < next_id``) never see them before the commit; a writer deletes such rows left
-by a crashed run when it next saves. Removals are filtered out of this store's searches at
+filter ``id < next_id``) never see them before the commit; the next writer deletes such rows
+left by a crashed run before it writes any. Removals are filtered out of this store's searches at
 once and deleted in Milvus after the commit. ``--rebuild`` fills a new collection and catalog
 (the next generation) and switches the manifest to them only when they are complete.
 """
@@ -213,12 +213,9 @@ class MilvusStore:
             )
             rows.update((int(row["id"]), layout.chunk(row)) for row in found)
         missing = [i for i in ids if i not in rows]
-        if missing:
-            raise IndexCorruptError(
-                f"collection {self._collection} lacks {len(missing)} chunks of index {self.path} "
-                f"(ids {missing[:5]}...): run `rag ingest --rebuild`"
-            )
-        return [rows[i] for i in ids]
+        if missing:  # removed by a writer that committed after this store was opened
+            log.info("index %s: %d chunks were removed since it was opened", self.path, len(missing))
+        return [rows[i] for i in ids if i in rows]
 
     def vectors_of(self, source: str) -> np.ndarray:
         """The stored vectors of a document's chunks, in the order of chunks_of."""
