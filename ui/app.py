@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rag.ui.backend import Backend, vietnamese_error
+from rag.ui.render import CSS, JS, Turn, answer_html, error_html, final_answer_html, sources_html
+
 from rag.errors import ConfigError, RagError
 from rag.ingest.pipeline import IngestProgress
 from rag.setup.config import Settings
 from rag.types import Answer
-from ui.backend import Backend, vietnamese_error
-from ui.render import CSS, JS, Turn, answer_html, error_html, final_answer_html, sources_html
 
 log = logging.getLogger(__name__)
 

@@ -197,7 +197,7 @@ def find_document(documents: dict[str, Any], name: str) -> str:
 
 def cmd_ui(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
     try:
-        from ui.app import launch, login
+        from rag.ui.app import launch, login
     except ImportError as e:
         raise RagError(f"the browser chat needs gradio: run `pip install -e .` ({e})") from e
     settings = settings.replace(index=args.index)

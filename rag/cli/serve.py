@@ -71,8 +71,8 @@ def mount_ui(app: Any, service: Any) -> None:
     try:
         import gradio as gr
 
-        from ui.app import build_app
-        from ui.render import CSS, JS
+        from rag.ui.app import build_app
+        from rag.ui.render import CSS, JS
     except ImportError as e:
         raise RagError(f"the browser chat needs gradio: run `pip install -e .` ({e})") from e
     gr.mount_gradio_app(app, build_app(service), path="/", css=CSS, js=JS, footer_links=[], show_error=False)

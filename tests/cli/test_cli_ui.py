@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import rag.ui.app
 
-import ui.app
 from tests.fakes import fake_cli_environment, run_cli
 
 
@@ -12,7 +12,7 @@ from tests.fakes import fake_cli_environment, run_cli
 def launched(tmp_path, monkeypatch: pytest.MonkeyPatch) -> list[dict]:  # noqa: ANN001
     fake_cli_environment(tmp_path, monkeypatch)
     calls: list[dict] = []
-    monkeypatch.setattr(ui.app, "launch", lambda settings, **options: calls.append(options))
+    monkeypatch.setattr(rag.ui.app, "launch", lambda settings, **options: calls.append(options))
     return calls
 
 
@@ -57,7 +57,7 @@ def test_no_auth_is_an_explicit_opt_out(launched: list[dict]) -> None:
     ],
 )
 def test_which_hosts_are_loopback(host: str, loopback: bool) -> None:
-    assert ui.app.is_loopback(host) is loopback
+    assert rag.ui.app.is_loopback(host) is loopback
 
 
 def test_an_empty_user_name_with_a_password_is_one_clear_error(launched: list[dict], monkeypatch) -> None:  # noqa: ANN001

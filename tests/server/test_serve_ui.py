@@ -32,7 +32,7 @@ def _check_page_and_api(client: httpx.Client) -> None:
 
 
 def test_the_service_offers_what_the_chat_calls_on_its_backend(service: Service) -> None:
-    """ui.app.build_app's backend methods, answered from the same index as the API."""
+    """rag.ui.app.build_app's backend methods, answered from the same index as the API."""
     labels = [label for label, _ in service.documents()]
     assert [label.split(" — ")[0] for label in labels] == ["Đà Nẵng", "Hà Nội", "Huế"]
     source = service.documents()[1][1]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rag.ui.backend import Backend
 
 from rag.setup.config import Settings
 from tests.fakes import HashEmbedder, ThreadedGenerator
-from ui.backend import Backend
 
 HANOI = "Hà Nội là thủ đô của Việt Nam từ năm 1976."
 HUE = "Huế là cố đô của triều Nguyễn, bên bờ sông Hương."
@@ -97,8 +97,8 @@ def test_an_upload_under_a_taken_name_is_indexed_beside_the_first(settings: Sett
 
 
 def test_a_tab_stopped_mid_answer_frees_the_model_at_once(settings: Settings) -> None:
-    from ui.app import _run
-    from ui.render import Turn
+    from rag.ui.app import _run
+    from rag.ui.render import Turn
 
     long_reply = " ".join(f"Điều thứ {n} về thủ đô Hà Nội [1]." for n in range(60))
     generator = ThreadedGenerator({"Thủ đô": long_reply}, delay=0.01)

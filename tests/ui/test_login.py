@@ -6,11 +6,11 @@ import socket
 
 import httpx
 import pytest
+from rag.ui.app import build_app
+from rag.ui.backend import Backend
 
 from rag.setup.config import Settings
 from tests.fakes import HashEmbedder, ScriptedGenerator
-from ui.app import build_app
-from ui.backend import Backend
 
 
 @pytest.fixture(scope="module")
