@@ -23,12 +23,13 @@ from rag.errors import (
     QuestionError,
     RagError,
 )
+from rag.index.base import Store
 from rag.index.embedding import Embedder
 from rag.index.store import IndexStore
 from rag.ingest.pipeline import IngestReport, ProgressFn, remove
 from rag.ingest.uploads import StoredUpload, safe_upload_name, store_upload
 from rag.setup.config import Settings
-from rag.setup.wiring import build_assistant, build_embedder, build_generator, run_ingest
+from rag.setup.wiring import build_assistant, build_embedder, build_generator, open_index, run_ingest
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -78,16 +79,14 @@ class Backend:
         self.embedder = embedder or build_embedder(settings)
         self.generator = generator or build_generator(settings)
         self._assistant: Assistant | None = None
-        self._store: IndexStore | None = None
+        self._store: Store | None = None
 
-    def _open(self) -> tuple[Assistant, IndexStore]:
-        store = IndexStore.load(
-            self.settings.index, ann_threshold=self.settings.ann_threshold, nprobe=self.settings.nprobe
-        )
+    def _open(self) -> tuple[Assistant, Store]:
+        store = open_index(self.settings)
         assistant = build_assistant(self.settings, embedder=self.embedder, generator=self.generator, store=store)
         return assistant, store
 
-    def _current(self) -> tuple[Assistant, IndexStore]:
+    def _current(self) -> tuple[Assistant, Store]:
         with self._state:
             if self._assistant is None or self._store is None:
                 self._assistant, self._store = self._open()
@@ -102,7 +101,7 @@ class Backend:
         with self._state:
             self._assistant, self._store = fresh
 
-    def store(self) -> IndexStore | None:
+    def store(self) -> Store | None:
         if not IndexStore.exists(self.settings.index):
             return None
         return self._current()[1]

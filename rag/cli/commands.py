@@ -153,15 +153,15 @@ def read_batch(path: Path) -> list[tuple[str, str]]:
 def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from rag.answer.assistant import collect
     from rag.index.store import require_index
-    from rag.setup.wiring import build_assistant
+    from rag.setup.wiring import build_assistant, open_index
 
     if args.doc is None and not args.topic:
         raise QuestionError("give a DOC to summarise (source path, file name or title) or --topic TEXT")
     settings = settings.replace(index=args.index, max_tokens=args.max_tokens)
     require_index(settings.index)
-    assistant = build_assistant(settings)
+    store = open_index(settings)
+    assistant = build_assistant(settings, store=store)
     if args.doc is not None:
-        store = assistant.retriever.store  # type: ignore[attr-defined]
         source = find_document(store.documents, args.doc)
         chunks = store.chunks_of(source)
         topic = args.topic or store.documents[source].title

@@ -18,9 +18,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
     from rag.eval.baseline import NaiveBaseline
     from rag.eval.metrics import Report, WithoutAnswerSentence, WithoutOwnDocument, checks_table, load_questions
     from rag.eval.replay import RecordedGenerator
-    from rag.index.store import IndexStore, require_index
+    from rag.index.store import require_index
     from rag.retrieval.retriever import HybridRetriever, RetrievalSettings
-    from rag.setup.wiring import build_assistant, build_embedder, build_generator
+    from rag.setup.wiring import build_assistant, build_embedder, build_generator, open_index
 
     settings = settings.replace(index=args.index, retrieval=args.mode)
     if not 1 <= args.k <= 100:
@@ -54,7 +54,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
     )
     baseline, lexical_hide = None, None
     if generator is not None and not args.no_baseline:
-        lexical = HybridRetriever(IndexStore.load(settings.index), embedder, RetrievalSettings(mode="lexical"))
+        lexical = HybridRetriever(open_index(settings), embedder, RetrievalSettings(mode="lexical"))
         lexical_hide = WithoutOwnDocument(lexical) if args.unanswerable else WithoutAnswerSentence(lexical)
         baseline = NaiveBaseline(lexical_hide.search, generator, max_tokens=settings.max_tokens)
     report = Report(k=args.k, unanswerable=unanswerable, prompt_k=settings.k)

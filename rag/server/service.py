@@ -16,6 +16,7 @@ from pathlib import Path
 from rag.answer.assistant import Assistant
 from rag.answer.generate import Generator
 from rag.errors import IndexNotFoundError, LlmServerError, QuestionError, RagError
+from rag.index.base import Store
 from rag.index.embedding import Embedder
 from rag.index.store import IndexStore
 from rag.ingest.pipeline import IngestReport, ProgressFn, remove
@@ -59,6 +60,7 @@ class Service:
         self._generator = generator
         self._lock = threading.RLock()
         self._assistant: Assistant | None = None
+        self._store: Store | None = None  # the store the assistant was built on
         self._ready = threading.Event()
         self._failure: RagError | None = None
 
@@ -124,8 +126,9 @@ class Service:
                         f"no index at {self.settings.index}: upload a document (POST /v1/documents) "
                         f"or run `rag ingest <folder> --index {self.settings.index}`"
                     )
+                self._store = wiring.open_index(self.settings)
                 self._assistant = wiring.build_assistant(
-                    self.settings, embedder=self._embedder, generator=self._generator
+                    self.settings, embedder=self._embedder, generator=self._generator, store=self._store
                 )
             return self._assistant
 
@@ -135,10 +138,12 @@ class Service:
             if IndexStore.exists(self.settings.index):
                 self.assistant()
 
-    def store(self) -> IndexStore | None:
+    def store(self) -> Store | None:
         if not IndexStore.exists(self.settings.index):
             return None
-        return self.assistant().retriever.store  # type: ignore[attr-defined]
+        with self._lock:  # re-entrant: assistant() opens the store with the assistant
+            self.assistant()
+            return self._store
 
     def documents(self) -> list[tuple[str, str]]:
         """(label, source) of every indexed document, sorted by source (the chat's document list)."""

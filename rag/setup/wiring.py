@@ -62,6 +62,11 @@ def store_options(settings: Settings) -> StoreOptions:
     return StoreOptions(ann_threshold=settings.ann_threshold, nprobe=settings.nprobe, milvus_uri=settings.milvus_uri)
 
 
+def open_index(settings: Settings) -> Store:
+    """The index at settings.index, in the store its manifest names (FAISS or Milvus)."""
+    return open_store(settings.index, store_options(settings))
+
+
 def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     if settings.embedder == "default":
         folder = models.ensure_embedder(settings.cache_dir)
@@ -141,7 +146,7 @@ def build_assistant(
     (wrap_retriever: e.g. eval filters)."""
     embedder = embedder or build_embedder(settings)
     if store is None:
-        store = open_store(settings.index, store_options(settings))
+        store = open_index(settings)
     hybrid = HybridRetriever(store, embedder, retrieval_settings(settings))
     retriever: Retriever = hybrid
     if wrap_retriever is not None:
