@@ -138,12 +138,14 @@ def main() -> int:
         if group:
             print(
                 f"{name:<5} n={len(group)}  recall {statistics.mean(r['recall'] for r in group):.3f}  "
-                f"length max {max(r['length'] for r in group):.3f}  sentences max {max(r['sentences'] for r in group)}  "
+                f"length max {max(r['length'] for r in group):.3f}  "
+                f"sentences max {max(r['sentences'] for r in group)}  "
                 f"overlap max {max(r['max_overlap'] for r in group):.2f}  "
                 f"cited {statistics.mean(r['cited'] for r in group):.3f}  "
                 f"supported {statistics.mean(r['supported'] for r in group):.3f}  "
                 f"vietnamese {sum(r['vietnamese'] for r in group)}/{len(group)}  "
-                f"seconds mean {statistics.mean(r['seconds'] for r in group):.1f} max {max(r['seconds'] for r in group):.1f}"
+                f"seconds mean {statistics.mean(r['seconds'] for r in group):.1f} "
+                f"max {max(r['seconds'] for r in group):.1f}"
             )
     if args.json:
         with args.json.open("w", encoding="utf-8") as out:

@@ -69,6 +69,7 @@ class SummarySettings:
     """Length and dedup limits of a summary; tuned on half of benchmarks/bench_summaries.py."""
 
     max_sentences: int = 12
+    min_sentences: int = 3  # taken by new words when too few sentences state a fact
     share: float = 0.2  # of the document's words at most
     max_words: int = 350
     min_words: int = 60  # a short document still gets a few sentences
@@ -118,9 +119,12 @@ def _weight(key: str) -> float:
     return {"n": WEIGHT_NUMBER, "t": WEIGHT_NUMBER, "d": WEIGHT_DOCUMENT}.get(key[0], WEIGHT_NAME)
 
 
-def content_words(text: str) -> set[str]:
-    """Content syllables (function words left out), folded: what two sentences must share to repeat each other."""
-    return {fold_diacritics(t) for t in claim_terms(text).weights}
+def content_words(text: str, *, fold: bool = False) -> set[str]:
+    """Content syllables (function words left out): what two sentences must share to repeat each other.
+
+    fold: compared without diacritics (a topic typed without them)."""
+    words = claim_terms(text).weights
+    return {fold_diacritics(t) for t in words} if fold else set(words)
 
 
 def word_overlap(a: str, b: str) -> float:
@@ -206,8 +210,8 @@ def select_units(
     salient = {k: _weight(k) * min(1.0, settings.repeated_fact / n) for k, n in frequency.items()}
     pool = list(units)
     if topic:
-        wanted = content_words(topic)
-        pool = [u for u in pool if content_words(u.text) & wanted] or pool
+        wanted = content_words(topic, fold=True)
+        pool = [u for u in pool if content_words(u.text, fold=True) & wanted] or pool
     chosen: list[Unit] = []
     covered: set[str] = set()
     used = 0
@@ -240,6 +244,17 @@ def select_units(
             and gain(u) > 0
             and all(word_overlap(u.text, c.text) < settings.max_overlap for c in chosen)
         ]
+        if not fits and len(chosen) < settings.min_sentences:
+            # a text without figures or names still gets a few sentences: those adding the most new words
+            said = set().union(*(content_words(c.text) for c in chosen))
+            fits = [
+                u
+                for u in pool
+                if u not in chosen
+                and used + length(u) <= budget_words
+                and all(word_overlap(u.text, c.text) < settings.max_overlap for c in chosen)
+            ]
+            fits = sorted(fits, key=lambda u: (-len(content_words(u.text) - said), u.position))[:1]
         if not fits:
             break
         best = max(fits, key=lambda u: (gain(u) / length(u) ** settings.length_power, -u.position))

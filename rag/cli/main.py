@@ -19,9 +19,6 @@ from rag.text.formats.markdown import heading_span
 from rag.text.structure import SEPARATOR
 from rag.types import Answer
 
-# what the checks add to an answer that was otherwise kept as streamed: citation markers, a full stop
-_ONLY_MARKERS = re.compile(r"(\s*\[\d+\])*\s*[.!?…]?")
-
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
@@ -313,23 +310,66 @@ def _stream_answer(assistant: Any, question: str, retrieve_only: bool, out: Text
 
 
 def _print_stream(events: Iterable[str | Answer], out: TextIO) -> Answer:
-    """Print the pieces as they come; when the checked answer differs from the streamed text, print it after."""
+    """Print the text as it streams, one finished sentence at a time, so that it never ends in half a sentence.
+
+    The checked answer is then shown once: when it only continues what was printed (a citation
+    added, an unfinished last sentence dropped) the rest is printed; when the check changed
+    what was printed, a terminal rewrites it in place, and other outputs get only the changes
+    (a replaced answer under its label, re-cited sentences; dropped ones are listed with the sources).
+    """
     answer: Answer | None = None
-    streamed = ""
+    shown, pending = "", ""
     for event in events:
         if isinstance(event, Answer):
             answer = event
-        else:
-            streamed += event
-            print(event, end="", file=out, flush=True)
+            continue
+        pending += event
+        cut = _last_sentence_end(pending)
+        if cut:
+            piece = pending[:cut] if shown else pending[:cut].lstrip()
+            print(piece, end="", file=out, flush=True)
+            shown, pending = shown + piece, pending[cut:]
     assert answer is not None
-    shown = streamed.strip()
-    if shown and answer.text.startswith(shown) and _ONLY_MARKERS.fullmatch(answer.text[len(shown) :]):
-        print(answer.text[len(shown) :], end="", file=out, flush=True)  # only a citation added: finish the line
-    elif answer.text and answer.text != shown:
-        label = {"refused": "Kết quả kiểm tra", "extractive": "Trích từ tài liệu"}.get(answer.outcome, "Sau kiểm tra")
-        print(f"\n\n{label}: {answer.text}", end="", file=out, flush=True)
+    final = answer.text
+    if final.startswith(shown) and (shown or not pending.strip() or final.startswith(pending.strip())):
+        rest = final[len(shown) :]
+        print(rest if shown else rest.lstrip(), end="", file=out, flush=True)  # finishes what was printed
+        return answer
+    label = {"refused": "Kết quả kiểm tra", "extractive": "Trích từ tài liệu"}.get(answer.outcome)
+    if out.isatty() and shown:
+        rows = _rows(shown)
+        up = f"\033[{rows - 1}A" if rows > 1 else ""
+        print(f"\r{up}\033[J{f'{label}: ' if label else ''}{final}", end="", file=out, flush=True)
+        return answer
+    if label or not shown:
+        print(f"{chr(10) * 2 if shown else ''}{f'{label}: ' if label and shown else ''}{final}", end="", file=out)
+        return answer
+    tail = pending.strip()
+    if tail and tail in final:  # the last sentence, kept by the check: it was not printed yet
+        print(f" {tail}", end="", file=out)
+    recited = [s for s in answer.sentences if s.status in ("reattributed", "added") and s.supported_by]
+    for s in recited:
+        print(f"\n\n(Sau kiểm tra, câu này trích dẫn [{s.supported_by}]: {s.text})", end="", file=out)
+    out.flush()
     return answer
+
+
+# where a sentence ends: its punctuation, any citation markers after it, closing quotes, then a space
+_SENTENCE_END = re.compile(r"[.!?…](?:\s*\[\d+\])*[\"'”»)]*(?=\s)")
+
+
+def _last_sentence_end(text: str) -> int:
+    """End of the last finished sentence in streamed text (0: none yet)."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return ends[-1] if ends else 0
+
+
+def _rows(text: str) -> int:
+    """Terminal rows the printed text takes (long lines wrap at the terminal width)."""
+    import shutil
+
+    columns = max(1, shutil.get_terminal_size().columns)
+    return sum(max(1, -(-len(line) // columns)) for line in text.split("\n"))
 
 
 def _print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:
@@ -413,7 +453,7 @@ def _cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, er
             raise QuestionError(f"--k {args.k} is out of range: use 1..100")
         topic = args.topic
         chunks = assistant.topic_passages(topic, k=args.k)
-    events = assistant.summarize(chunks, topic=topic, max_tokens=args.max_tokens)
+    events = assistant.summarize(chunks, topic=topic, max_tokens=args.max_tokens, across=args.doc is None)
     if args.json:
         print(json.dumps(answer_record(collect(events)), ensure_ascii=False), file=out)
         return EXIT_OK
