@@ -22,7 +22,8 @@ from tests.fakes import ScriptedGenerator
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKS = GroundingSettings(support_threshold=0.6, evidence_threshold=0.3)
-EXTRACTIVE = replace(SummarySettings(), compress=False)
+EXTRACTIVE = SummarySettings()  # the default: no model call
+COMPRESS = replace(SummarySettings(), compress=True)
 
 REPORT = (
     "Báo cáo tổng kết đã khái quát và nêu bật được những kết quả khá toàn diện, góp phần thiết thực vào "
@@ -41,7 +42,7 @@ def _chunk(text: str, *, source: str = "docs/bao-cao.txt", title: str = "Báo c�
 
 def _summarizer(replies: list[str], settings: SummarySettings | None = None) -> tuple[Summarizer, ScriptedGenerator]:
     generator = ScriptedGenerator(replies)
-    settings = settings or SummarySettings()
+    settings = settings or COMPRESS
     builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=3712)
     return Summarizer(generator, builder, grounding=CHECKS, settings=settings), generator
 
