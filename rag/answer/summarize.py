@@ -187,6 +187,47 @@ def _pieces(sentence: str, long_words: int) -> list[str]:
     return out
 
 
+class _Picks:
+    """The units chosen so far, the facts they state and the words they use."""
+
+    def __init__(self, units: Sequence[Unit], settings: SummarySettings, budget_words: int) -> None:
+        frequency: dict[str, int] = {}
+        for unit in units:
+            for key in unit.facts:
+                frequency[key] = frequency.get(key, 0) + 1
+        self.salient = {k: _weight(k) * min(1.0, settings.repeated_fact / n) for k, n in frequency.items()}
+        self.settings, self.budget_words = settings, budget_words
+        self.chosen: list[Unit] = []
+        self.covered: set[str] = set()
+        self.used = 0
+
+    def gain(self, unit: Unit) -> float:
+        new = [self.salient[k] for k in unit.facts - self.covered]
+        if not unit.sentence:  # a list item ("Hồ Chí Minh (từ 2/9/1945 đến …)") is one record: one fact
+            return self.settings.list_item_weight * max(new, default=0.0)
+        return sum(new) - unit.praise
+
+    def length(self, unit: Unit) -> int:
+        """Budgeted words: a unit the model will shorten counts at its expected shorter length."""
+        s = self.settings
+        if s.compress and unit.words > s.compress_words:
+            return max(s.compress_words, round(unit.words * s.compressed_share))
+        return unit.words
+
+    def fits(self, unit: Unit) -> bool:
+        """Not chosen yet, within the budget, and not repeating a chosen sentence."""
+        return (
+            unit not in self.chosen
+            and self.used + self.length(unit) <= self.budget_words
+            and all(word_overlap(unit.text, c.text) < self.settings.max_overlap for c in self.chosen)
+        )
+
+    def add(self, unit: Unit) -> None:
+        self.chosen.append(unit)
+        self.covered |= unit.facts
+        self.used += self.length(unit)
+
+
 def select_units(
     units: Sequence[Unit],
     *,
@@ -203,65 +244,28 @@ def select_units(
     with it (compared without diacritics) are candidates. lead: the document's opening
     sentence goes first (what the document is).
     """
-    frequency: dict[str, int] = {}
-    for unit in units:
-        for key in unit.facts:
-            frequency[key] = frequency.get(key, 0) + 1
-    salient = {k: _weight(k) * min(1.0, settings.repeated_fact / n) for k, n in frequency.items()}
+    picks = _Picks(units, settings, budget_words)
     pool = list(units)
     if topic:
         wanted = content_words(topic, fold=True)
         pool = [u for u in pool if content_words(u.text, fold=True) & wanted] or pool
-    chosen: list[Unit] = []
-    covered: set[str] = set()
-    used = 0
-
-    def gain(unit: Unit) -> float:
-        new = [salient[k] for k in unit.facts - covered]
-        if not unit.sentence:  # a list item ("Hồ Chí Minh (từ 2/9/1945 đến …)") is one record: one fact
-            return settings.list_item_weight * max(new, default=0.0)
-        return sum(new) - unit.praise
-
-    def length(unit: Unit) -> int:
-        """Budgeted words: a unit the model will shorten counts at its expected shorter length."""
-        if settings.compress and unit.words > settings.compress_words:
-            return max(settings.compress_words, round(unit.words * settings.compressed_share))
-        return unit.words
-
-    if lead and not topic:
-        first = next((u for u in pool if u.lead and length(u) <= budget_words), None)
-        if first is not None:
-            chosen.append(first)
-            covered |= first.facts
-            used += length(first)
-
-    while len(chosen) < settings.max_sentences:
-        fits = [
-            u
-            for u in pool
-            if u not in chosen
-            and used + length(u) <= budget_words
-            and gain(u) > 0
-            and all(word_overlap(u.text, c.text) < settings.max_overlap for c in chosen)
-        ]
-        if not fits and len(chosen) < settings.min_sentences:
+    first = next((u for u in pool if u.lead and picks.fits(u)), None) if lead and not topic else None
+    if first is not None:
+        picks.add(first)
+    while len(picks.chosen) < settings.max_sentences:
+        fits = [u for u in pool if picks.gain(u) > 0 and picks.fits(u)]
+        if not fits and len(picks.chosen) < settings.min_sentences:
             # a text without figures or names still gets a few sentences: those adding the most new words
-            said = set().union(*(content_words(c.text) for c in chosen))
-            fits = [
-                u
-                for u in pool
-                if u not in chosen
-                and used + length(u) <= budget_words
-                and all(word_overlap(u.text, c.text) < settings.max_overlap for c in chosen)
-            ]
-            fits = sorted(fits, key=lambda u: (-len(content_words(u.text) - said), u.position))[:1]
+            said = set().union(*(content_words(c.text) for c in picks.chosen))
+            fits = sorted(
+                (u for u in pool if picks.fits(u)), key=lambda u: (-len(content_words(u.text) - said), u.position)
+            )
+            fits = fits[:1]
         if not fits:
             break
-        best = max(fits, key=lambda u: (gain(u) / length(u) ** settings.length_power, -u.position))
-        chosen.append(best)
-        covered |= best.facts
-        used += length(best)
-    return sorted(chosen, key=lambda u: u.position)
+        power = settings.length_power
+        picks.add(max(fits, key=lambda u: (picks.gain(u) / picks.length(u) ** power, -u.position)))
+    return sorted(picks.chosen, key=lambda u: u.position)
 
 
 def budget(chunks: Sequence[Chunk], settings: SummarySettings, max_tokens: int | None = None) -> int:
