@@ -156,3 +156,10 @@ def test_a_summary_never_exceeds_its_sentence_limit() -> None:
     summarizer, _ = _summarizer([], settings)
     answer = collect(summarizer.stream([_chunk(text)], topic="Báo cáo", asked="Báo cáo"))
     assert len(answer.sentences) == 5
+
+
+def test_max_tokens_bounds_the_summary_length() -> None:
+    summarizer, _ = _summarizer([], replace(EXTRACTIVE, share=1.0))
+    answer = collect(summarizer.stream([_chunk(REPORT)], topic="Báo cáo", asked="Báo cáo", max_tokens=60))
+    # 60 tokens ~ 40 words: the lead (28 words) leaves 12, and the shortest other sentence has 15
+    assert [s.text.split()[0] for s in answer.sentences] == ["Báo"]
