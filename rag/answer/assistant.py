@@ -285,17 +285,19 @@ class Assistant:
         return sorted((h.chunk for h in hits), key=lambda c: (c.source, c.start))
 
     def summarize(
-        self, chunks: Sequence[Chunk], *, topic: str, max_tokens: int | None = None, across: bool = False
+        self, chunks: Sequence[Chunk], *, topic: str, max_tokens: int | None = None, on_topic: bool = False
     ) -> Iterator[str | Answer]:
-        """A cited summary of the given passages (a document's chunks, or with across=True the
-        passages on a topic from several documents), streamed sentence by sentence; see rag.answer.summarize."""
+        """A cited summary of the given passages (a document's chunks, or the passages on a topic from several
+        documents): their fact-dense sentences, streamed one by one, each cited and checked (rag.answer.summarize).
+
+        on_topic: only sentences on topic, no opening sentence (a topic summary); else topic is the title."""
         if self._generator is None or self._builder is None:
             raise QuestionError("summaries need the language model: start the assistant with a generator")
         if not chunks:
             raise QuestionError(f"nothing to summarise for {topic!r}: the document has no indexed passages")
         summarizer = Summarizer(self._generator, self._builder, grounding=self._grounding, settings=self._summary)
         return summarizer.stream(
-            chunks, topic=self._model_question(topic), asked=topic, across=across, max_tokens=max_tokens
+            chunks, topic=self._model_question(topic), asked=topic, on_topic=on_topic, max_tokens=max_tokens
         )
 
 

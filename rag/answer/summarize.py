@@ -309,12 +309,13 @@ class Summarizer:
         self._settings = settings
 
     def stream(
-        self, chunks: Sequence[Chunk], *, topic: str, asked: str, across: bool = False, max_tokens: int | None = None
+        self, chunks: Sequence[Chunk], *, topic: str, asked: str, on_topic: bool = False, max_tokens: int | None = None
     ) -> Iterator[str | Answer]:
         """Yield the summary sentence by sentence (each already checked), then the Answer.
 
-        across: the passages come from several documents (a topic summary): no lead sentence,
-        only units on the topic. The streamed text is the final text.
+        on_topic: keep the units on topic only and skip the opening sentence (a topic summary, whose
+        passages come from several documents, or a document summary narrowed to a topic). The
+        streamed text is the final text.
         """
         started = time.perf_counter()
         hits = [Hit(c, 0.0, i) for i, c in enumerate(chunks, start=1)]
@@ -323,7 +324,7 @@ class Summarizer:
             units,
             budget_words=budget(chunks, self._settings, max_tokens),
             settings=self._settings,
-            topic=topic if across else "",
+            topic=topic if on_topic else "",
         )
         run = _Run()
         checks: list[SentenceSupport] = []

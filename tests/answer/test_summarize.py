@@ -142,7 +142,7 @@ def test_a_topic_summary_cites_each_fact_to_its_document_and_says_a_repeated_fac
     c = _chunk("Nước có khối lượng riêng lớn nhất ở 4 độ C.", source="docs/hoa-hoc.md", title="Hóa học", n=1)
     d = _chunk("Sông Hồng dài 1.149 km, chảy qua Hà Nội.", source="docs/song.md", title="Sông")
     summarizer, _ = _summarizer([], EXTRACTIVE)
-    answer = collect(summarizer.stream([a, b, c, d], topic="nước", asked="nước", across=True))
+    answer = collect(summarizer.stream([a, b, c, d], topic="nước", asked="nước", on_topic=True))
     assert answer.text == (
         "Nước sôi ở 100 độ C dưới áp suất 760 mm Hg [1]. Nước có khối lượng riêng lớn nhất ở 4 độ C [3]."
     )

@@ -428,6 +428,18 @@ def test_summarize_a_topic_across_the_index(fakes: CliFakes) -> None:
     assert out.startswith("Đà Nẵng có cầu Rồng bắc qua sông Hàn [1].\n\nNguồn:\n[1] docs/da-nang.txt")
 
 
+def test_a_document_summary_narrowed_to_a_topic(fakes: CliFakes, tmp_path: Path) -> None:
+    (tmp_path / "docs" / "hue.txt").write_text(
+        "Huế\nHuế là cố đô của triều Nguyễn, bên bờ sông Hương.\n"
+        "Năm 1993, quần thể di tích Cố đô Huế được UNESCO công nhận.\n",
+        encoding="utf-8",
+    )
+    ingest_docs()
+    code, out, _ = run("summarize", "hue.txt", "--topic", "di tich UNESCO", "--index", "idx", "--json")
+    assert code == 0
+    assert json.loads(out)["answer"] == "Năm 1993, quần thể di tích Cố đô Huế được UNESCO công nhận [1]."
+
+
 def test_a_topic_typed_without_diacritics_is_summarised(fakes: CliFakes) -> None:
     ingest_docs()
     code, out, _ = run("summarize", "--topic", "cau rong song han", "--k", "1", "--index", "idx", "--json")
