@@ -291,8 +291,8 @@ class Assistant:
         documents): their fact-dense sentences, streamed one by one, each cited and checked (rag.answer.summarize).
 
         on_topic: only sentences on topic, no opening sentence (a topic summary); else topic is the title."""
-        if self._generator is None or self._builder is None:
-            raise QuestionError("summaries need the language model: start the assistant with a generator")
+        if self._summary.compress and (self._generator is None or self._builder is None):
+            raise QuestionError("summaries with compress=True need the language model: start the assistant with one")
         if not chunks:
             raise QuestionError(f"nothing to summarise for {topic!r}: the document has no indexed passages")
         summarizer = Summarizer(self._generator, self._builder, grounding=self._grounding, settings=self._summary)

@@ -76,3 +76,8 @@ def test_a_looping_answer_is_stopped_and_the_repeat_dropped(retriever) -> None: 
     generator = ScriptedGenerator([loop], piece_chars=4)
     answer = _assistant(retriever, generator).ask(QUESTION)
     assert answer.text == "Hà Nội là thủ đô của Việt Nam [1]."
+
+
+def test_an_extractive_summary_needs_no_language_model(retriever) -> None:  # noqa: F811
+    answer = list(_assistant(retriever, None).summarize(_chunks(1), topic="Tài liệu dài"))[-1]
+    assert answer.text == "Năm 1900 tỉnh xây thêm 10 cây cầu mới [1]."
