@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from rag.answer.cite import CitedText, MarkerStream, cite
 from rag.answer.completion import LENGTH
 from rag.answer.settings import AnswerSettings
+from rag.answer.summarize import Summarizer, SummarySettings
 from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.grounding import (
     ANSWERED,
@@ -25,7 +26,6 @@ from rag.checks.grounding import (
     Grounded,
     GroundingSettings,
     ground,
-    ground_summary,
     hedge,
     is_refusal,
     refusal,
@@ -92,17 +92,20 @@ class Assistant:
         settings: AnswerSettings | None = None,
         grounding: GroundingSettings | None = None,
         spell: Callable[[str], str] | None = None,
+        summary: SummarySettings | None = None,
     ) -> None:
         """settings: passages, prompt size and answer length (rag.answer.settings);
         grounding: thresholds of the refusal and support checks (None: answers are not checked);
         spell: how a question typed without diacritics is written for the model (e.g. with its
-        marks restored from the collection); None: as typed. The checks always use the question as typed."""
+        marks restored from the collection); None: as typed. The checks always use the question as typed.
+        summary: length and dedup limits of summaries (rag.answer.summarize)."""
         self._retriever = retriever
         self._generator = generator
         self._builder = builder
         self._settings = settings or AnswerSettings()
         self._grounding = grounding
         self._spell = spell
+        self._summary = summary or SummarySettings()
 
     @property
     def retriever(self) -> Retriever:
@@ -321,53 +324,20 @@ class Assistant:
         return sorted((h.chunk for h in hits), key=lambda c: (c.source, c.start))
 
     def summarize(
-        self, chunks: Sequence[Chunk], *, topic: str, max_tokens: int | None = None
+        self, chunks: Sequence[Chunk], *, topic: str, max_tokens: int | None = None, on_topic: bool = False
     ) -> Iterator[str | Answer]:
-        """A cited summary of the given passages (a document's chunks), streamed like an answer.
+        """A cited summary of the given passages (a document's chunks, or the passages on a topic from several
+        documents): their fact-dense sentences, streamed one by one, each cited and checked (rag.answer.summarize).
 
-        Passages are numbered [1]..[n] once; when they do not fit in one prompt they are
-        summarised in groups (each citing the global numbers) and the partial summaries combined.
-        Every sentence is then checked against the passages like an answer (rag.checks.support).
-        """
-        if self._generator is None or self._builder is None:
-            raise QuestionError("summaries need the language model: start the assistant with a generator")
+        on_topic: only sentences on topic, no opening sentence (a topic summary); else topic is the title."""
+        if self._summary.compress and (self._generator is None or self._builder is None):
+            raise QuestionError("summaries with compress=True need the language model: start the assistant with one")
         if not chunks:
             raise QuestionError(f"nothing to summarise for {topic!r}: the document has no indexed passages")
-        started = time.perf_counter()
-        hits = [Hit(c, 0.0, i) for i, c in enumerate(chunks, start=1)]
-        asked, topic = topic, self._model_question(topic)
-        groups = self._summary_groups(list(chunks), topic)
-        if len(groups) == 1:
-            numbers = groups[0]
-            messages = self._builder.summary(topic, [chunks[n - 1] for n in numbers], numbers)
-        else:
-            partials = []
-            for numbers in groups:
-                part = self._builder.summary(topic, [chunks[n - 1] for n in numbers], numbers)
-                text = "".join(self._generator.stream(part, max_tokens=self._settings.max_tokens)).strip()
-                if self._grounding is not None:  # only checked sentences go into the combined summary
-                    text = ground_summary(text, hits, self._grounding).text
-                partials.append(text)
-            messages = self._builder.combine(topic, partials)
-        run = _Run()
-        yield from self._stream(messages, len(hits), started, run, max_tokens=max_tokens)
-        if self._grounding is None:
-            grounded = Grounded(cite(run.raw, hits).text, (), ANSWERED)
-        else:
-            grounded = ground_summary(run.raw, hits, self._grounding)
-        yield self._answer(_Reply(f"Tóm tắt: {asked}", None, hits, hits, started, 0.0, None), grounded, run)
-
-    def _summary_groups(self, chunks: list[Chunk], topic: str) -> list[list[int]]:
-        assert self._builder is not None and self._generator is not None
-        groups: list[list[int]] = [[]]
-        for n in range(1, len(chunks) + 1):
-            trial = groups[-1] + [n]
-            messages = self._builder.summary(topic, [chunks[i - 1] for i in trial], trial)
-            if groups[-1] and self._generator.count_prompt_tokens(messages) > self._builder.max_prompt_tokens:
-                groups.append([n])
-            else:
-                groups[-1] = trial
-        return groups
+        summarizer = Summarizer(self._generator, self._builder, grounding=self._grounding, settings=self._summary)
+        return summarizer.stream(
+            chunks, topic=self._model_question(topic), asked=topic, on_topic=on_topic, max_tokens=max_tokens
+        )
 
 
 def _ms(started: float) -> float:

@@ -24,7 +24,6 @@ TEMPLATE_NAMES = (
     "condense_user",
     "summary_system",
     "summary_user",
-    "combine_user",
     "vietnamese_only",
 )
 
@@ -132,10 +131,7 @@ class PromptBuilder:
         user = self._t.fill("condense_user", history="\n".join(lines), question=question)
         return [Message("system", self._t.fill("condense_system")), Message("user", user)]
 
-    def summary(self, topic: str, chunks: Sequence[Chunk], numbers: Sequence[int]) -> list[Message]:
-        user = self._t.fill("summary_user", passages=self.passages(chunks, numbers), topic=topic)
-        return [Message("system", self._t.fill("summary_system")), Message("user", user)]
-
-    def combine(self, topic: str, partials: Sequence[str]) -> list[Message]:
-        user = self._t.fill("combine_user", partials="\n\n".join(partials), topic=topic)
+    def compress(self, sentence: str, *, title: str) -> list[Message]:
+        """Messages asking the model to shorten one summary sentence, keeping its numbers and names."""
+        user = self._t.fill("summary_user", sentence=neutralise(sentence), title=neutralise(title))
         return [Message("system", self._t.fill("summary_system")), Message("user", user)]

@@ -170,7 +170,8 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err
             raise QuestionError(f"--k {args.k} is out of range: use 1..100")
         topic = args.topic
         chunks = assistant.topic_passages(topic, k=args.k)
-    events = assistant.summarize(chunks, topic=topic, max_tokens=args.max_tokens)
+    on_topic = args.doc is None or bool(args.topic)  # DOC --topic X: the document's facts on X
+    events = assistant.summarize(chunks, topic=topic, max_tokens=args.max_tokens, on_topic=on_topic)
     if args.json:
         print(json.dumps(answer_record(collect(events)), ensure_ascii=False), file=out)
         return EXIT_OK

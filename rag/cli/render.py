@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, TextIO
 
 from rag.answer.cite import chunk_place
-from rag.answer.record import stream_tail
 from rag.checks.grounding import REFUSAL_REASONS
 from rag.text.formats.markdown import heading_span
 from rag.text.structure import SEPARATOR
@@ -14,20 +14,67 @@ from rag.types import Answer
 
 
 def print_stream(events: Iterable[str | Answer], out: TextIO) -> Answer:
-    """Print the pieces as they come; when the checked answer differs from the streamed text, print it after."""
+    """Print the text as it streams, one finished sentence at a time, so that it never ends in half a sentence.
+
+    The checked answer is then shown once: when it only continues what was printed (a citation
+    added, an unfinished last sentence dropped) the rest is printed; when the check changed
+    what was printed, a terminal rewrites it in place, and other outputs get only the changes
+    (a replaced answer under its label, re-cited sentences; dropped ones are listed with the sources).
+    """
     answer: Answer | None = None
-    streamed = ""
+    shown, pending = "", ""
     for event in events:
         if isinstance(event, Answer):
             answer = event
-        else:
-            streamed += event
-            print(event, end="", file=out, flush=True)
+            continue
+        pending += event
+        cut = _last_sentence_end(pending)
+        if cut:
+            piece = pending[:cut] if shown else pending[:cut].lstrip()
+            print(piece, end="", file=out, flush=True)
+            shown, pending = shown + piece, pending[cut:]
     assert answer is not None
-    tail = stream_tail(streamed, answer)
-    if tail:
-        print(tail, end="", file=out, flush=True)
+    final = answer.text
+    if final.startswith(shown) and (shown or not pending.strip() or final.startswith(pending.strip())):
+        rest = final[len(shown) :]
+        print(rest if shown else rest.lstrip(), end="", file=out, flush=True)  # finishes what was printed
+        return answer
+    label = _CHECKED_LABELS.get(answer.outcome)
+    if out.isatty() and shown:
+        rows = _rows(shown)
+        up = f"\033[{rows - 1}A" if rows > 1 else ""
+        print(f"\r{up}\033[J{f'{label}: ' if label else ''}{final}", end="", file=out, flush=True)
+        return answer
+    if label or not shown:
+        print(f"{chr(10) * 2 if shown else ''}{f'{label}: ' if label and shown else ''}{final}", end="", file=out)
+        return answer
+    tail = pending.strip()
+    if tail and tail in final:  # the last sentence, kept by the check: it was not printed yet
+        print(f" {tail}", end="", file=out)
+    recited = [s for s in answer.sentences if s.status in ("reattributed", "added") and s.supported_by]
+    for s in recited:
+        print(f"\n\n(Sau kiểm tra, câu này trích dẫn [{s.supported_by}]: {s.text})", end="", file=out)
+    out.flush()
     return answer
+
+
+_CHECKED_LABELS = {"refused": "Kết quả kiểm tra", "hedged": "Kết quả kiểm tra", "extractive": "Trích từ tài liệu"}
+# where a sentence ends: its punctuation, any citation markers after it, closing quotes, then a space
+_SENTENCE_END = re.compile(r"[.!?…](?:\s*\[\d+\])*[\"'”»)]*(?=\s)")
+
+
+def _last_sentence_end(text: str) -> int:
+    """End of the last finished sentence in streamed text (0: none yet)."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return ends[-1] if ends else 0
+
+
+def _rows(text: str) -> int:
+    """Terminal rows the printed text takes (long lines wrap at the terminal width)."""
+    import shutil
+
+    columns = max(1, shutil.get_terminal_size().columns)
+    return sum(max(1, -(-len(line) // columns)) for line in text.split("\n"))
 
 
 def print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:

@@ -6,8 +6,6 @@ answer must follow the question, stay Vietnamese and never echo the system promp
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from rag.answer.assistant import Assistant
@@ -91,10 +89,17 @@ def test_cjk_token_scan_finds_the_chinese_vocabulary(real_generator) -> None:
     assert set(llm.tokenize("越南".encode(), add_bos=False)) <= set(ids.tolist())
 
 
-def test_summary_of_a_corpus_document_is_checked(assistant: Assistant) -> None:
+def test_summary_of_a_party_report_states_its_facts(assistant: Assistant) -> None:
+    """The report of 2016: the date, who spoke, how many studied, which directives -- not how good it all was."""
     store = assistant.retriever.store  # type: ignore[attr-defined]
-    source = next(s for s in store.documents if Path(s).name == "nuoc.md")
-    answer = list(assistant.summarize(store.chunks_of(source), topic=store.documents[source].title))[-1]
-    assert answer.citations
-    assert all(s.status != "unsupported" or s.text not in answer.text for s in answer.sentences)
+    source = "corpus/tuyen-giao-khoi-trung-uong-2016.txt"
+    events = list(assistant.summarize(store.chunks_of(source), topic=store.documents[source].title))
+    answer = events[-1]
+    assert "".join(e for e in events[:-1] if isinstance(e, str)) == answer.text  # streamed once, as checked
+    for fact in ("20/12/2016", "Trần Hồng Hà", "Vũ Đức Nam", "6 vạn", "05-CT/TW", "Trung ương 4"):
+        assert fact in answer.text, fact
+    assert "khá toàn diện" not in answer.text
+    assert 5 <= len(answer.sentences) <= 12
+    assert {s.status for s in answer.sentences} == {"supported"}
+    assert {c.chunk.source for c in answer.citations} == {source}
     assert is_vietnamese(answer.text)

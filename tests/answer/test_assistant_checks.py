@@ -168,12 +168,20 @@ def test_selected_sentences_shorten_the_prompt_and_keep_passage_numbers(retrieve
     assert answer.usage.prompt_tokens == generator.count_prompt_tokens(generator.prompts[0])
 
 
-def test_summary_sentences_are_checked(retriever: DenseRetriever) -> None:
+def test_a_summary_is_made_of_checked_document_sentences_each_citing_its_passage(retriever: DenseRetriever) -> None:
     chunks = [c for doc in DOCS[:3] for c in chunk_document(doc, count_tokens=len, settings=ChunkSettings())]
-    assistant, _ = _assistant(retriever, ["Hà Nội là thủ đô từ năm 1976 [2]. Huế có tháp Eiffel [2]."])
+    assistant, generator = _assistant(retriever, [])
     answer = list(assistant.summarize(chunks, topic="Ba thành phố"))[-1]
-    assert answer.text == "Hà Nội là thủ đô từ năm 1976 [1]."
-    assert [s.status for s in answer.sentences] == ["reattributed", "unsupported"]
+    assert answer.text == (
+        "Hà Nội là thủ đô của Việt Nam từ năm 1976 [1]. Huế là cố đô của triều Nguyễn, bên bờ sông Hương [2]. "
+        "Đà Nẵng có cầu Rồng bắc qua sông Hàn, dài 666 mét [3]."
+    )
+    assert [(s.status, s.supported_by) for s in answer.sentences] == [
+        ("supported", 1),
+        ("supported", 2),
+        ("supported", 3),
+    ]
+    assert generator.prompts == []  # short sentences are not shortened: no model call
 
 
 def test_passages_can_go_to_the_model_in_order_of_their_best_sentence(tmp_path: Path) -> None:

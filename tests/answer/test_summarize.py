@@ -1,0 +1,165 @@
+"""Fact-first summaries (rag.answer.summarize): selection, dedup, compression checks, topic summaries."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from rag.answer.assistant import collect
+from rag.answer.prompting import PromptBuilder, PromptTemplates
+from rag.answer.summarize import (
+    Summarizer,
+    SummarySettings,
+    candidate_units,
+    fact_keys,
+    select_units,
+    shortened,
+    word_overlap,
+)
+from rag.checks.grounding import GroundingSettings
+from rag.types import Answer, Chunk
+from tests.fakes import ScriptedGenerator
+
+REPO = Path(__file__).resolve().parents[2]
+CHECKS = GroundingSettings(support_threshold=0.6, evidence_threshold=0.3)
+EXTRACTIVE = SummarySettings()  # the default: no model call
+COMPRESS = replace(SummarySettings(), compress=True)
+
+REPORT = (
+    "Báo cáo tổng kết đã khái quát và nêu bật được những kết quả khá toàn diện, góp phần thiết thực vào "
+    "nhiệm vụ chung của Đảng bộ.\n"
+    "Ngày 20/12/2016, tại Hà Nội, Đảng ủy Khối tổ chức Hội nghị tổng kết công tác tuyên giáo năm 2016.\n"
+    "Công tác bồi dưỡng lý luận chính trị tiếp tục được tăng cường, có hiệu quả và ngày càng thiết thực.\n"
+    "Các cấp ủy đã tổ chức 452 cuộc học tập với 8.842 đồng chí dự.\n"
+    "Đồng chí Trần Hồng Hà, Phó Bí thư Đảng ủy Khối, phát biểu chỉ đạo Hội nghị.\n"
+    "Ban Thường vụ ban hành Kế hoạch số 34-KH/ĐUK thực hiện Chỉ thị 05-CT/TW của Bộ Chính trị."
+)
+
+
+def _chunk(text: str, *, source: str = "docs/bao-cao.txt", title: str = "Báo cáo", n: int = 0) -> Chunk:
+    return Chunk(f"{source}-{n}", source, title, text, 0, len(text))
+
+
+def _summarizer(replies: list[str], settings: SummarySettings | None = None) -> tuple[Summarizer, ScriptedGenerator]:
+    generator = ScriptedGenerator(replies)
+    settings = settings or COMPRESS
+    builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=3712)
+    return Summarizer(generator, builder, grounding=CHECKS, settings=settings), generator
+
+
+def test_fact_keys_count_a_date_once_and_name_documents_people_and_congresses() -> None:
+    keys = fact_keys(
+        "Ngày 20/12/2016, Trần Hồng Hà triển khai Chỉ thị số 05-CT/TW và Nghị quyết Đại hội XII, 02 chỉ thị."
+    )
+    assert keys == {"t:20/12/2016", "p:trần hồng hà", "d:chỉ:05-ct/tw", "d:nghị:đại", "r:XII", "n:5", "n:2"}
+    assert fact_keys("vào ngày 2 tháng 9 năm 1945, tại Hà Nội") == {"t:2/9/1945", "p:hà nội"}
+
+
+def test_word_overlap_is_the_shared_share_of_the_shorter_sentence() -> None:
+    # content words of the shorter one: hội nghị tổng kết năm 2016 (6); 5 of them in the other
+    assert word_overlap("Hội nghị tổng kết năm 2016.", "Hội nghị tổng kết công tác tuyên giáo năm 2017.") == 5 / 6
+    assert word_overlap("Nước sôi ở 100 độ.", "Hà Nội là thủ đô.") == 0.0
+
+
+def test_units_skip_titles_headings_and_repeats_and_cut_long_sentences_into_clauses() -> None:
+    long = (
+        "Trong năm 2022 Ban Tuyên giáo tập trung vào bốn việc lớn của Đảng bộ Khối các cơ quan và doanh nghiệp "
+        "tỉnh: tham mưu làm tốt công tác học tập nghị quyết cho toàn thể cán bộ đảng viên; kỷ niệm 30 năm "
+        "tái lập tỉnh Trà Vinh với nhiều hoạt động tuyên truyền thiết thực."
+    )
+    first = _chunk(f"Báo cáo\n## Kết quả\n1. Các cấp ủy đã tổ chức 452 cuộc học tập với 8.842 đồng chí dự.\n{long}")
+    again = _chunk("Các cấp ủy đã tổ chức 452 cuộc học tập với 8.842 đồng chí dự.", n=1)  # chunk overlap
+    units = candidate_units([first, again])
+    assert [(u.text, u.marker) for u in units] == [
+        ("Các cấp ủy đã tổ chức 452 cuộc học tập với 8.842 đồng chí dự.", 1),
+        (
+            "Trong năm 2022 Ban Tuyên giáo tập trung vào bốn việc lớn của Đảng bộ Khối các cơ quan và doanh "
+            "nghiệp tỉnh.",
+            1,
+        ),
+        ("Tham mưu làm tốt công tác học tập nghị quyết cho toàn thể cán bộ đảng viên.", 1),
+        ("Kỷ niệm 30 năm tái lập tỉnh Trà Vinh với nhiều hoạt động tuyên truyền thiết thực.", 1),
+    ]
+    assert units[0].lead and not units[1].lead
+
+
+def test_fact_dense_sentences_are_chosen_and_praise_is_left_out() -> None:
+    units = candidate_units([_chunk(REPORT)], settings=EXTRACTIVE)
+    chosen = select_units(units, budget_words=85, settings=EXTRACTIVE)
+    assert [u.text for u in chosen] == [
+        "Báo cáo tổng kết đã khái quát và nêu bật được những kết quả khá toàn diện, góp phần thiết thực vào "
+        "nhiệm vụ chung của Đảng bộ.",  # the lead: what the document is
+        "Ngày 20/12/2016, tại Hà Nội, Đảng ủy Khối tổ chức Hội nghị tổng kết công tác tuyên giáo năm 2016.",
+        "Các cấp ủy đã tổ chức 452 cuộc học tập với 8.842 đồng chí dự.",
+        "Ban Thường vụ ban hành Kế hoạch số 34-KH/ĐUK thực hiện Chỉ thị 05-CT/TW của Bộ Chính trị.",
+    ]
+    without_lead = select_units(units, budget_words=85, settings=EXTRACTIVE, lead=False)
+    assert "Công tác bồi dưỡng lý luận chính trị tiếp tục được tăng cường" not in " ".join(u.text for u in without_lead)
+    assert [u.text.split()[0] for u in without_lead] == ["Ngày", "Các", "Đồng", "Ban"]
+
+
+def test_the_summary_is_cited_checked_and_streamed_as_it_ends() -> None:
+    summarizer, generator = _summarizer([], replace(EXTRACTIVE, share=1.0))
+    events = list(summarizer.stream([_chunk(REPORT)], topic="Báo cáo", asked="Báo cáo"))
+    answer = events[-1]
+    assert isinstance(answer, Answer)
+    assert "".join(e for e in events[:-1] if isinstance(e, str)) == answer.text  # read once: nothing replaced
+    assert answer.text.endswith("Kế hoạch số 34-KH/ĐUK thực hiện Chỉ thị 05-CT/TW của Bộ Chính trị [1].")
+    assert [s.status for s in answer.sentences] == ["supported"] * 5
+    assert "tiếp tục được tăng cường" not in answer.text  # praise states no fact
+    assert answer.question == "Tóm tắt: Báo cáo"
+    assert generator.prompts == []
+
+
+LONG = (
+    "Trong năm 2021, Ban Tuyên giáo Đảng ủy Khối các cơ quan và doanh nghiệp tỉnh đã kịp thời tham mưu "
+    "cho Ban Thường vụ Đảng ủy Khối mở được 04 lớp bồi dưỡng đối tượng kết nạp Đảng, có 386 học viên tham dự."
+)
+
+
+def test_a_shortened_sentence_is_kept_when_its_facts_survive() -> None:
+    summarizer, generator = _summarizer(
+        ["Câu rút gọn: Năm 2021, Ban Tuyên giáo giúp Ban Thường vụ mở 04 lớp, 386 học viên."]
+    )
+    answer = collect(summarizer.stream([_chunk(LONG)], topic="Báo cáo", asked="Báo cáo"))
+    assert answer.text == "Năm 2021, Ban Tuyên giáo giúp Ban Thường vụ mở 04 lớp, 386 học viên [1]."
+    assert [(s.status, s.supported_by) for s in answer.sentences] == [("supported", 1)]
+    prompt = generator.prompts[0][1].content
+    assert prompt.startswith("Tài liệu: Báo cáo\n<câu>Trong năm 2021, Ban Tuyên giáo")
+    assert answer.usage.completion_tokens == 18  # the scripted generator counts words
+
+
+def test_a_shortened_sentence_that_lost_a_number_gives_way_to_the_original() -> None:
+    summarizer, _ = _summarizer(["Đảng ủy Khối mở 04 lớp bồi dưỡng đối tượng kết nạp Đảng trong năm."])  # 386 lost
+    answer = collect(summarizer.stream([_chunk(LONG)], topic="Báo cáo", asked="Báo cáo"))
+    assert answer.text == LONG[:-1] + " [1]."
+    assert shortened(LONG, "Có 386 học viên và 04 lớp năm 2021 của Đảng ủy Khối.") is None  # "Ban Tuyên giáo" lost
+
+
+def test_a_topic_summary_cites_each_fact_to_its_document_and_says_a_repeated_fact_once() -> None:
+    a = _chunk("Nước sôi ở 100 độ C dưới áp suất 760 mm Hg.", source="docs/nuoc.md", title="Nước")
+    b = _chunk("Ở áp suất 760 mm Hg nước sôi ở 100 độ C.", source="docs/hoa-hoc.md", title="Hóa học")
+    c = _chunk("Nước có khối lượng riêng lớn nhất ở 4 độ C.", source="docs/hoa-hoc.md", title="Hóa học", n=1)
+    d = _chunk("Sông Hồng dài 1.149 km, chảy qua Hà Nội.", source="docs/song.md", title="Sông")
+    summarizer, _ = _summarizer([], EXTRACTIVE)
+    answer = collect(summarizer.stream([a, b, c, d], topic="nước", asked="nước", on_topic=True))
+    assert answer.text == (
+        "Nước sôi ở 100 độ C dưới áp suất 760 mm Hg [1]. Nước có khối lượng riêng lớn nhất ở 4 độ C [3]."
+    )
+    assert [c.chunk.source for c in answer.citations] == ["docs/nuoc.md", "docs/hoa-hoc.md"]
+
+
+def test_a_summary_never_exceeds_its_sentence_limit() -> None:
+    nouns = ["cây cầu", "con đường", "ngôi trường", "khu chợ", "ngôi đền", "bến cảng", "nhà máy", "bệnh viện"]
+    text = "\n".join(f"Năm {1900 + i} tỉnh xây thêm {i + 10} {noun} mới." for i, noun in enumerate(nouns))
+    settings = replace(EXTRACTIVE, max_sentences=5, max_words=1000, share=1.0)
+    summarizer, _ = _summarizer([], settings)
+    answer = collect(summarizer.stream([_chunk(text)], topic="Báo cáo", asked="Báo cáo"))
+    assert len(answer.sentences) == 5
+
+
+def test_max_tokens_bounds_the_summary_length() -> None:
+    summarizer, _ = _summarizer([], replace(EXTRACTIVE, share=1.0))
+    answer = collect(summarizer.stream([_chunk(REPORT)], topic="Báo cáo", asked="Báo cáo", max_tokens=60))
+    # 60 tokens ~ 40 words: the lead (28 words) leaves 12, and the shortest other sentence has 15
+    assert [s.text.split()[0] for s in answer.sentences] == ["Báo"]
