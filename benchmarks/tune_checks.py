@@ -115,7 +115,9 @@ def main() -> None:
         out["refusals_by_reason"] = summary.get("refusals_by_reason")
         print(json.dumps(out, ensure_ascii=False), flush=True)
         if args.out:
-            args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in report.rows), encoding="utf-8")
+            args.out.write_text(
+                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in report.rows), encoding="utf-8"
+            )
 
 
 def _word(value: str) -> Any:
