@@ -64,9 +64,9 @@ class GroundingSettings:
     key_threshold: float = 0.0
     # the extractive answer must hold this share of the key terms and an answer of the type asked for;
     # None: any best-covering sentence (the earlier behaviour)
-    extractive_key_threshold: float | None = None
-    keep_unchecked: bool = False  # no supported sentence and no extractive one: keep the answer (UNCHECKED), not refuse
-    hedge: bool = False  # where the retrieval or support checks would refuse: hedge with the closest sentence
+    extractive_key_threshold: float | None = 0.2
+    keep_unchecked: bool = True  # no supported sentence and no extractive one: keep the answer (UNCHECKED), not refuse
+    hedge: bool = True  # where the retrieval or support checks would refuse: hedge with the closest sentence
     # where the answerability model would refuse, ask the model anyway and keep only a supported answer
     verify_unanswerable: bool = False
 

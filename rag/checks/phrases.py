@@ -89,7 +89,8 @@ def typed_answer(kind: str | None, sentence: str, question: str) -> str | None:
     """The part of sentence that answers a question of this kind (a year, a number, a name), or None.
 
     kind None: no expectation, the sentence itself. Names are runs of capitalised syllables
-    after the first word (rag.checks.claims.names) that the question does not hold.
+    after the first word (rag.checks.claims.names), else one capitalised word, that the question
+    does not hold.
     """
     if kind is None:
         return sentence
@@ -106,6 +107,11 @@ def typed_answer(kind: str | None, sentence: str, question: str) -> str | None:
     for name in names(sentence):
         if not all(fold_diacritics(k) in asked for k in name):
             return _surface(sentence, name)
+    # a one-syllable name ("Huế là cố đô …"), even as the first word: the key-term gate does the rest
+    for match in re.finditer(r"[^\W\d_]+", nfc(sentence)):
+        word = match.group(0)
+        if word[0].isupper() and fold_diacritics(word.lower()) not in asked:
+            return word
     return None
 
 

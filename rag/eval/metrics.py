@@ -206,12 +206,19 @@ CHECK_CLASSES = (
 
 
 def check_class(model_right: bool, final_right: bool, outcome: str) -> str:
-    """One of CHECK_CLASSES: was the model's answer right, and what did the checks make of it."""
+    """One of CHECK_CLASSES: was the model's answer right, and what did the checks make of it.
+
+    A hedge ("Tài liệu không nêu trực tiếp điều này; đoạn gần nhất: …") counts as a refusal
+    unless the sentence it offers holds the gold answer.
+    """
+    refused = outcome in ("refused", "hedged")
     if model_right:
         if final_right:
             return "right_kept"
-        return {"refused": "right_lost_refused", "extractive": "right_lost_replaced"}.get(outcome, "right_lost_dropped")
-    if outcome == "refused":
+        if refused:
+            return "right_lost_refused"
+        return "right_lost_replaced" if outcome == "extractive" else "right_lost_dropped"
+    if refused and not final_right:
         return "wrong_refused"
     if final_right:
         return "wrong_rescued"

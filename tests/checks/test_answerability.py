@@ -71,7 +71,7 @@ def _assistant(tmp_path: Path, model: AnswerabilityModel | None) -> tuple[Assist
     retriever = HybridRetriever(store, HashEmbedder())
     generator = ScriptedGenerator(["Hà Nội [1]."])
     builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=4096 - 384)
-    grounding = GroundingSettings(answerability=model)
+    grounding = GroundingSettings(answerability=model, hedge=False, keep_unchecked=False)
     return make_assistant(retriever, generator, builder, k=2, grounding=grounding), generator
 
 

@@ -92,7 +92,7 @@ def test_typed_answer_finds_a_value_of_the_type_the_question_does_not_hold() -> 
     assert typed_answer("person", "Nhà Trần rất mạnh.", "Ai lập Nhà Trần?") is None
 
 
-SETTINGS = GroundingSettings(extractive_key_threshold=0.3)
+SETTINGS = GroundingSettings(extractive_key_threshold=0.3, keep_unchecked=False, hedge=False)
 
 
 def test_the_extractive_answer_needs_the_key_terms_and_an_answer_of_the_expected_type() -> None:
@@ -110,7 +110,7 @@ def test_the_extractive_answer_needs_the_key_terms_and_an_answer_of_the_expected
 
 def test_an_answer_nothing_confirms_or_replaces_is_kept_marked_unchecked_when_asked() -> None:
     question = "Nhà Trần được thành lập vào năm nào?"
-    keep = GroundingSettings(extractive_key_threshold=0.3, keep_unchecked=True)
+    keep = GroundingSettings(extractive_key_threshold=0.3, keep_unchecked=True, hedge=False)
     grounded = ground(analyze(question, _hits("Nhà Trần được thành lập sau nhà Lý.")), "Năm 1400 [1].", keep)
     assert (grounded.outcome, grounded.text, grounded.short_answer) == ("unchecked", "Năm 1400 [1].", "1400")
     assert [s.status for s in grounded.sentences] == ["unchecked"]
@@ -118,7 +118,7 @@ def test_an_answer_nothing_confirms_or_replaces_is_kept_marked_unchecked_when_as
 
 def test_a_hedge_offers_the_closest_sentence_instead_of_a_flat_refusal() -> None:
     question = "Nhà Trần được thành lập vào năm nào?"
-    hedged = GroundingSettings(extractive_key_threshold=0.3, hedge=True)
+    hedged = GroundingSettings(extractive_key_threshold=0.3, hedge=True, keep_unchecked=False)
     grounded = ground(analyze(question, _hits("Nhà Trần được thành lập sau nhà Lý.")), "Năm 1400 [1].", hedged)
     assert (grounded.outcome, grounded.reason, grounded.short_answer) == ("hedged", "unsupported", None)
     assert (

@@ -154,7 +154,9 @@ def test_is_refusal(text: str, refused: bool) -> None:
     assert is_refusal(text) is refused
 
 
-SETTINGS = GroundingSettings(support_threshold=0.6, evidence_threshold=0.3)
+# the checks as first built: any best-covering sentence as the extract, no unchecked answers, no hedges
+OLD = {"extractive_key_threshold": None, "keep_unchecked": False, "hedge": False}
+SETTINGS = GroundingSettings(support_threshold=0.6, evidence_threshold=0.3, **OLD)
 
 
 def test_ground_refuses_when_no_passage_is_about_the_question() -> None:
@@ -176,7 +178,7 @@ def test_ground_falls_back_to_the_best_passage_sentence_when_nothing_is_supporte
         ("unsupported", None, None),
         ("extracted", 2, (0, len(DANANG))),
     ]
-    off = GroundingSettings(evidence_threshold=0.3, extractive_fallback=False)
+    off = GroundingSettings(evidence_threshold=0.3, extractive_fallback=False, **OLD)
     assert ground(analyze("Cầu Rồng bắc qua sông nào?", _hits(DANANG)), "Sông Mê Kông [1].", off).outcome == "refused"
 
 

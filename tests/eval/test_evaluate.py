@@ -332,6 +332,9 @@ def test_numeric_doc_id_matches_its_exported_file(tmp_path: Path) -> None:
         (False, True, "extractive", "wrong_rescued"),
         (False, False, "extractive", "wrong_replaced_wrong"),
         (False, False, "answered", "wrong_kept"),
+        (True, False, "hedged", "right_lost_refused"),
+        (False, False, "hedged", "wrong_refused"),
+        (False, True, "hedged", "wrong_rescued"),  # the closest sentence it offers holds the answer
     ],
 )
 def test_check_class(model_right: bool, final_right: bool, outcome: str, expected: str) -> None:
