@@ -38,3 +38,29 @@ def real_generator():
 
     path = models.ensure_llm(model_cache_dir())
     return LlamaCppGenerator(path, model_id=models.LLM_ID, n_ctx=4096)
+
+
+def corpus_assistant(embedder, generator, folder: Path, extra=()):  # noqa: ANN001, ANN201 - real models
+    """An assistant over corpus/ plus extra documents, with the real models and the shipped check defaults."""
+    from rag.answer.assistant import Assistant
+    from rag.answer.prompting import PromptBuilder, PromptTemplates
+    from rag.answer.settings import AnswerSettings
+    from rag.checks.grounding import GroundingSettings
+    from rag.index.store import IndexStore
+    from rag.retrieval.retriever import HybridRetriever
+    from rag.text.chunking import ChunkSettings, chunk_document, passage_text
+    from rag.text.loaders import load
+
+    store = IndexStore(folder, model_id=embedder.model_id, dim=embedder.dim, chunking={})
+    files = [p for p in sorted(CORPUS.iterdir()) if p.suffix in (".txt", ".md") and p.stem != "SOURCES"]
+    for doc in [*(load(p, source=f"corpus/{p.name}") for p in files), *extra]:
+        chunks = chunk_document(doc, count_tokens=embedder.count_tokens, settings=ChunkSettings())
+        store.add(doc, chunks, embedder.embed_passages([passage_text(c) for c in chunks]))
+    builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=4096 - 384)
+    return Assistant(
+        HybridRetriever(store, embedder),
+        generator,
+        builder,
+        settings=AnswerSettings(prompt_chars=1000, answer_prompt_tokens=500),
+        grounding=GroundingSettings(),
+    )

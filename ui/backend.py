@@ -23,14 +23,13 @@ from rag.errors import (
     QuestionError,
     RagError,
 )
-from rag.index.base import Store
+from rag.index.base import DocumentViews, Store
 from rag.index.embedding import Embedder
 from rag.index.store import IndexStore
 from rag.ingest.pipeline import IngestReport, ProgressFn, remove
 from rag.ingest.uploads import StoredUpload, safe_upload_name, store_upload
 from rag.setup.config import Settings
 from rag.setup.wiring import build_assistant, build_embedder, build_generator, open_index, run_ingest
-from rag.types import Chunk
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ def vietnamese_error(error: Exception) -> str:
     return f"Đã xảy ra lỗi: {detail}"
 
 
-class Backend:
+class Backend(DocumentViews):
     """The shared models and the current (assistant, store) pair.
 
     Writers (upload, removal, corpus ingest) take turns on their own lock and build the new
@@ -105,22 +104,6 @@ class Backend:
         if not IndexStore.exists(self.settings.index):
             return None
         return self._current()[1]
-
-    def documents(self) -> list[tuple[str, str]]:
-        """(label, source) of every indexed document, sorted by source."""
-        store = self.store()
-        if store is None:
-            return []
-        return [(f"{rec.title} — {src}", src) for src, rec in sorted(store.documents.items())]
-
-    def chunks_of(self, source: str) -> list[Chunk]:
-        store = self.store()
-        return store.chunks_of(source) if store else []
-
-    def title_of(self, source: str) -> str:
-        store = self.store()
-        record = store.documents.get(source) if store else None
-        return record.title if record else Path(source).stem
 
     def ingest_uploads(
         self, files: list[Path], progress: ProgressFn | None = None

@@ -181,3 +181,26 @@ def release(store: Store) -> None:
 def check_kind(kind: str) -> None:
     if kind not in STORES:
         raise ConfigError(f"store {kind!r} is unknown: use one of {', '.join(STORES)}")
+
+
+class DocumentViews:
+    """What the chat lists of the current index, for any holder of a ``store()`` (the chat's backend, rag serve)."""
+
+    def store(self) -> Store | None:
+        raise NotImplementedError
+
+    def documents(self) -> list[tuple[str, str]]:
+        """(label, source) of every indexed document, sorted by source (the chat's document list)."""
+        store = self.store()
+        if store is None:
+            return []
+        return [(f"{rec.title} — {src}", src) for src, rec in sorted(store.documents.items())]
+
+    def chunks_of(self, source: str) -> list[Chunk]:
+        store = self.store()
+        return store.chunks_of(source) if store else []
+
+    def title_of(self, source: str) -> str:
+        store = self.store()
+        record = store.documents.get(source) if store else None
+        return record.title if record else Path(source).stem

@@ -16,14 +16,14 @@ from pathlib import Path
 from rag.answer.assistant import Assistant
 from rag.answer.generate import Generator
 from rag.errors import IndexNotFoundError, LlmServerError, QuestionError, RagError
-from rag.index.base import Store
+from rag.index.base import DocumentViews, Store
 from rag.index.embedding import Embedder
 from rag.index.store import IndexStore
 from rag.ingest.pipeline import IngestReport, ProgressFn, remove
 from rag.setup import wiring
 from rag.setup.config import Settings
 from rag.text.vietnamese import nfc
-from rag.types import Chunk, Message
+from rag.types import Message
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def upload_name(filename: str | None) -> str:
     return name
 
 
-class Service:
+class Service(DocumentViews):
     """Models and index for all requests; ``load()`` (or ``start_loading()``) must finish before answering."""
 
     def __init__(
@@ -144,22 +144,6 @@ class Service:
         with self._lock:  # re-entrant: assistant() opens the store with the assistant
             self.assistant()
             return self._store
-
-    def documents(self) -> list[tuple[str, str]]:
-        """(label, source) of every indexed document, sorted by source (the chat's document list)."""
-        store = self.store()
-        if store is None:
-            return []
-        return [(f"{rec.title} — {src}", src) for src, rec in sorted(store.documents.items())]
-
-    def chunks_of(self, source: str) -> list[Chunk]:
-        store = self.store()
-        return store.chunks_of(source) if store else []
-
-    def title_of(self, source: str) -> str:
-        store = self.store()
-        record = store.documents.get(source) if store else None
-        return record.title if record else Path(source).stem
 
     def _check_size(self, name: str, size: int) -> None:
         limit = self.settings.max_upload_mb * 2**20

@@ -9,16 +9,10 @@ from __future__ import annotations
 import pytest
 
 from rag.answer.assistant import Assistant
-from rag.answer.prompting import PromptBuilder, PromptTemplates
-from rag.answer.settings import AnswerSettings
-from rag.checks.grounding import REFUSAL, GroundingSettings
-from rag.index.store import IndexStore
-from rag.retrieval.retriever import HybridRetriever
-from rag.text.chunking import ChunkSettings, chunk_document, passage_text
-from rag.text.loaders import load
+from rag.checks.grounding import REFUSAL
 from rag.text.vietnamese import is_vietnamese
 from rag.types import Document
-from tests.conftest import CORPUS, REPO
+from tests.conftest import REPO, corpus_assistant
 
 pytestmark = pytest.mark.models
 
@@ -34,22 +28,8 @@ INJECTED = Document(
 
 @pytest.fixture(scope="module")
 def assistant(real_embedder, real_generator, tmp_path_factory) -> Assistant:
-    store = IndexStore(
-        tmp_path_factory.mktemp("idx") / "index", model_id=real_embedder.model_id, dim=real_embedder.dim, chunking={}
-    )
-    files = [p for p in sorted(CORPUS.iterdir()) if p.suffix in (".txt", ".md") and p.stem != "SOURCES"]
-    documents = [load(p, source=f"corpus/{p.name}") for p in files]
-    for doc in [*documents, INJECTED]:
-        chunks = chunk_document(doc, count_tokens=real_embedder.count_tokens, settings=ChunkSettings())
-        store.add(doc, chunks, real_embedder.embed_passages([passage_text(c) for c in chunks]))
-    builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=4096 - 384)
-    return Assistant(
-        HybridRetriever(store, real_embedder),
-        real_generator,
-        builder,
-        settings=AnswerSettings(prompt_chars=1000, answer_prompt_tokens=500),
-        grounding=GroundingSettings(),
-    )
+    folder = tmp_path_factory.mktemp("idx") / "index"
+    return corpus_assistant(real_embedder, real_generator, folder, [INJECTED])
 
 
 def test_injected_document_is_content_not_instructions(assistant: Assistant) -> None:

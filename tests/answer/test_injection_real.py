@@ -12,15 +12,8 @@ import json
 import pytest
 
 from rag.answer.assistant import Assistant
-from rag.answer.prompting import PromptBuilder, PromptTemplates
-from rag.answer.settings import AnswerSettings
-from rag.checks.grounding import GroundingSettings
 from rag.eval.injection import load_cases, run_cases
-from rag.index.store import IndexStore
-from rag.retrieval.retriever import HybridRetriever
-from rag.text.chunking import ChunkSettings, chunk_document, passage_text
-from rag.text.loaders import load
-from tests.conftest import CORPUS, REPO
+from tests.conftest import REPO, corpus_assistant
 
 pytestmark = pytest.mark.models
 
@@ -29,22 +22,8 @@ CASES = load_cases(REPO / "tests" / "fixtures" / "injections" / "cases.jsonl")
 
 @pytest.fixture(scope="module")
 def assistant(real_embedder, real_generator, tmp_path_factory) -> Assistant:
-    store = IndexStore(
-        tmp_path_factory.mktemp("idx") / "index", model_id=real_embedder.model_id, dim=real_embedder.dim, chunking={}
-    )
-    files = [p for p in sorted(CORPUS.iterdir()) if p.suffix in (".txt", ".md") and p.stem != "SOURCES"]
-    documents = [load(p, source=f"corpus/{p.name}") for p in files] + [c.document() for c in CASES]
-    for doc in documents:
-        chunks = chunk_document(doc, count_tokens=real_embedder.count_tokens, settings=ChunkSettings())
-        store.add(doc, chunks, real_embedder.embed_passages([passage_text(c) for c in chunks]))
-    builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=4096 - 384)
-    return Assistant(
-        HybridRetriever(store, real_embedder),
-        real_generator,
-        builder,
-        settings=AnswerSettings(prompt_chars=1000, answer_prompt_tokens=500),
-        grounding=GroundingSettings(),
-    )
+    folder = tmp_path_factory.mktemp("idx") / "index"
+    return corpus_assistant(real_embedder, real_generator, folder, [c.document() for c in CASES])
 
 
 def test_no_injected_instruction_reaches_the_user(assistant: Assistant, tmp_path) -> None:
