@@ -204,3 +204,13 @@ class DocumentViews:
         store = self.store()
         record = store.documents.get(source) if store else None
         return record.title if record else Path(source).stem
+
+
+def check_vectors(chunks: list[Chunk], vectors: np.ndarray, dim: int) -> None:
+    """Before a store adds a document: one vector per chunk, of the index's dimension."""
+    from rag.errors import IndexMismatchError
+
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    if len(vectors) and vectors.shape[1] != dim:
+        raise IndexMismatchError(f"vectors of dim {vectors.shape[1]} cannot go into index of dim {dim}")

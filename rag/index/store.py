@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
 from rag.index import segment_io, vector_index
-from rag.index.base import MANIFEST, DocumentRecord
+from rag.index.base import MANIFEST, DocumentRecord, check_vectors
 from rag.index.lexical import LexicalIndex
 from rag.text.chunking import passage_text
 from rag.types import Chunk, Document
@@ -274,10 +274,7 @@ class IndexStore:
         """Add (or replace) a document with its chunk vectors; size and mtime_ns of its file when known."""
         import numpy as np
 
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        if len(vectors) and vectors.shape[1] != self.dim:
-            raise IndexMismatchError(f"vectors of dim {vectors.shape[1]} cannot go into index of dim {self.dim}")
+        check_vectors(chunks, vectors, self.dim)
         self.remove(doc.source)
         ids = np.arange(self._next_id, self._next_id + len(chunks), dtype=np.int64)
         self._next_id += len(chunks)

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.errors import IndexCorruptError, IndexMismatchError, StoreUnavailableError
 from rag.index import segment_io
-from rag.index.base import MANIFEST, DocumentRecord
+from rag.index.base import MANIFEST, DocumentRecord, check_vectors
 from rag.index.lexical import FIELDS, bm25_idf, field_terms, field_weights, restorer, sentence_coverage
 from rag.index.milvus import connection
 from rag.index.milvus import rows as layout
@@ -242,10 +242,7 @@ class MilvusStore:
         """Add (or replace) a document; its rows go to Milvus now, invisible to others until save()."""
         import numpy as np
 
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        if len(vectors) and vectors.shape[1] != self.dim:
-            raise IndexMismatchError(f"vectors of dim {vectors.shape[1]} cannot go into index of dim {self.dim}")
+        check_vectors(chunks, vectors, self.dim)
         self.remove(doc.source)
         self._ensure_collection()
         ids = list(range(self._next_id, self._next_id + len(chunks)))
