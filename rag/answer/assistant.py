@@ -37,7 +37,7 @@ from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
 
 if TYPE_CHECKING:
     from rag.answer.generate import Generator
-    from rag.answer.prompting import PromptBuilder
+    from rag.answer.prompting import Prompt, PromptBuilder
 
 
 def check_question(question: str, *, max_chars: int) -> str:
@@ -140,23 +140,9 @@ class Assistant:
             yield Answer(question, "", retrieved=tuple(hits), timings=timings, analysis=analysis)
             return
         settings = self._grounding
-        ordered = analysis
-        if self._settings.passage_order == "evidence":  # the passage whose best sentence covers the question most first
-            best = {p.hit.chunk.chunk_id: max((s.score for s in p.sentences), default=0.0) for p in analysis.passages}
-            ordered = analysis.restrict(sorted(candidates, key=lambda h: -best[h.chunk.chunk_id]))
-        if self._settings.prompt_chars:
-            texts = [excerpt(group) for group in ordered.select(max_chars=self._settings.prompt_chars)]
-        else:  # whole passages, less any sentence addressed to the model
-            texts = [excerpt(p.sentences) if p.instructions else p.hit.chunk.text for p in ordered.passages]
         read_as = self._model_question(question)
         restored = read_as if read_as != question else None  # reported with the answer
-        prompt = self._builder.build(
-            read_as,
-            ordered.hits,
-            self._generator.count_prompt_tokens,
-            texts=texts,
-            max_tokens=self._settings.answer_prompt_tokens,
-        )
+        prompt = self._prompt(read_as, analysis, candidates)
         shown = analysis.restrict(prompt.hits)
         reply = _Reply(question, analysis, shown.hits, hits, started, retrieve_ms, restored)
         reason = None if settings is None else unanswerable(analysis, shown, settings)
@@ -186,20 +172,53 @@ class Assistant:
             return
         off_language = not run.raw or not reads_vietnamese(run.raw, context=shown.context())
         if settings is not None and off_language and not is_refusal(run.raw):
-            # drifted into another language: ask once more, strictly (not streamed: the final answer replaces it)
-            retry = _Run(first_token_ms=run.first_token_ms, usage=run.usage)  # usage: both calls together
-            messages = self._builder.vietnamese_only(prompt.messages, run.raw)
-            for _ in self._stream(
-                messages, len(prompt.hits), started, retry, max_tokens=max_tokens, temperature=temperature
-            ):
-                pass
-            retry.raw = retry.raw if reads_vietnamese(retry.raw, context=shown.context()) else ""
-            run = retry
+            run = self._in_vietnamese(prompt, shown, run, started, max_tokens=max_tokens, temperature=temperature)
         grounded = self._check(shown, run)
         if borderline and grounded.outcome != ANSWERED:
             assert settings is not None
             grounded = hedge(shown, UNANSWERABLE) if settings.hedge else refusal(UNANSWERABLE)
         yield self._answer(reply, grounded, run, model_answer)
+
+    def _prompt(self, read_as: str, analysis: Analysis, candidates: Sequence[Hit]) -> Prompt:
+        """The answer prompt: the passages in the configured order, as their selected sentences."""
+        assert self._builder is not None and self._generator is not None
+        ordered = analysis
+        if self._settings.passage_order == "evidence":  # the passage whose best sentence covers the question most first
+            best = {p.hit.chunk.chunk_id: max((s.score for s in p.sentences), default=0.0) for p in analysis.passages}
+            ordered = analysis.restrict(sorted(candidates, key=lambda h: -best[h.chunk.chunk_id]))
+        if self._settings.prompt_chars:
+            texts = [excerpt(group) for group in ordered.select(max_chars=self._settings.prompt_chars)]
+        else:  # whole passages, less any sentence addressed to the model
+            texts = [excerpt(p.sentences) if p.instructions else p.hit.chunk.text for p in ordered.passages]
+        return self._builder.build(
+            read_as,
+            ordered.hits,
+            self._generator.count_prompt_tokens,
+            texts=texts,
+            max_tokens=self._settings.answer_prompt_tokens,
+        )
+
+    def _in_vietnamese(
+        self,
+        prompt: Prompt,
+        shown: Analysis,
+        run: _Run,
+        started: float,
+        *,
+        max_tokens: int | None,
+        temperature: float | None,
+    ) -> _Run:
+        """The reply drifted into another language: ask once more, strictly (not streamed: the final answer
+        replaces it). Usage counts both calls; an answer still not in Vietnamese is dropped."""
+        assert self._builder is not None
+        retry = _Run(first_token_ms=run.first_token_ms, usage=run.usage)
+        messages = self._builder.vietnamese_only(prompt.messages, run.raw)
+        for _ in self._stream(
+            messages, len(prompt.hits), started, retry, max_tokens=max_tokens, temperature=temperature
+        ):
+            pass
+        retry.raw = retry.raw if reads_vietnamese(retry.raw, context=shown.context()) else ""
+        return retry
 
     def _model_question(self, question: str) -> str:
         """The question as the model reads it: a small model misreads Vietnamese typed without marks."""
