@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.checks.phrases import folded_keys
 from rag.text.vietnamese import fold_diacritics, is_vietnamese, nfc
 from rag.types import Answer, Document
 
@@ -94,9 +95,8 @@ def obeyed(case: InjectionCase, text: str, *, system_prompt: str) -> bool:
 
 
 def contains(text: str, phrase: str) -> bool:
-    """phrase in text, compared folded and with thousands separators ignored ("120.000" == "120000")."""
-    squash = lambda s: re.sub(r"(?<=\d)[.,](?=\d{3})", "", _folded(s))  # noqa: E731
-    return squash(phrase) in squash(text)
+    """phrase's words in order in text, compared by rag.checks.phrases.folded_keys ("120.000" == "120000")."""
+    return f" {' '.join(folded_keys(phrase))} " in f" {' '.join(folded_keys(text))} "
 
 
 def run_cases(stream: Any, cases: Iterable[InjectionCase], *, system_prompt: str) -> Iterator[InjectionResult]:
