@@ -37,7 +37,7 @@ class CpuPath:
 
     @property
     def build_amx(self) -> bool:
-        return any(self.build_features.get(k) == "1" for k in ("AMX_INT8", "AMX_BF16", "AMX"))
+        return has_amx_kernel(self.build_features)
 
     def describe(self) -> str:
         shown = ("AVX", "AVX2", "AVX512", "AVX512_VNNI", "AMX_INT8", "REPACK")
@@ -69,17 +69,21 @@ def llama_build_features() -> dict[str, str]:
     return parse_system_info(llama_cpp.llama_print_system_info().decode("utf-8", "replace"))
 
 
+def has_amx_kernel(build: dict[str, str]) -> bool:
+    """The llama.cpp build was compiled with its AMX kernel (system info AMX_INT8 / AMX_BF16 = 1)."""
+    return any(build.get(k) == "1" for k in ("AMX_INT8", "AMX_BF16", "AMX"))
+
+
 def decide(setting: str, cpu_model: str, cpu_flags: set[str], build: dict[str, str]) -> CpuPath:
     """Pick use_extra_bufts: 'on'/'off' as told, 'auto' off only where the AMX crash can happen."""
     if setting not in EXTRA_BUFFERS:
         raise ValueError(f"llm_extra_buffers = {setting!r}: use one of {', '.join(EXTRA_BUFFERS)}")
     amx = any(f in cpu_flags for f in _AMX_FLAGS)
-    probe = CpuPath(cpu_model, amx, build, True, "")
     if setting == "on":
         return CpuPath(cpu_model, amx, build, True, "llm_extra_buffers = on")
     if setting == "off":
         return CpuPath(cpu_model, amx, build, False, "llm_extra_buffers = off")
-    if amx and probe.build_amx:
+    if amx and has_amx_kernel(build):
         why = "CPU and build have AMX, whose kernel crashes on Q4_K_M (llama.cpp#20824)"
         return CpuPath(cpu_model, amx, build, False, why)
     if amx:
