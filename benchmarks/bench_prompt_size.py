@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from rag.checks.analysis import analyze, excerpt
-from rag.eval.metrics import load_questions
+from rag.eval.questions import load_questions
 from rag.setup import wiring
 from rag.setup.config import load_settings
 

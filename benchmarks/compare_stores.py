@@ -48,7 +48,7 @@ class CachedEmbedder:
 
 
 def embed(questions: Path, index: Path, cache: Path, limit: int | None) -> None:
-    from rag.eval.metrics import load_questions
+    from rag.eval.questions import load_questions
     from rag.retrieval.retriever import HybridRetriever
     from rag.setup.config import load_settings
     from rag.setup.wiring import build_embedder, retrieval_settings

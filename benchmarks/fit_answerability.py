@@ -22,7 +22,9 @@ from pathlib import Path
 
 from rag.checks.analysis import analyze
 from rag.checks.answerability import DEFAULT_MODEL, FEATURES, AnswerabilityModel, features, fit
-from rag.eval.metrics import contains_answer, is_own_document, load_questions
+from rag.eval.metrics import contains_answer
+from rag.eval.questions import load_questions
+from rag.eval.unanswerable import is_own_document
 from rag.setup import wiring
 from rag.setup.config import load_settings
 from rag.text.vietnamese import fold_diacritics

@@ -14,7 +14,7 @@ from pathlib import Path
 def main() -> None:
     import numpy as np
 
-    from rag.eval.metrics import load_questions
+    from rag.eval.questions import load_questions
     from rag.index import vector_index
     from rag.index.store import IndexStore
     from rag.setup.config import load_settings

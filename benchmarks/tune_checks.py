@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from rag.answer.assistant import Assistant
-from rag.eval.metrics import Report, WithoutAnswerSentence, WithoutOwnDocument, load_questions
+from rag.eval.metrics import Report
+from rag.eval.questions import load_questions
 from rag.eval.replay import RecordedGenerator
+from rag.eval.unanswerable import WithoutAnswerSentence, WithoutOwnDocument
 from rag.setup import wiring
 from rag.setup.config import load_settings
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from rag.answer.completion import LENGTH, STOP, CallState, Completion, exclusive
-from rag.answer.llama_cpu import EXTRA_BUFFERS, CpuPath, current_path, model_params_override
+from rag.answer.llama_cpu import CpuPath, current_path, model_params_override
 from rag.errors import ModelLoadError
 from rag.types import Message, Usage
 
@@ -88,9 +88,7 @@ class LlamaCppGenerator:
         self._n_threads = n_threads or os.cpu_count() or 1
         self._seed = seed
         self._ban_cjk = ban_cjk
-        if extra_buffers not in EXTRA_BUFFERS:
-            raise ModelLoadError(f"llm_extra_buffers = {extra_buffers!r}: use one of {', '.join(EXTRA_BUFFERS)}")
-        self._extra_buffers = extra_buffers
+        self._extra_buffers = extra_buffers  # auto | on | off, checked when settings are read (rag.setup.config)
         self.cpu_path: CpuPath | None = None  # decided on load
         self._cjk_ids = None  # numpy array of token ids that spell CJK characters, found on load
         self._llm = None

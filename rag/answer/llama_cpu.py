@@ -75,9 +75,10 @@ def has_amx_kernel(build: dict[str, str]) -> bool:
 
 
 def decide(setting: str, cpu_model: str, cpu_flags: set[str], build: dict[str, str]) -> CpuPath:
-    """Pick use_extra_bufts: 'on'/'off' as told, 'auto' off only where the AMX crash can happen."""
-    if setting not in EXTRA_BUFFERS:
-        raise ValueError(f"llm_extra_buffers = {setting!r}: use one of {', '.join(EXTRA_BUFFERS)}")
+    """Pick use_extra_bufts: 'on'/'off' as told, 'auto' off only where the AMX crash can happen.
+
+    setting is one of EXTRA_BUFFERS: rag.setup.config refuses any other value when settings are read.
+    """
     amx = any(f in cpu_flags for f in _AMX_FLAGS)
     if setting == "on":
         return CpuPath(cpu_model, amx, build, True, "llm_extra_buffers = on")

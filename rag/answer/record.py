@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rag.types import Answer
+from rag.types import Answer, Chunk, SentenceSupport, Timings
 
 # what the checks add to an answer that was otherwise kept as streamed: citation markers, a full stop
 _ONLY_MARKERS = re.compile(r"(\s*\[\d+\])*\s*[.!?…]?")
@@ -18,62 +18,56 @@ def answer_record(answer: Answer, record_id: str | None = None) -> dict[str, Any
         "id": record_id,
         "question": answer.question,
         "answer": answer.text,
-        "citations": [
-            {
-                "marker": c.marker,
-                "source": c.chunk.source,
-                "title": c.chunk.title,
-                "chunk_id": c.chunk.chunk_id,
-                "text": c.chunk.text,
-                "start": c.chunk.start,
-                "end": c.chunk.end,
-                "page": c.chunk.page,
-                "page_end": c.chunk.page_end,
-                "location": c.chunk.location,
-            }
-            for c in answer.citations
-        ],
+        "citations": [{"marker": c.marker} | chunk_record(c.chunk) for c in answer.citations],
         "invalid_markers": list(answer.invalid_markers),
         "retrieved": [
-            {
-                "rank": h.rank,
-                "source": h.chunk.source,
-                "title": h.chunk.title,
-                "chunk_id": h.chunk.chunk_id,
-                "text": h.chunk.text,
-                "start": h.chunk.start,
-                "end": h.chunk.end,
-                "page": h.chunk.page,
-                "page_end": h.chunk.page_end,
-                "location": h.chunk.location,
-                "score": round(h.score, 6),
-            }
-            for h in answer.retrieved
+            {"rank": h.rank} | chunk_record(h.chunk) | {"score": round(h.score, 6)} for h in answer.retrieved
         ],
-        "timings": {
-            "retrieve_ms": round(answer.timings.retrieve_ms, 1),
-            "first_token_ms": None
-            if answer.timings.first_token_ms is None
-            else round(answer.timings.first_token_ms, 1),
-            "total_ms": round(answer.timings.total_ms, 1),
-        },
+        "timings": timings_record(answer.timings),
         "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
         "outcome": answer.outcome,
         "short_answer": answer.short_answer,
         "refused": answer.refused,
         "refusal_reason": answer.refusal_reason,
         "read_as": answer.read_as,
-        "sentences": [
-            {
-                "text": s.text,
-                "cited": list(s.cited),
-                "supported_by": s.supported_by,
-                "score": s.score,
-                "status": s.status,
-                "span": list(s.span) if s.span is not None else None,
-            }
-            for s in answer.sentences
-        ],
+        "sentences": [sentence_record(s) for s in answer.sentences],
+    }
+
+
+def chunk_record(chunk: Chunk) -> dict[str, Any]:
+    """Where a cited or retrieved passage comes from, and its text: the same fields in both lists."""
+    return {
+        "source": chunk.source,
+        "title": chunk.title,
+        "chunk_id": chunk.chunk_id,
+        "text": chunk.text,
+        "start": chunk.start,
+        "end": chunk.end,
+        "page": chunk.page,
+        "page_end": chunk.page_end,
+        "location": chunk.location,
+    }
+
+
+def timings_record(timings: Timings) -> dict[str, float | None]:
+    """Milliseconds, to 0.1 ms; first_token_ms is None where the model was never asked."""
+    first = timings.first_token_ms
+    return {
+        "retrieve_ms": round(timings.retrieve_ms, 1),
+        "first_token_ms": None if first is None else round(first, 1),
+        "total_ms": round(timings.total_ms, 1),
+    }
+
+
+def sentence_record(sentence: SentenceSupport) -> dict[str, Any]:
+    """One answer sentence and what the checks found for it (span: where it sits in the supporting passage)."""
+    return {
+        "text": sentence.text,
+        "cited": list(sentence.cited),
+        "supported_by": sentence.supported_by,
+        "score": sentence.score,
+        "status": sentence.status,
+        "span": list(sentence.span) if sentence.span is not None else None,
     }
 
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from rag.ingest.pipeline import IngestProgress
+from rag.ingest.report import IngestProgress
 
 
 def format_progress(p: IngestProgress, *, width: int = 100, bar: bool = True) -> str:

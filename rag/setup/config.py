@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from rag.answer.llama_cpu import EXTRA_BUFFERS
 from rag.answer.settings import AnswerSettings
 from rag.checks.grounding import GroundingSettings
 from rag.errors import ConfigError
@@ -30,6 +31,9 @@ def _default_cache_dir() -> Path:
 
 # Each stage's settings object holds its defaults; the flat user-facing Settings reads them from there.
 _CHUNKS, _RETRIEVAL, _CHECKS, _ANSWER = ChunkSettings(), RetrievalSettings(), GroundingSettings(), AnswerSettings()
+
+# Settings with a fixed set of values: a bad value is refused here, when settings are read, and nowhere else.
+CHOICES: dict[str, tuple[str, ...]] = {"llm_extra_buffers": EXTRA_BUFFERS}
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,10 @@ class Settings:
     # 1: where the answerability model would refuse, ask and keep a supported answer
     verify_unanswerable: int = int(_CHECKS.verify_unanswerable)
 
+    def __post_init__(self) -> None:
+        for key in CHOICES:
+            _check_choice(key, getattr(self, key), "the settings")
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with the given fields changed; None values are ignored (unset CLI flags)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -151,6 +159,14 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
-        return str(value)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"setting {key}={value!r} from {origin} should be a {kind}") from e
+    return _check_choice(key, str(value), origin)
+
+
+def _check_choice(key: str, value: Any, origin: str) -> Any:
+    """The value, where the setting takes any; ConfigError naming the allowed values where it is not one of them."""
+    allowed = CHOICES.get(key)
+    if allowed is not None and value not in allowed:
+        raise ConfigError(f"setting {key}={value!r} from {origin}: use one of {', '.join(allowed)}")
+    return value

@@ -17,6 +17,7 @@ from rag.checks.answerability import AnswerabilityModel
 from rag.checks.grounding import GroundingSettings
 from rag.index.base import Store, StoreOptions, open_store
 from rag.index.embedding import Embedder, SentenceTransformerEmbedder
+from rag.ingest.files import FileLimits
 from rag.ingest.pipeline import IngestReport, ProgressFn, ingest
 from rag.retrieval.retriever import HybridRetriever, RetrievalSettings
 from rag.setup import models
@@ -122,14 +123,12 @@ def run_ingest(
         index=settings.index,
         embedder=embedder or build_embedder(settings),
         chunking=chunk_settings(settings),
+        store=settings.store,
+        store_options=store_options(settings),
+        limits=FileLimits(max_file_bytes=settings.max_file_mb * 2**20 if settings.max_file_mb > 0 else None),
         rebuild=rebuild,
         prune=prune,
         progress=progress,
-        ann_threshold=settings.ann_threshold,
-        nprobe=settings.nprobe,
-        max_file_bytes=settings.max_file_mb * 2**20 if settings.max_file_mb > 0 else None,
-        store=settings.store,
-        milvus_uri=settings.milvus_uri,
     )
 
 

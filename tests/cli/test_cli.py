@@ -520,3 +520,13 @@ def test_models_status_reports_the_llama_cpp_cpu_path(tmp_path: Path, monkeypatc
     monkeypatch.setenv("RAG_LLM_EXTRA_BUFFERS", "on")
     code, out, _ = run_cli("models", "status")
     assert out.splitlines()[-1].endswith("extra buffer types on (repacked weights): llm_extra_buffers = on")
+
+
+@pytest.mark.parametrize("argv", [("models", "status"), ("ask", "Thủ đô của Việt Nam là gì?")])
+def test_a_bad_llm_extra_buffers_is_one_clean_line(fakes: CliFakes, monkeypatch: pytest.MonkeyPatch, argv) -> None:  # noqa: ANN001
+    monkeypatch.setenv("RAG_LLM_EXTRA_BUFFERS", "maybe")
+    assert run_cli(*argv) == (
+        1,
+        "",
+        "rag: error: setting llm_extra_buffers='maybe' from RAG_LLM_EXTRA_BUFFERS: use one of auto, on, off\n",
+    )

@@ -335,10 +335,22 @@ def test_eval_delete_answer_sentence_keeps_the_article_but_not_its_answer(fakes:
 
 
 def test_without_answer_removes_only_the_sentences_holding_the_gold_answer() -> None:
-    from rag.eval.metrics import Question, without_answer
+    from rag.eval.questions import Question
+    from rag.eval.unanswerable import without_answer
     from rag.types import Chunk
 
     text = "Huế là cố đô. Kinh thành được xây năm 1805. Sông Hương chảy qua."
     chunk = Chunk("c", "hue.txt", "Huế", text, 0, len(text))
     kept = without_answer(chunk, Question("q", "Kinh thành xây năm nào?", ("1805",), "hue"))
     assert kept.text == "Huế là cố đô. Sông Hương chảy qua."
+
+
+def test_eval_unanswerable_hides_the_article_from_the_baseline_too(fakes: CliFakes) -> None:
+    build_index()
+    fakes.replies = ["Không tìm thấy thông tin này trong tài liệu.", "Tôi không biết."]
+    summary, [row] = evaluate("--unanswerable", "--limit", "1")
+    assistant_prompt, baseline_prompt = (p[-1].content for p in fakes.generators[0].prompts[:2])
+    # q1's own article (Hà Nội) is in neither prompt; BM25 finds Huế's ("của" is shared), the assistant both others
+    assert ["thủ đô của Việt Nam từ năm 1976" in p for p in (assistant_prompt, baseline_prompt)] == [False, False]
+    assert ["cố đô của triều Nguyễn" in p for p in (assistant_prompt, baseline_prompt)] == [True, True]
+    assert (row["baseline_answer"], summary["baseline_containment"]) == ("Tôi không biết.", 0.0)

@@ -11,16 +11,15 @@ import pytest
 
 from rag.errors import ConfigError
 from rag.eval.metrics import (
-    Question,
     Report,
     contains_answer,
     exact_match,
     first_hit_rank,
     is_hit,
-    load_questions,
     normalize,
     token_f1,
 )
+from rag.eval.questions import Question, load_questions
 from rag.types import Answer, Chunk, Citation, Hit, Timings, Usage
 
 
@@ -338,6 +337,6 @@ def test_numeric_doc_id_matches_its_exported_file(tmp_path: Path) -> None:
     ],
 )
 def test_check_class(model_right: bool, final_right: bool, outcome: str, expected: str) -> None:
-    from rag.eval.metrics import check_class
+    from rag.eval.check_classes import check_class
 
     assert check_class(model_right, final_right, outcome) == expected

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from rag.index.store import IndexStore
+from rag.ingest.files import FileLimits
 from rag.ingest.pipeline import ingest, remove
 from rag.text.chunking import ChunkSettings
 from tests.fakes import HashEmbedder
@@ -55,7 +56,7 @@ def test_file_over_the_size_limit_is_refused_without_reading_it(docs: Path, tmp_
     with big.open("wb") as handle:  # sparse: 200 MB on paper, nothing on disk
         handle.truncate(200 * 2**20)
     embedder = HashEmbedder()
-    report = _ingest([docs], tmp_path / "idx", embedder, max_file_bytes=100 * 2**20)
+    report = _ingest([docs], tmp_path / "idx", embedder, limits=FileLimits(max_file_bytes=100 * 2**20))
     assert report.failed == [
         (
             str(big),
@@ -71,16 +72,16 @@ def test_loader_crash_on_a_damaged_file_is_reported(
     docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A parser raising something unexpected (a damaged PDF can) costs that file only."""
-    import rag.ingest.pipeline
+    import rag.ingest.files
 
-    real_load_all = rag.ingest.pipeline.load_all
+    real_load_all = rag.ingest.files.load_all
 
     def load_all(path: Path, *, source: str | None = None):  # noqa: ANN202
         if path.name == "hue.md":
             raise ValueError("stream ended unexpectedly")
         return real_load_all(path, source=source)
 
-    monkeypatch.setattr(rag.ingest.pipeline, "load_all", load_all)
+    monkeypatch.setattr(rag.ingest.files, "load_all", load_all)
     report = _ingest([docs], tmp_path / "idx")
     hue = docs / "hue.md"
     assert report.failed == [
@@ -209,7 +210,9 @@ def test_large_text_file_is_streamed_with_offsets_into_the_whole_text(tmp_path: 
     big.write_text("Sông Hồng\r\n\r\n" + "".join(paragraph.format(n=n) for n in range(4000)), encoding="utf-8")
     embedder = _CheapEmbedder(dim=8)
     index = tmp_path / "idx"
-    report = _ingest([big.parent], index, embedder, stream_over_bytes=64 * 1024, segment_chars=50_000)
+    report = _ingest(
+        [big.parent], index, embedder, limits=FileLimits(stream_over_bytes=64 * 1024, segment_chars=50_000)
+    )
     assert (report.failed, report.added) == ([], [str(big)])
     whole = load(big).text
     chunks = IndexStore.load(index).chunks_of(str(big))
@@ -222,7 +225,7 @@ def test_large_text_file_is_streamed_with_offsets_into_the_whole_text(tmp_path: 
 
 
 def test_settled_file_is_not_rehashed(docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rag.ingest.pipeline
+    import rag.ingest.files
 
     old = time.time() - 60
     for name in GOOD:
@@ -230,8 +233,8 @@ def test_settled_file_is_not_rehashed(docs: Path, tmp_path: Path, monkeypatch: p
     index = tmp_path / "idx"
     _ingest([docs], index)
     hashed: list[Path] = []
-    real_sha = rag.ingest.pipeline.file_sha256
-    monkeypatch.setattr(rag.ingest.pipeline, "file_sha256", lambda p: hashed.append(p) or real_sha(p))
+    real_sha = rag.ingest.files.file_sha256
+    monkeypatch.setattr(rag.ingest.files, "file_sha256", lambda p: hashed.append(p) or real_sha(p))
     report = _ingest([docs], index)
     assert (report.unchanged, hashed) == (_good(docs), [])
     (docs / "hue.md").write_text("# Huế\n\nHuế có chùa Thiên Mụ.\n", encoding="utf-8")

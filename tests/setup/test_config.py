@@ -109,3 +109,26 @@ def test_invalid_toml(cwd: Path) -> None:
 def test_replace_ignores_none() -> None:
     settings = Settings().replace(k=None, index=Path("x"))
     assert (settings.k, settings.index) == (4, Path("x"))
+
+
+def test_a_bad_llm_extra_buffers_is_refused_when_settings_are_read(cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_LLM_EXTRA_BUFFERS", "maybe")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value) == "setting llm_extra_buffers='maybe' from RAG_LLM_EXTRA_BUFFERS: use one of auto, on, off"
+    monkeypatch.delenv("RAG_LLM_EXTRA_BUFFERS")
+    (cwd / "rag.toml").write_text('[rag]\nllm_extra_buffers = "ON"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"llm_extra_buffers='ON' from .*rag\.toml: use one of auto, on, off$"):
+        load_settings()
+    with pytest.raises(
+        ConfigError, match=r"^setting llm_extra_buffers='' from the settings: use one of auto, on, off$"
+    ):
+        Settings(llm_extra_buffers="")
+    with pytest.raises(ConfigError, match="from the settings: use one of auto, on, off"):
+        Settings().replace(llm_extra_buffers="yes")
+    (cwd / "rag.toml").unlink()
+    assert [load_settings(env={"RAG_LLM_EXTRA_BUFFERS": v}).llm_extra_buffers for v in ("auto", "on", "off")] == [
+        "auto",
+        "on",
+        "off",
+    ]
