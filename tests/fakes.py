@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.completion import LENGTH, STOP, CallState, Completion, exclusive
+from rag.errors import ModelLoadError
 from rag.index.store import IndexStore
 from rag.retrieval.retriever import DenseRetriever
 from rag.text.chunking import ChunkSettings, chunk_document, passage_text
@@ -65,12 +66,14 @@ class ScriptedGenerator:
     """Replays scripted replies piece by piece and records the prompts it received.
 
     A reply's tokens are its words: usage counts them, and a reply of max_tokens words or more
-    is cut there with finish_reason "length", as a real model stops at its token limit.
+    is cut there with finish_reason "length", as a real model stops at its token limit. With
+    n_ctx, a prompt of n_ctx words or more is refused as LlamaCppGenerator refuses it.
     """
 
-    def __init__(self, replies: Sequence[str], *, piece_chars: int = 3) -> None:
+    def __init__(self, replies: Sequence[str], *, piece_chars: int = 3, n_ctx: int | None = None) -> None:
         self._replies = list(replies)
         self._piece_chars = piece_chars
+        self._n_ctx = n_ctx
         self.prompts: list[list[Message]] = []
         self.completions: list[Completion] = []
 
@@ -83,11 +86,13 @@ class ScriptedGenerator:
 
     def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion:
         self.prompts.append(list(messages))
+        prompt_tokens = self.count_prompt_tokens(messages)
+        if self._n_ctx is not None and prompt_tokens >= self._n_ctx:
+            return Completion(_refusal(prompt_tokens, self._n_ctx))
         reply = self._replies.pop(0)
         words = reply.split()
         if len(words) >= max_tokens:
             reply = reply[: _word_end(reply, max_tokens)]
-        prompt_tokens = self.count_prompt_tokens(messages)
 
         def pieces(state: CallState) -> Iterator[str]:
             for i in range(0, len(reply), self._piece_chars):
@@ -100,6 +105,14 @@ class ScriptedGenerator:
         completion = Completion(pieces)
         self.completions.append(completion)
         return completion
+
+
+def _refusal(prompt_tokens: int, n_ctx: int):  # noqa: ANN202 - a Completion's produce function
+    def refuse(state: CallState) -> Iterator[str]:
+        raise ModelLoadError(f"prompt of {prompt_tokens} tokens fills the context of {n_ctx}: lower k or raise n_ctx")
+        yield ""  # a generator, raising on first read like the real model
+
+    return refuse
 
 
 def _word_end(text: str, n: int) -> int:

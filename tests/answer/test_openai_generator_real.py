@@ -1,25 +1,22 @@
 """The default GGUF behind llama-cpp-python's own server (a real OpenAI-compatible server) as the LLM.
 
-One contract for both generators: the same prompt gives the same text and the same prompt
-size in-process and over HTTP, and `rag ask` about corpus/ gives the same checked, cited answer.
+Beyond the contract each generator keeps (test_generator_contract.py): the same prompt gives the
+same text and the same prompt size in-process and over HTTP, and `rag ask` about corpus/ gives the
+same checked, cited answer. The server fixtures are in tests/answer/conftest.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from rag.answer.llama_server import LlamaServer
 from rag.answer.openai_generator import OpenAIGenerator
-from rag.setup import models
 from rag.types import Message
 from tests.conftest import CORPUS, model_cache_dir
 from tests.fakes import run_cli
-from tests.serving import free_port
 
 pytestmark = pytest.mark.models
 
@@ -28,18 +25,6 @@ MESSAGES = [
     Message("user", "Hà Nội là thủ đô của nước nào?"),
 ]
 QUESTION = "Ban Tuyên giáo Đảng ủy Khối đã mở bao nhiêu lớp bồi dưỡng đối tượng kết nạp Đảng?"
-
-
-@pytest.fixture(scope="module")
-def llama_server() -> Iterator[str]:
-    path = models.ensure_llm(model_cache_dir())
-    with LlamaServer(path, port=free_port(), n_ctx=4096) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def http_generator(llama_server: str) -> OpenAIGenerator:
-    return OpenAIGenerator(llama_server, vocab_gguf=models.llm_path(model_cache_dir()), timeout=300)
 
 
 def test_server_is_recognised_and_bans_cjk_by_logit_bias(http_generator: OpenAIGenerator, real_generator) -> None:  # noqa: ANN001

@@ -243,6 +243,20 @@ def test_invalid_json_and_unknown_routes(client: TestClient) -> None:
     assert error_of(client.post("/v1/retrieve", json={"query": "Huế", "k": 0}))[::2] == (400, "invalid_request")
 
 
+def test_embedding_inputs_are_checked_before_the_model_is_asked() -> None:
+    from rag.server.errors import ApiError
+    from rag.server.routes import MAX_EMBEDDING_INPUTS, embedding_texts
+    from rag.server.wire import EmbeddingsRequest
+
+    assert embedding_texts(EmbeddingsRequest(input="Hà Nội")) == ["Hà Nội"]
+    assert embedding_texts(EmbeddingsRequest(input=["Huế", "Đà Nẵng"])) == ["Huế", "Đà Nẵng"]
+    for bad, code in (([], "empty_input"), (["Huế", "  "], "empty_input"), (["x"] * 2049, "too_many_inputs")):
+        with pytest.raises(ApiError) as raised:
+            embedding_texts(EmbeddingsRequest(input=bad))
+        assert (raised.value.status, raised.value.code) == (400, code)
+    assert str(raised.value) == f"input has 2049 strings, the limit is {MAX_EMBEDDING_INPUTS}"
+
+
 def test_upload_over_the_limit_is_413_and_keeps_nothing(tmp_path: Path, service: Service) -> None:
     service.settings = service.settings.replace(max_upload_mb=1)
     client = TestClient(create_app(service))
