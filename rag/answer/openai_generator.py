@@ -346,7 +346,11 @@ def _read_events(url: str, lines: Iterator[str], max_tokens: int) -> Iterator[st
                 pieces += 1
                 yield text
     if not events and not done:
-        raise LlmServerError(f"LLM server {url} returned nothing (no completion events)")
+        # llama-cpp-python's server answers a prompt over its n_ctx with a 200 and then an empty stream
+        raise LlmServerError(
+            f"LLM server {url} ended the reply without any completion event, as servers do for a prompt "
+            "over their context size: lower k or prompt_chars, or start the server with a larger n_ctx"
+        )
     completion = usage.get("completion_tokens")
     if not isinstance(completion, int):
         completion = max_tokens if finish == "length" else -1

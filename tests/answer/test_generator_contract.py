@@ -37,13 +37,10 @@ FREED_WITHIN_S = 60.0  # the closed call asked for 2000 tokens: minutes on 2 cor
 class Case:
     generator: Any
     context_fix: str  # regex: the change that an over-long prompt's error names
-    context_gap: str = ""  # why this implementation does not keep that clause yet (the test is then a strict xfail)
 
 
 # llama-cpp-python's server fails a streamed request whose prompt is over its n_ctx after the 200 header: the
-# stream ends with no event, and OpenAIGenerator can only say "returned nothing". Fixing it is a change to
-# rag/answer/openai_generator.py (say what to lower when a stream ends with no event); strict, so it shows.
-HTTP_CONTEXT_GAP = "OpenAIGenerator reports an over-context prompt as 'returned nothing (no completion events)'"
+# stream ends with no event, and OpenAIGenerator says what to lower.
 
 
 @pytest.fixture(
@@ -58,7 +55,7 @@ def case(request: pytest.FixtureRequest) -> Case:
         return Case(ScriptedGenerator([REPLY] * 16, n_ctx=4096), r"lower k or raise n_ctx")
     if request.param == "llama-cpp":
         return Case(request.getfixturevalue("real_generator"), r"lower k or raise n_ctx")
-    return Case(request.getfixturevalue("http_generator"), r"lower k|n_ctx|context", HTTP_CONTEXT_GAP)
+    return Case(request.getfixturevalue("http_generator"), r"lower k or prompt_chars, or start the server with a larger n_ctx")
 
 
 def test_streamed_pieces_join_to_the_text_of_the_same_call_made_again(case: Case) -> None:
@@ -105,9 +102,7 @@ def test_closing_a_stream_frees_the_model_for_the_next_call(case: Case) -> None:
     assert after == [reference]  # answered, and as before: the closed call left nothing behind
 
 
-def test_a_prompt_over_the_context_is_a_rag_error_naming_the_fix(case: Case, request: pytest.FixtureRequest) -> None:
-    if case.context_gap:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=case.context_gap))
+def test_a_prompt_over_the_context_is_a_rag_error_naming_the_fix(case: Case) -> None:
     with pytest.raises(RagError, match=case.context_fix):
         case.generator.stream(TOO_LONG, max_tokens=16).text()
     assert "Hà Nội" in case.generator.stream(CAPITAL, max_tokens=32).text()  # and the generator still answers

@@ -123,7 +123,10 @@ def test_a_server_that_returns_nothing(scripted: tuple[str, type[Scripted]]) -> 
     handler.status, handler.body = 200, b""
     with pytest.raises(LlmServerError) as caught:
         list(OpenAIGenerator(url, timeout=5).stream(MESSAGES))
-    assert str(caught.value) == f"LLM server {url}/chat/completions returned nothing (no completion events)"
+    assert str(caught.value) == (
+        f"LLM server {url}/chat/completions ended the reply without any completion event, as servers do for a "
+        "prompt over their context size: lower k or prompt_chars, or start the server with a larger n_ctx"
+    )
 
 
 def test_a_server_that_never_answers_times_out() -> None:
