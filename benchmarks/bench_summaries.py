@@ -1,9 +1,9 @@
-"""Summary quality and speed on 10 Vietnamese documents with hand-written key facts.
+"""Summary quality and speed on 12 Vietnamese documents with hand-written key facts.
 
-For each document of benchmarks/data/summaries/facts.json (the five of corpus/ and five viwiki
-articles, one of them 28 KB) the document is chunked as `rag ingest` does and summarised by
-rag.answer.summarize with the real default models; printed per document and per split
-(tune / test) and overall:
+For each document of benchmarks/data/summaries/facts.json (the five of corpus/ and seven viwiki
+articles, three of them 28-34 KB; the half of split "tune" used for tuning) the document is
+chunked as `rag ingest` does and summarised by rag.answer.summarize with the real default
+models; printed per document and per split (tune / test) and overall:
 
 * recall: share of the key facts found in the summary (matching rule in facts.json);
 * length: summary words (markers left out) / document words, and sentences;
