@@ -24,7 +24,7 @@ from rag.answer.summary_units import Unit, content_words, fact_keys, sentence_un
 from rag.checks.grounding import ANSWERED, GroundingSettings
 from rag.checks.support import check_answer, with_marker
 from rag.text.chunking import passage_text
-from rag.text.vietnamese import nfc, reads_vietnamese
+from rag.text.vietnamese import fold_diacritics, nfc, reads_vietnamese
 from rag.types import Answer, Chunk, Hit, SentenceSupport, Timings, Usage
 
 if TYPE_CHECKING:
@@ -116,13 +116,17 @@ class _Picks:
         self.used += self.length(unit)
 
 
+_WORD_BREAK = re.compile(r"[\W_]+")
+
+
 def _subjects(units: Sequence[Unit]) -> dict[str, str]:
-    """Each document's subject: the name most of its units state ("p:tam điệp"), when at least 3 do."""
+    """Each document's subject: the name in its title that most of its units state ("p:tam điệp"), if 3 do."""
     counts: dict[str, dict[str, int]] = {}
     for unit in units:
         per = counts.setdefault(unit.source, {})
+        title = " " + " ".join(_WORD_BREAK.split(fold_diacritics(unit.title).lower())) + " "
         for key in unit.facts:
-            if key.startswith("p:"):
+            if key.startswith("p:") and f" {fold_diacritics(key[2:])} " in title:
                 per[key] = per.get(key, 0) + 1
     best = {source: max(per.items(), key=lambda kv: (kv[1], kv[0])) for source, per in counts.items() if per}
     return {source: key for source, (key, n) in best.items() if n >= 3}
@@ -189,7 +193,11 @@ def select_units(
 
 def budget(chunks: Sequence[Chunk], settings: SummarySettings, max_tokens: int | None = None) -> int:
     """Words the summary may use: a share of the document, within [min_words, max_words] (and max_tokens)."""
-    words = sum(len(c.text.split()) for c in {c.chunk_id: c for c in chunks}.values())
+    words, ends = 0, {}  # the documents' words: the text two overlapping chunks share is counted once
+    for chunk in sorted({c.chunk_id: c for c in chunks}.values(), key=lambda c: (c.source, c.start)):
+        seen = ends.get(chunk.source, chunk.start)
+        words += len(chunk.text[max(0, seen - chunk.start) :].split())
+        ends[chunk.source] = max(seen, chunk.end)
     limit = max(settings.min_words, min(settings.max_words, int(settings.share * words)))
     if max_tokens:
         limit = min(limit, int(max_tokens / 1.5))  # about 1.5 model tokens per Vietnamese syllable
