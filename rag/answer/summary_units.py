@@ -137,7 +137,9 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40) -> list[Uni
                 facts = frozenset(fact_keys(piece))
                 # a line without a full stop is a list item, unless it is long enough to be cut into clauses
                 full = sentence.rstrip().endswith((".", "!", "?", "…")) or len(sentence.split()) > long_words
-                units.append(Unit(piece, marker, len(units), facts, words, praise, lead, full, chunk.source, chunk.title))
+                units.append(
+                    Unit(piece, marker, len(units), facts, words, praise, lead, full, chunk.source, chunk.title)
+                )
     return units
 
 
