@@ -184,3 +184,17 @@ def test_a_long_document_summarised_in_parts_gives_each_part_its_share_of_senten
     assert [u.position for u in select_units(units, budget_words=200, settings=one_part, lead=False)] == [0, 1, 2, 3]
     # two parts, two sentences each; sentence 4 starts before the half-way word, so it is part one's (full)
     assert [u.position for u in select_units(units, budget_words=200, settings=in_parts, lead=False)] == [0, 1, 5, 7]
+
+
+def test_people_weigh_like_numbers_and_the_subject_is_a_name_of_the_title() -> None:
+    from rag.answer.summarize import _subjects
+    from rag.answer.summary_units import weight
+
+    assert (weight("p:vũ đức nam"), weight("p:trần hồng hà"), weight("p:ban thường"), weight("n:386")) == (3, 3, 2, 3)
+    text = (
+        "Tam Điệp là thành phố của tỉnh Ninh Bình từ năm 2015.\nPhó Bí thư Nguyễn Văn A thăm Tam Điệp năm 2016.\n"
+        "Tam Điệp có 8 hồ nước lớn nhỏ khác nhau.\nPhó Bí thư dự lễ khánh thành cầu mới năm 2017.\n"
+        "Phó Bí thư trao 5 lá cờ thi đua cho các phường.\nPhó Bí thư họp với 12 doanh nghiệp của khu công nghiệp."
+    )
+    units = candidate_units([_chunk(text, source="tam-diep.txt", title="tam-diep")])
+    assert _subjects(units) == {"tam-diep.txt": "p:tam điệp"}  # "Phó Bí" (4 units) is more frequent, not in the title
