@@ -1,9 +1,9 @@
-"""Summary quality and speed on 10 Vietnamese documents with hand-written key facts.
+"""Summary quality and speed on 12 Vietnamese documents with hand-written key facts.
 
-For each document of benchmarks/data/summaries/facts.json (the five of corpus/ and five viwiki
-articles, one of them 28 KB) the document is chunked as `rag ingest` does and summarised by
-rag.answer.summarize with the real default models; printed per document and per split
-(tune / test) and overall:
+For each document of benchmarks/data/summaries/facts.json (the five of corpus/ and seven viwiki
+articles, three of them 28-34 KB; the half of split "tune" used for tuning) the document is
+chunked as `rag ingest` does and summarised by rag.answer.summarize with the real default
+models; printed per document and per split (tune / test) and overall:
 
 * recall: share of the key facts found in the summary (matching rule in facts.json);
 * length: summary words (markers left out) / document words, and sentences;
@@ -87,6 +87,27 @@ def measure(doc: dict, answer, seconds: float, document_words: int, hits: list[H
     }
 
 
+def print_groups(rows: list[dict]) -> None:
+    """The tune, test and overall lines."""
+    for name, group in (
+        ("tune", [r for r in rows if r["split"] == "tune"]),
+        ("test", [r for r in rows if r["split"] == "test"]),
+        ("all", rows),
+    ):
+        if group:
+            print(
+                f"{name:<5} n={len(group)}  recall {statistics.mean(r['recall'] for r in group):.3f}  "
+                f"length max {max(r['length'] for r in group):.3f}  "
+                f"sentences max {max(r['sentences'] for r in group)}  "
+                f"overlap max {max(r['max_overlap'] for r in group):.2f}  "
+                f"cited {statistics.mean(r['cited'] for r in group):.3f}  "
+                f"supported {statistics.mean(r['supported'] for r in group):.3f}  "
+                f"vietnamese {sum(r['vietnamese'] for r in group)}/{len(group)}  "
+                f"seconds mean {statistics.mean(r['seconds'] for r in group):.1f} "
+                f"max {max(r['seconds'] for r in group):.1f}"
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--compress", action="store_true", help="the model shortens sentences over 25 words")
@@ -131,23 +152,7 @@ def main() -> int:
         )
         if row["facts_missed"]:
             print(f"{'':<28} missed: {'; '.join(row['facts_missed'])}", flush=True)
-    for name, group in (
-        ("tune", [r for r in rows if r["split"] == "tune"]),
-        ("test", [r for r in rows if r["split"] == "test"]),
-        ("all", rows),
-    ):
-        if group:
-            print(
-                f"{name:<5} n={len(group)}  recall {statistics.mean(r['recall'] for r in group):.3f}  "
-                f"length max {max(r['length'] for r in group):.3f}  "
-                f"sentences max {max(r['sentences'] for r in group)}  "
-                f"overlap max {max(r['max_overlap'] for r in group):.2f}  "
-                f"cited {statistics.mean(r['cited'] for r in group):.3f}  "
-                f"supported {statistics.mean(r['supported'] for r in group):.3f}  "
-                f"vietnamese {sum(r['vietnamese'] for r in group)}/{len(group)}  "
-                f"seconds mean {statistics.mean(r['seconds'] for r in group):.1f} "
-                f"max {max(r['seconds'] for r in group):.1f}"
-            )
+    print_groups(rows)
     if args.json:
         with args.json.open("w", encoding="utf-8") as out:
             for row in rows:

@@ -163,3 +163,38 @@ def test_max_tokens_bounds_the_summary_length() -> None:
     answer = collect(summarizer.stream([_chunk(REPORT)], topic="Báo cáo", asked="Báo cáo", max_tokens=60))
     # 60 tokens ~ 40 words: the lead (28 words) leaves 12, and the shortest other sentence has 15
     assert [s.text.split()[0] for s in answer.sentences] == ["Báo"]
+
+
+def test_a_long_document_summarised_in_parts_gives_each_part_its_share_of_sentences() -> None:
+    first = [  # part one: two figures a sentence
+        "Huyện mở 21 trường tiểu học cho 3.400 học sinh vùng cao.",
+        "Bệnh viện huyện nhận 250 giường bệnh và 18 bác sĩ trẻ.",
+        "Nông dân trồng 900 héc-ta lúa nếp thu về 5.200 tấn thóc.",
+        "Công ty điện kéo 64 km đường dây tới 12 bản làng xa xôi.",
+    ]
+    second = [  # part two: one figure a sentence
+        "Con đê ven sông Đáy được đắp lại bằng đá hộc năm 1999.",
+        "Chợ phiên mỗi sáng chủ nhật họp dưới 7 gốc đa cổ thụ.",
+        "Đền thờ Thánh Gióng trên núi Sóc có cổng tam quan cổ kính rêu phong.",
+        "Lễ hội đua thuyền rồng mùa xuân thu hút 30 đội chèo.",
+    ]
+    units = candidate_units([_chunk(" ".join(first) + "\n" + " ".join(second))])
+    one_part = replace(EXTRACTIVE, max_sentences=4)
+    in_parts = replace(one_part, part_words=sum(u.words for u in units) // 2)
+    assert [u.position for u in select_units(units, budget_words=200, settings=one_part, lead=False)] == [0, 1, 2, 3]
+    # two parts, two sentences each; sentence 4 starts before the half-way word, so it is part one's (full)
+    assert [u.position for u in select_units(units, budget_words=200, settings=in_parts, lead=False)] == [0, 1, 5, 7]
+
+
+def test_people_weigh_like_numbers_and_the_subject_is_a_name_of_the_title() -> None:
+    from rag.answer.summarize import _subjects
+    from rag.answer.summary_units import weight
+
+    assert (weight("p:vũ đức nam"), weight("p:trần hồng hà"), weight("p:ban thường"), weight("n:386")) == (3, 3, 2, 3)
+    text = (
+        "Tam Điệp là thành phố của tỉnh Ninh Bình từ năm 2015.\nPhó Bí thư Nguyễn Văn A thăm Tam Điệp năm 2016.\n"
+        "Tam Điệp có 8 hồ nước lớn nhỏ khác nhau.\nPhó Bí thư dự lễ khánh thành cầu mới năm 2017.\n"
+        "Phó Bí thư trao 5 lá cờ thi đua cho các phường.\nPhó Bí thư họp với 12 doanh nghiệp của khu công nghiệp."
+    )
+    units = candidate_units([_chunk(text, source="tam-diep.txt", title="tam-diep")])
+    assert _subjects(units) == {"tam-diep.txt": "p:tam điệp"}  # "Phó Bí" (4 units) is more frequent, not in the title

@@ -97,7 +97,7 @@ def test_an_upload_under_a_taken_name_is_indexed_beside_the_first(settings: Sett
 
 
 def test_a_tab_stopped_mid_answer_frees_the_model_at_once(settings: Settings) -> None:
-    from rag.ui.app import _run
+    from rag.ui.actions import _run
     from rag.ui.render import Turn
 
     long_reply = " ".join(f"Điều thứ {n} về thủ đô Hà Nội [1]." for n in range(60))

@@ -237,3 +237,54 @@ def test_markup_in_a_document_shows_as_text_and_runs_no_script(server, tmp_path:
         assert page.evaluate("() => document.querySelectorAll('img[src=\"x\"]').length") == 0
         assert dialogs == []
         browser.close()
+
+
+TOPIC = "bồi dưỡng lý luận chính trị"
+WATCH_CURSOR = """() => {
+    window.__sawCursor = false;
+    const chat = document.querySelector('#rag-chat');
+    new MutationObserver(() => { if (chat.innerText.includes('▌')) window.__sawCursor = true; })
+        .observe(chat, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_a_topic_summary_streams_then_cites_each_fact_to_its_own_document(server, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, _ = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.wait_for_selector("#rag-question textarea", timeout=60_000)
+        page.get_by_text("Tài liệu", exact=True).click()
+        page.fill("#rag-topic textarea", TOPIC)
+        page.evaluate(WATCH_CURSOR)
+        page.click("#rag-summarize-topic")
+        page.wait_for_function(
+            f"() => document.querySelector('#rag-chat').innerText.includes('Tóm tắt chủ đề: {TOPIC}')",
+            timeout=60_000,
+        )
+        page.wait_for_function(
+            "() => document.querySelectorAll('#rag-chat a.rag-cite[href^=\"#src-0-\"]').length > 1"
+            " && !document.querySelector('#rag-chat').innerText.includes('▌')",
+            timeout=180_000,
+        )
+        assert page.evaluate("() => window.__sawCursor") is True  # streamed first, then replaced by the checked text
+        text = page.inner_text("#rag-chat")
+        assert "386 học viên" in text  # a figure of the 2021 report
+        assert "Trần Hồng Hà" in text  # a name of the 2016 report
+        opened = set()
+        for link in page.query_selector_all("#rag-chat a.rag-cite"):  # every citation opens its passage
+            anchor = link.get_attribute("href")[1:]
+            link.click()
+            page.wait_for_selector(f"#{anchor}.rag-active", timeout=10_000)
+            card = page.inner_text(f"#{anchor}")
+            opened |= {
+                name
+                for name in ("tuyen-giao-dang-uy-khoi-tinh-2021.txt", "tuyen-giao-khoi-trung-uong-2016.txt")
+                if name in card
+            }
+        assert opened == {"tuyen-giao-dang-uy-khoi-tinh-2021.txt", "tuyen-giao-khoi-trung-uong-2016.txt"}
+        page.screenshot(path=str(tmp_path / "topic-summary.png"), full_page=True)
+        browser.close()

@@ -1,0 +1,161 @@
+"""What a summary is made of: the sentences (or clauses) of the passages, and the facts each one states.
+
+A fact is a comparison key -- a number, a date, a document reference (Nghị quyết, Chỉ thị,
+Điều …), a congress or term in roman numerals, a name -- so two sentences stating the same
+figure are seen to repeat each other, in one document or across several (rag.answer.summarize).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.checks.claims import claim_terms, names, tokens
+from rag.text.vietnamese import fold_diacritics, passage_sentences, without_cjk
+from rag.types import Chunk
+
+WEIGHT_NUMBER, WEIGHT_DOCUMENT, WEIGHT_NAME = 3.0, 3.0, 2.0
+WEIGHT_PERSON = 3.0  # who spoke, who led: a person's name is a key fact, like a number (tune recall unchanged)
+# the family names most Vietnamese carry: a name of 2-4 syllables opening with one is a person's
+_SURNAMES = frozenset(
+    "nguyễn trần lê phạm hoàng huỳnh phan vũ võ đặng bùi đỗ hồ ngô dương lý đinh đoàn trương lương mai".split()
+)
+
+# Vietnamese legal and party documents: "Nghị quyết số 35-NQ/TW", "Chỉ thị 05-CT/TW", "Điều 5".
+_DOCUMENT = re.compile(
+    r"\b(?:Nghị quyết|Nghị định|Chỉ thị|Kết luận|Kế hoạch|Quyết định|Thông tư|Luật|Điều|Khoản|Hiến pháp|Quy chế"
+    r"|Quy định)"
+    r"(?:\s+số)?\s+(\d[\w/.\-]*|[A-ZĐ][\w/.\-]*)"
+)
+# A date is one fact, not three numbers: "20/12/2016", "ngày 2 tháng 9 năm 1945", "tháng 3/1947", "năm 1808".
+_DATE = re.compile(
+    r"\b(?:(?:ngày\s+)?\d{1,2}\s+tháng\s+\d{1,2}(?:\s+năm\s+\d{3,4})?|(?:tháng\s+)\d{1,2}(?:\s+năm\s+|/)\d{3,4}"
+    r"|\d{1,2}/\d{1,2}(?:/\d{2,4})?|năm\s+\d{3,4})\b",
+    re.IGNORECASE,
+)
+_ROMAN = re.compile(r"\b[IVXLC]{2,}\b")  # "Đại hội XII", "khóa XV": the congress or term is a fact
+# What a report says about itself rather than what it did: no fact, whatever its length.
+_PRAISE = (
+    "khá toàn diện",
+    "nêu bật",
+    "ngày càng",
+    "tiếp tục được",
+    "đánh giá cao",
+    "biểu dương",
+    "góp phần",
+    "nhìn chung",
+    "có hiệu quả",
+    "thiết thực",
+    "kết quả đạt được",
+)
+_LIST_MARKER = re.compile(r"^(?:\d{1,2}|[IVX]{1,4}|[a-zđ])[.)]\s+")
+_HEADING = re.compile(r"^\s*(?:#|=)")
+_CLAUSE_BREAK = re.compile(r"[;:]\s+")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A sentence or clause of passage [marker], with the facts it states."""
+
+    text: str
+    marker: int
+    position: int  # order in the passages as given (document order)
+    facts: frozenset[str]
+    words: int
+    praise: int = 0
+    lead: bool = False  # the document's first sentence: what the document is
+    sentence: bool = True  # ends like a sentence in the document (not a list item or a heading-like line)
+    source: str = ""  # the document it comes from
+    title: str = ""  # that document's title
+
+
+def fact_keys(text: str) -> set[str]:
+    """The facts a sentence states, as comparison keys: numbers, document references, roman numerals, names."""
+    dates = [m.group(0) for m in _DATE.finditer(text)]
+    keys = {"t:" + "/".join(re.findall(r"\d+", d)) for d in dates}
+    keys |= {f"n:{t}" for t in tokens(_DATE.sub(" ", text)) if t.isdigit()}
+    keys |= {f"d:{m.group(0).split()[0].lower()}:{m.group(1).lower()}" for m in _DOCUMENT.finditer(text)}
+    keys |= {f"r:{m.group(0)}" for m in _ROMAN.finditer(text)}
+    # "Phạm Bình Minh, Ủy viên …" opens a sentence: its first word is part of the name here
+    keys |= {"p:" + " ".join(name) for name in names(f"x {text}")}
+    return keys
+
+
+def weight(key: str) -> float:
+    """How much a fact of this kind counts: numbers, dates, document references and people above other names."""
+    if key.startswith("p:"):
+        syllables = key[2:].split()
+        return WEIGHT_PERSON if syllables[0] in _SURNAMES and 2 <= len(syllables) <= 4 else WEIGHT_NAME
+    return {"n": WEIGHT_NUMBER, "t": WEIGHT_NUMBER, "d": WEIGHT_DOCUMENT}.get(key[0], WEIGHT_NAME)
+
+
+def content_words(text: str, *, fold: bool = False) -> set[str]:
+    """Content syllables (function words left out): what two sentences must share to repeat each other.
+
+    fold: compared without diacritics (a topic typed without them)."""
+    words = claim_terms(text).weights
+    return {fold_diacritics(t) for t in words} if fold else set(words)
+
+
+def word_overlap(a: str, b: str) -> float:
+    """Share of the shorter sentence's content words that the other one has too, 0..1."""
+    wa, wb = content_words(a), content_words(b)
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / min(len(wa), len(wb))
+
+
+def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40) -> list[Unit]:
+    """Every sentence of the passages worth a summary line; long sentences as their clauses.
+
+    Headings, title lines, short fragments and repeats (chunks overlap) are left out; CJK
+    glosses are removed (a summary must read as Vietnamese).
+    """
+    units: list[Unit] = []
+    seen: set[str] = set()
+    lead_taken: set[str] = set()
+    for marker, chunk in enumerate(chunks, start=1):
+        text = chunk.text
+        for start, end in passage_sentences(text):
+            sentence = text[start:end]
+            if _HEADING.match(sentence) or sentence.strip() == chunk.title.strip():
+                continue
+            for piece in _pieces(sentence, long_words):
+                piece = without_cjk(_LIST_MARKER.sub("", piece)).strip()
+                words = len(piece.split())
+                key = " ".join(tokens(piece))
+                if words < 6 or key in seen:
+                    continue
+                seen.add(key)
+                ended = piece.endswith((".", "!", "?", "…"))
+                lead = chunk.source not in lead_taken and ended and words >= 8
+                if lead:
+                    lead_taken.add(chunk.source)
+                lowered = piece.lower()
+                praise = sum(1 for p in _PRAISE if p in lowered)
+                facts = frozenset(fact_keys(piece))
+                # a line without a full stop is a list item, unless it is long enough to be cut into clauses
+                full = sentence.rstrip().endswith((".", "!", "?", "…")) or len(sentence.split()) > long_words
+                units.append(
+                    Unit(piece, marker, len(units), facts, words, praise, lead, full, chunk.source, chunk.title)
+                )
+    return units
+
+
+def _pieces(sentence: str, long_words: int) -> list[str]:
+    """The sentence, or its clauses at ';' and ':' when it is long (each clause made a sentence)."""
+    if len(sentence.split()) <= long_words:
+        return [sentence]
+    parts = [p.strip(" ;:") for p in _CLAUSE_BREAK.split(sentence)]
+    merged: list[str] = []
+    for part in parts:
+        if merged and len(part.split()) < 6:  # "Ca dao:" or a short tail belongs to its neighbour
+            merged[-1] = f"{merged[-1]}; {part}"
+        elif part:
+            merged.append(part)
+    out = []
+    for part in merged:
+        part = part[0].upper() + part[1:]
+        out.append(part if part.endswith((".", "!", "?", "…")) else part.rstrip(",") + ".")
+    return out
