@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import rag.index.lexical  # noqa: E402
 from rag.eval.metrics import Question, load_questions  # noqa: E402
+from rag.index.faiss.store import IndexStore  # noqa: E402
 from rag.index.lexical import QUESTION_PHRASES, LexicalIndex  # noqa: E402
-from rag.index.store import IndexStore  # noqa: E402
 from rag.text.vietnamese import fold_diacritics, has_diacritics  # noqa: E402
 
 

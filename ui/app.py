@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rag.ui.backend import Backend, vietnamese_error
-from rag.ui.render import CSS, JS, Turn, answer_html, error_html, final_answer_html, sources_html
-
 from rag.errors import ConfigError, RagError
 from rag.ingest.pipeline import IngestProgress
 from rag.setup.config import Settings
 from rag.types import Answer
+from rag.ui.backend import Backend, vietnamese_error
+from rag.ui.render import CSS, JS, Turn, answer_html, error_html, final_answer_html, sources_html
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +253,7 @@ def launch(
     auth: tuple[str, str] | None = None,
 ) -> None:
     """Load the models, build the index from the corpus if there is none, then serve the page."""
-    from rag.index.store import IndexStore
+    from rag.index.faiss.store import IndexStore
 
     backend = Backend(settings)
     if not IndexStore.exists(settings.index) and settings.corpus.is_dir():

@@ -18,7 +18,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
     from rag.eval.baseline import NaiveBaseline
     from rag.eval.metrics import Report, WithoutAnswerSentence, WithoutOwnDocument, checks_table, load_questions
     from rag.eval.replay import RecordedGenerator
-    from rag.index.store import require_index
+    from rag.index.files import require_index
     from rag.retrieval.retriever import HybridRetriever, RetrievalSettings
     from rag.setup.wiring import build_assistant, build_embedder, build_generator, open_index
 

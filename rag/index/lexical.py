@@ -16,6 +16,7 @@ BM25 weights are recomputed (vectorised) on the first search after a change.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -154,6 +155,23 @@ class LexicalIndex:
         for f in self._fields.values():
             f.remove(chunk_id)
         self._restorer = None
+
+    def row_ids(self) -> list[int]:
+        return list(self._fields["exact"].rows)
+
+    def params(self) -> dict[str, float]:
+        return {"k1": self.k1, "b": self.b, "bigram_weight": self.bigram_weight, "folded_weight": self.folded_weight}
+
+    def field_rows(self, name: str, ids: list[int]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """(vocabulary in term-id order, term ids, counts, terms per row) of one field's rows of ids, in that order."""
+        import numpy as np
+
+        f = self._fields[name]
+        rows = [f.rows[i] for i in ids]
+        terms = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int32)
+        counts = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, np.float32)
+        lengths = np.array([len(r[0]) for r in rows], dtype=np.int64)
+        return list(f.vocab), terms, counts, lengths
 
     def field_weights(self, query: str) -> dict[str, float]:
         return field_weights(query, bigram_weight=self.bigram_weight, folded_weight=self.folded_weight)
@@ -316,7 +334,22 @@ def restorer(df: dict[str, int]) -> _Restorer:
     """A diacritics restorer from the collection's document frequencies of exact syllables and pairs."""
     counts = Counter(df)
     counts.update(_question_counts())
-    return _Restorer(dict(counts))
+    unigrams: dict[str, list[tuple[str, int]]] = {}
+    pairs = {}
+    for term, count in counts.items():
+        if "_" in term:
+            pairs[term] = count
+        else:
+            unigrams.setdefault(fold_diacritics(term), []).append((term, count))
+    for options in unigrams.values():
+        options.sort(key=lambda x: -x[1])
+        del options[8:]
+    return _Restorer(unigrams.get, lambda pair: pairs.get(pair, 0))
+
+
+def question_prior(term: str) -> int:
+    """What the restorer adds to a syllable's or pair's count for QUESTION_PHRASES (0 for most terms)."""
+    return _question_counts().get(term, 0)
 
 
 def field_terms(text: str) -> dict[str, list[str]]:
@@ -329,6 +362,7 @@ def _field_terms(tokens: list[str]) -> dict[str, list[str]]:
     return {"exact": tokens, "exact_bigram": bigrams(tokens), "folded": folded, "folded_bigram": bigrams(folded)}
 
 
+@functools.cache
 def _question_counts() -> Counter[str]:
     """The restorer's extra counts for QUESTION_PHRASES: their syllable pairs and interrogative syllables."""
     counts: Counter[str] = Counter({word: QUESTION_PRIOR for word in INTERROGATIVES})
@@ -339,26 +373,22 @@ def _question_counts() -> Counter[str]:
 
 
 class _Restorer:
-    """Viterbi over accented candidates of each unaccented syllable, scored by collection bigrams."""
+    """Viterbi over accented candidates of each unaccented syllable, scored by collection bigrams.
 
-    def __init__(self, df: dict[str, int]) -> None:
-        self._unigrams: dict[str, list[tuple[str, int]]] = {}
-        self._bigram = {}
-        for term, count in df.items():
-            if "_" in term:
-                self._bigram[term] = count
-            else:
-                self._unigrams.setdefault(fold_diacritics(term), []).append((term, count))
-        for options in self._unigrams.values():
-            options.sort(key=lambda x: -x[1])
-            del options[8:]
+    candidates(folded syllable) gives up to 8 (spelling, count), most frequent first, or None;
+    pair("a_b") the count of a syllable pair.
+    """
+
+    def __init__(self, candidates: Callable[[str], list[tuple[str, int]] | None], pair: Callable[[str], int]) -> None:
+        self._candidates = candidates
+        self._pair = pair
 
     def restore(self, query: str) -> str:
         pieces = re.split(r"(\w+)", nfc(query))
         words = [p for i, p in enumerate(pieces) if i % 2 == 1]
         if not words:
             return query
-        lattice = [self._unigrams.get(w.lower(), [(w.lower(), 1)]) for w in words]
+        lattice = [self._candidates(w.lower()) or [(w.lower(), 1)] for w in words]
         # best[i][cand] = (score, back-pointer)
         best: list[dict[str, tuple[float, str | None]]] = [{c: (math.log(n + 1), None) for c, n in lattice[0]}]
         for i in range(1, len(words)):
@@ -366,7 +396,7 @@ class _Restorer:
             for cand, n in lattice[i]:
                 options = []
                 for prev, (score, _) in best[-1].items():
-                    pair = self._bigram.get(f"{prev}_{cand}", 0)
+                    pair = self._pair(f"{prev}_{cand}")
                     options.append((score + 3.0 * math.log(pair + 1) + math.log(n + 1), prev))
                 column[cand] = max(options)
             best.append(column)

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from rag.errors import LoaderError
 from rag.index.base import Store, StoreOptions, closing, index_exists, new_store, open_store, store_kind
-from rag.index.store import require_index, writer_lock
-from rag.index.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
+from rag.index.faiss.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
+from rag.index.files import require_index, writer_lock
 from rag.ingest.discovery import discover
 from rag.ingest.journal import JournalEntry, ResumeJournal
 from rag.text.chunking import ChunkSettings, chunk_document, document_key, passage_text

@@ -16,7 +16,7 @@ from typing import Any
 from rag.answer.settings import AnswerSettings
 from rag.checks.grounding import GroundingSettings
 from rag.errors import ConfigError
-from rag.index.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
+from rag.index.faiss.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
 from rag.retrieval.retriever import RetrievalSettings
 from rag.text.chunking import ChunkSettings
 

@@ -39,14 +39,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import IndexCorruptError, IndexMismatchError, StoreUnavailableError
-from rag.index import segment_io
+from rag.index import files
 from rag.index.base import MANIFEST, DocumentRecord, check_vectors
+from rag.index.faiss.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE, default_nlist
+from rag.index.files import require_index
 from rag.index.lexical import FIELDS, bm25_idf, field_terms, field_weights, restorer, sentence_coverage
 from rag.index.milvus import connection
 from rag.index.milvus import rows as layout
 from rag.index.milvus.catalog import Catalog
-from rag.index.store import require_index
-from rag.index.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE, default_nlist
 from rag.text.chunking import passage_text
 from rag.text.vietnamese import has_diacritics
 from rag.types import Chunk, Document
@@ -109,7 +109,7 @@ class MilvusStore:
     ) -> MilvusStore:
         path = Path(path)
         require_index(path)
-        manifest = segment_io.read_json(path / MANIFEST)
+        manifest = files.read_json(path / MANIFEST)
         if manifest.get("store") != "milvus" or manifest.get("format_version") != FORMAT_VERSION:
             raise IndexMismatchError(
                 f"index {path} is not a format-{FORMAT_VERSION} Milvus index: run `rag ingest --rebuild --store milvus`"
@@ -462,7 +462,7 @@ class MilvusStore:
         previous = None
         manifest_path = self.path / MANIFEST
         if manifest_path.is_file():
-            old = segment_io.read_json(manifest_path)
+            old = files.read_json(manifest_path)
             if old.get("store") == "milvus" and int(old["milvus"]["generation"]) != self._generation:
                 previous = (old["milvus"]["uri"], int(old["milvus"]["generation"]), old["milvus"]["collection"])
         manifest = {
@@ -483,7 +483,7 @@ class MilvusStore:
             "n_chunks": self._n_chunks,
             "n_documents": len(self.documents),
         }
-        segment_io.atomic_write(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1))
+        files.atomic_write(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1))
         return previous
 
     def _drop_generation(self, uri: str, generation: int, collection: str) -> None:
@@ -505,7 +505,7 @@ def _next_generation(path: Path) -> int:
     manifest = Path(path) / MANIFEST
     if manifest.is_file():
         try:
-            data = segment_io.read_json(manifest)
+            data = files.read_json(manifest)
         except IndexCorruptError:
             return 1
         if data.get("store") == "milvus":

@@ -1,53 +1,56 @@
-"""The persisted index: FAISS vectors + chunk store + manifest, saved incrementally and atomically.
+"""The default store: FAISS vectors in memory, chunk texts and BM25 postings in mapped segment files.
 
-Layout of ``indexes/<name>/`` (format 2)::
+Layout of ``indexes/<name>/`` (format 3)::
 
     manifest.json            format version, embedder, chunking, the list of segments (the commit point)
     vectors-<gen>.faiss      base segment: IndexIDMap2(IndexFlatIP), or IVF-SQ8 from ann_threshold chunks
     vectors-<gen>.npz        delta segment: the float32 vectors of the chunks it adds, with their ids
-    chunks-<gen>.json        the segment's chunks, one row per chunk with its FAISS id (columnar JSON)
-    lexical-<gen>.npz        the segment's BM25 rows and the vocabulary they use
+    chunks-<gen>.arr         the segment's chunks, one JSON row each, found by id (rag/index/faiss/chunk_file.py)
+    lexical-<gen>.arr        the segment's BM25 postings by term key (rag/index/faiss/postings.py)
     documents-<gen>.json     documents added or changed by the segment, sources it removed, and the
                              chunk ids it deletes from earlier segments (tombstones)
-    .lock                    held while a writer is active; names the holder
-    .readers                 shared-locked by every load, so a writer never deletes files being read
+    .lock / .readers         the writer lock and the readers lock (rag/index/files.py)
     ingest-journal.jsonl     only while an ingest is unfinished: its finished files (rag/ingest/journal.py)
 
-The index is a base segment plus append-only delta segments. A save writes one delta holding
-only what changed since the last save (new chunks, changed document records, tombstones), so
-removing or changing one file writes a few kilobytes whatever the size of the index. When the
-deltas grow past ``compact_fraction`` of the base (or ``max_deltas`` of them exist, or the index
-switches to IVF, or the store is new as after ``--rebuild``) the save compacts everything into a
-new base instead. Chunk ids are handed out from ``next_id`` and never reused, so a tombstone
-names one chunk for good.
+Only the FAISS index and the document records are in memory; chunk texts and postings are read
+from memory-mapped files when a query needs them, so a million chunks serve in about 1 GiB
+(README, Performance). Chunks added since the last save are held in memory until save().
 
-Every segment's files are written to temporary names, fsynced and renamed; then manifest.json is
-replaced atomically, and only after that are files no manifest names deleted (including those a
-crashed save left behind). A crash at any moment leaves the previous complete state readable.
-A load holds a shared lock on ``.readers`` from reading the manifest to its last file; the
-writer deletes old files only if it gets that lock exclusively at once, and otherwise leaves
-them to the next save, so a reader never finds half of its generation gone.
-Format 1 (one generation: vectors, chunks-<gen>.jsonl, lexical, documents in the manifest) still
-loads; the first save after that writes a format-2 base.
+The index is a base segment plus append-only delta segments. A save writes one delta holding
+only what changed since the last save (new chunks, changed document records, tombstones). When
+the deltas grow past ``compact_fraction`` of the base (or ``max_deltas`` of them exist, or the
+index switches to IVF, or the store is new as after ``--rebuild``) the save merges everything
+into a new base instead, copying live rows from the old files without decoding them. Chunk ids
+are handed out from ``next_id`` and never reused, so a tombstone names one chunk for good.
+
+Every file is written to a temporary name, fsynced and renamed; then manifest.json is replaced
+atomically, and only after that are files no manifest names deleted, and only when no load holds
+the readers lock. A crash at any moment leaves the previous complete state readable. Files are
+never changed in place, so a process serving an older generation keeps reading its mapped files.
+Formats 1 and 2 (chunks and BM25 rows as JSON/.npz read into Python objects) still load, into
+memory as before, with a warning; the next save writes a format-3 base.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
-import fcntl
 import json
 import logging
-import os
 import re
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
-from rag.index import segment_io, vector_index
+from rag.errors import IndexCorruptError, IndexMismatchError
+from rag.index import files
 from rag.index.base import MANIFEST, DocumentRecord, check_vectors
+from rag.index.faiss import chunk_file, legacy, postings, vector_index
+from rag.index.faiss.bm25 import SegmentedBm25
+from rag.index.faiss.chunk_file import ChunkFile
+from rag.index.faiss.postings import Postings
+from rag.index.files import require_index
 from rag.index.lexical import LexicalIndex
 from rag.text.chunking import passage_text
 from rag.types import Chunk, Document
@@ -57,13 +60,34 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
-LOCK_FILE = ".lock"
-READERS_FILE = ".readers"
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 DEFAULT_COMPACT_FRACTION = 0.25
 DEFAULT_MAX_DELTAS = 32
-_GENERATION_FILE = re.compile(r"\.?(?:vectors|chunks|lexical|documents)-(\d+)\.(?:faiss|npz|jsonl|json)(?:\.tmp)?")
+_GENERATION_FILE = re.compile(r"\.?(?:vectors|chunks|lexical|documents)-(\d+)\.(?:faiss|npz|jsonl|json|arr)(?:\.tmp)?")
+
+
+def segment_files(gen: int, *, base: bool) -> dict[str, str]:
+    return {
+        "vectors": f"vectors-{gen:06d}.{'faiss' if base else 'npz'}",
+        "chunks": f"chunks-{gen:06d}.arr",
+        "lexical": f"lexical-{gen:06d}.arr",
+        "documents": f"documents-{gen:06d}.json",
+    }
+
+
+class _Segment:
+    """One saved segment's chunk file and postings (mapped), and the chunk ids it holds."""
+
+    def __init__(self, path: Path, names: dict[str, str]) -> None:
+        self.chunks = ChunkFile(path / names["chunks"])
+        self.postings = Postings.open(path / names["lexical"])
+        if len(self.chunks) != len(self.postings):
+            raise IndexCorruptError(
+                f"{names['chunks']} holds {len(self.chunks)} chunks but {names['lexical']} {len(self.postings)} rows: "
+                "run `rag ingest --rebuild`"
+            )
+        self.first_id = int(self.chunks.ids[0]) if len(self.chunks) else -1
 
 
 class IndexStore:
@@ -89,22 +113,27 @@ class IndexStore:
         self.dim = dim
         self.chunking = dict(chunking)
         self.documents: dict[str, DocumentRecord] = {}
-        self._chunks: dict[int, Chunk] = {}
         self._next_id = 0
         self._generation = 0
         self._created = time.strftime("%Y-%m-%dT%H:%M:%S")
         self._index = vector_index.new_exact(dim)
-        self.lexical = LexicalIndex()
         self.ann_threshold = ann_threshold
         self.nprobe = nprobe
         self.compact_fraction = compact_fraction
         self.max_deltas = max_deltas
-        # The saved state, and what changed in memory since then (what the next save writes).
-        self._segments: list[dict[str, Any]] = []  # the manifest's segments; [] until a format-2 base exists
+        # Saved: the manifest's segments and their open files; the chunk ids dead in them.
+        self._segments: list[dict[str, Any]] = []  # [] until a format-3 base exists
+        self._open: list[_Segment] = []
+        self._dead: set[int] = set()
+        self._saved_count = 0  # live chunks in the open segments
+        # In memory: chunks not in any open segment (added since the last save, or read from format 1/2).
+        self._memory: dict[int, Chunk] = {}
+        self._memory_lexical = LexicalIndex()
         self._unsaved: dict[int, np.ndarray] = {}  # chunk id -> vector, for chunks added since the last save
         self._tombstones: set[int] = set()  # saved chunk ids removed since the last save
         self._touched: set[str] = set()  # sources added, replaced or removed since the last save
         self._saved_records: dict[str, tuple[Any, ...]] = {}  # DocumentRecord.fields() as last saved
+        self._view: SegmentedBm25 | None = None
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -121,104 +150,67 @@ class IndexStore:
         compact_fraction: float = DEFAULT_COMPACT_FRACTION,
         max_deltas: int = DEFAULT_MAX_DELTAS,
     ) -> IndexStore:
-        """Read the state manifest.json names: the base segment, its deltas, minus their tombstones."""
+        """Open the state manifest.json names: the base segment, its deltas, minus their tombstones."""
         path = Path(path)
         require_index(path)
-        with _reading(path):
-            return cls._load_locked(
-                path,
-                ann_threshold=ann_threshold,
-                nprobe=nprobe,
-                compact_fraction=compact_fraction,
-                max_deltas=max_deltas,
-            )
+        options = {"ann_threshold": ann_threshold, "nprobe": nprobe}
+        options |= {"compact_fraction": compact_fraction, "max_deltas": max_deltas}
+        with files.reading(path):
+            return cls._load_locked(path, options)
 
     @classmethod
-    def _load_locked(
-        cls, path: Path, *, ann_threshold: int, nprobe: int, compact_fraction: float, max_deltas: int
-    ) -> IndexStore:
-        manifest_path = path / MANIFEST
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise IndexCorruptError(f"{manifest_path} is unreadable ({e}): run `rag ingest --rebuild`") from e
-        if manifest.get("store", "faiss") != "faiss":
-            raise IndexMismatchError(
-                f"index {path} was built with the {manifest['store']} store: open it with rag.index.base.open_store"
-            )
-        version = manifest.get("format_version")
-        if version not in READABLE_FORMATS:
-            raise IndexMismatchError(
-                f"index {path} has format version {version}, this rag reads {', '.join(map(str, READABLE_FORMATS))}: "
-                "run `rag ingest --rebuild`"
-            )
+    def _load_locked(cls, path: Path, options: dict[str, Any]) -> IndexStore:
+        manifest = _read_manifest(path)
+        version = manifest["format_version"]
         store = cls(
             path,
             model_id=manifest["embedder"]["model_id"],
             dim=int(manifest["embedder"]["dim"]),
             chunking=manifest.get("chunking", {}),
-            ann_threshold=ann_threshold,
-            nprobe=nprobe,
-            compact_fraction=compact_fraction,
-            max_deltas=max_deltas,
+            **options,
         )
         store._generation = int(manifest["generation"])
         store._next_id = int(manifest["next_id"])
         store._created = manifest.get("created", store._created)
-        if version == 1:
-            store._load_format1(manifest)
+        if version < FORMAT_VERSION:
+            log.warning(
+                "index %s is in store format %d: its chunk texts and BM25 rows are read into memory; "
+                "the next save (`rag ingest` or `rag remove` on it) rewrites it in format %d, which keeps them on disk",
+                path, version, FORMAT_VERSION,
+            )  # fmt: skip
+            store._index, store._memory, store._memory_lexical, store.documents = legacy.load(path, manifest, store.dim)
         else:
-            store._load_segments(manifest["segments"])
-        vector_index.set_nprobe(store._index, nprobe)
-        if store._index.ntotal != len(store._chunks):
+            store._open_segments(manifest["segments"])
+        vector_index.set_nprobe(store._index, store.nprobe)
+        if store._index.ntotal != len(store):
             raise IndexCorruptError(
-                f"index {path} holds {store._index.ntotal} vectors but {len(store._chunks)} chunks: "
-                "run `rag ingest --rebuild`"
+                f"index {path} holds {store._index.ntotal} vectors but {len(store)} chunks: run `rag ingest --rebuild`"
             )
         store._saved_records = {source: record.fields() for source, record in store.documents.items()}
         return store
 
-    def _load_format1(self, manifest: dict[str, Any]) -> None:
-        """One generation: vectors, chunks (JSON lines), lexical; the documents live in the manifest."""
-        self.documents = {src: DocumentRecord.from_dict(rec) for src, rec in manifest["documents"].items()}
-        self._index = segment_io.read_faiss(self.path / manifest["files"]["vectors"])
-        self._chunks = segment_io.read_chunks_jsonl(self.path / manifest["files"]["chunks"])
-        lexical = (
-            segment_io.read_lexical(self.path / manifest["files"]["lexical"])
-            if "lexical" in manifest["files"]
-            else None
-        )
-        if lexical is None:  # written before the current lexical format: derive it from the chunks
-            for i, chunk in self._chunks.items():
-                self.lexical.add(i, passage_text(chunk))
-        else:
-            self.lexical = lexical
-
-    def _load_segments(self, segments: list[dict[str, Any]]) -> None:
+    def _open_segments(self, segments: list[dict[str, Any]]) -> None:
         import numpy as np
 
         if not segments or segments[0].get("kind") != "base":
             raise IndexCorruptError(f"index {self.path} has no base segment: run `rag ingest --rebuild`")
-        changes = [segment_io.read_json(self.path / segment["files"]["documents"]) for segment in segments]
-        dead = {int(i) for change in changes for i in change["tombstones"]}
-        dead_ids = np.fromiter(dead, dtype=np.int64, count=len(dead))
+        changes = [files.read_json(self.path / segment["files"]["documents"]) for segment in segments]
+        self._dead = {int(i) for change in changes for i in change["tombstones"]}
+        dead_ids = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
         for segment, change in zip(segments, changes, strict=True):
-            files = {kind: self.path / name for kind, name in segment["files"].items()}
+            names = segment["files"]
             if segment["kind"] == "base":
-                self._index = segment_io.read_faiss(files["vectors"])
+                self._index = legacy.read_faiss(self.path / names["vectors"])
                 if len(dead_ids):
                     self._index.remove_ids(dead_ids)
-                lexical = segment_io.read_lexical(files["lexical"], skip=dead)
-                if lexical is None:  # only format 1 can hold the older lexical layout
-                    raise IndexCorruptError(f"{files['lexical']} has an older layout: run `rag ingest --rebuild`")
-                self.lexical = lexical
             else:
-                ids, vectors = segment_io.read_vectors(files["vectors"], self.dim)
+                ids, vectors = legacy.read_vectors(self.path / names["vectors"], self.dim)
                 live = ~np.isin(ids, dead_ids)
                 if live.any():
                     self._index.add_with_ids(np.ascontiguousarray(vectors[live]), ids[live])
-                segment_io.read_lexical(files["lexical"], skip=dead, into=self.lexical)
-            self._chunks.update(segment_io.read_chunks(files["chunks"], skip=dead))
+            opened = _Segment(self.path, names)
+            self._open.append(opened)
+            self._saved_count += len(opened.chunks) - int(np.isin(opened.chunks.ids, dead_ids).sum())
             for source in change["removed"]:
                 self.documents.pop(source, None)
             self.documents.update((s, DocumentRecord.from_dict(r)) for s, r in change["documents"].items())
@@ -239,15 +231,32 @@ class IndexStore:
 
     # ---------------------------------------------------------------- content
     def __len__(self) -> int:
-        return len(self._chunks)
+        return self._saved_count + len(self._memory)
+
+    def _chunk(self, chunk_id: int) -> Chunk:
+        chunk = self._memory.get(chunk_id)
+        if chunk is not None:
+            return chunk
+        holding = [s for s in self._open if len(s.chunks)]  # segments hold ascending, disjoint id ranges
+        at = bisect.bisect_right([s.first_id for s in holding], chunk_id) - 1
+        row = holding[at].chunks.row_of(chunk_id) if at >= 0 else -1
+        if row < 0 or chunk_id in self._dead:
+            raise IndexCorruptError(f"index {self.path} has no chunk {chunk_id}: run `rag ingest --rebuild`")
+        return holding[at].chunks.chunk(row)
 
     def chunks(self) -> list[Chunk]:
-        """All chunks in insertion order."""
-        return [self._chunks[i] for i in sorted(self._chunks)]
+        """All chunks in insertion order (decoded from the segment files: a million take a while)."""
+        out = []
+        for segment in self._open:
+            out.extend(
+                segment.chunks.chunk(r) for r, i in enumerate(segment.chunks.ids.tolist()) if i not in self._dead
+            )
+        out.extend(self._memory[i] for i in sorted(self._memory))
+        return out
 
     def chunks_of(self, source: str) -> list[Chunk]:
         record = self.documents.get(source)
-        return [self._chunks[i] for i in record.ids] if record else []
+        return [self._chunk(i) for i in record.ids] if record else []
 
     def vectors_of(self, source: str) -> np.ndarray:
         """The stored vectors of a document's chunks, in the order of chunks_of (IVF: as quantised)."""
@@ -282,11 +291,12 @@ class IndexStore:
         if len(chunks):
             self._index.add_with_ids(vectors, ids)
         for row, (i, chunk) in enumerate(zip(ids.tolist(), chunks, strict=True)):
-            self._chunks[i] = chunk
+            self._memory[i] = chunk
             self._unsaved[i] = vectors[row]
-            self.lexical.add(i, passage_text(chunk))
+            self._memory_lexical.add(i, passage_text(chunk))
         self.documents[doc.source] = DocumentRecord(doc.sha256, doc.title, ids.tolist(), size, mtime_ns)
         self._touched.add(doc.source)
+        self._view = None
 
     def remove(self, source: str) -> bool:
         """Drop a document's chunks and vectors; False when it was not indexed."""
@@ -296,11 +306,15 @@ class IndexStore:
         if record is None:
             return False
         self._touched.add(source)
+        self._view = None
         if record.ids:
             self._index.remove_ids(np.asarray(record.ids, dtype=np.int64))
         for i in record.ids:
-            self._chunks.pop(i, None)
-            self.lexical.remove(i)
+            if self._memory.pop(i, None) is not None:
+                self._memory_lexical.remove(i)
+            else:
+                self._dead.add(i)
+                self._saved_count -= 1
             if self._unsaved.pop(i, None) is None:  # saved in a segment: the next save deletes it there
                 self._tombstones.add(i)
         return True
@@ -309,7 +323,7 @@ class IndexStore:
         """Top-k chunks by inner product (cosine for unit vectors), best first."""
         import numpy as np
 
-        if not self._chunks or k <= 0:
+        if not len(self) or k <= 0:
             return []
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         if q.shape[1] != self.dim:
@@ -317,24 +331,42 @@ class IndexStore:
                 f"index {self.path} holds vectors of dim {self.dim} ({self.model_id}), the query has dim "
                 f"{q.shape[1]}: run `rag ingest --rebuild --index {self.path}` or use the index's embedder"
             )
-        scores, ids = self._index.search(q, min(k, len(self._chunks)))
-        return [(self._chunks[int(i)], float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        scores, ids = self._index.search(q, min(k, len(self)))
+        return [(self._chunk(int(i)), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    def lexical(self) -> SegmentedBm25:
+        """The BM25 index of the live chunks (built on first use after a change; reads postings lazily)."""
+        if self._view is None:
+            self._view = SegmentedBm25(self._lexical_sources(), self._memory_lexical.params())
+        return self._view
+
+    def _lexical_sources(self) -> list[tuple[Postings, np.ndarray | None]]:
+        import numpy as np
+
+        dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
+        sources: list[tuple[Postings, np.ndarray | None]] = []
+        for segment in self._open:
+            live = ~np.isin(segment.postings.ids, dead) if len(dead) else None
+            sources.append((segment.postings, live))
+        if len(self._memory_lexical):
+            sources.append((postings.freeze(self._memory_lexical), None))
+        return sources
 
     def search_lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         """Top-k chunks by BM25; an unaccented query is matched against the folded fields."""
-        return [(self._chunks[i], score) for i, score in self.lexical.search(query, k)]
+        return [(self._chunk(i), score) for i, score in self.lexical().search(query, k)]
 
     def coverage(self, query: str, texts: list[str]) -> list[float]:
-        return self.lexical.coverage(query, texts)
+        return self.lexical().coverage(query, texts)
 
     def restore_diacritics(self, query: str) -> str:
-        return self.lexical.restore_diacritics(query)
+        return self.lexical().restore_diacritics(query)
 
     # ---------------------------------------------------------------- saving
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
         """Exclusive lock on this index's folder for the duration of a write session."""
-        with writer_lock(self.path):
+        with files.writer_lock(self.path):
             yield
 
     def compaction_due(self) -> bool:
@@ -356,8 +388,8 @@ class IndexStore:
             log.info("index %s reached %d vectors: switching to an IVF index", self.path, len(ids))
             self._index = vector_index.build_ivf(vectors, ids, nprobe=self.nprobe)
             compact = True
-        if compact is None:
-            compact = self.compaction_due()
+        if compact is None or not self._segments:
+            compact = compact or self.compaction_due()
         changed = self._changed_sources()
         if not compact and not (changed or self._unsaved or self._tombstones):
             return
@@ -368,50 +400,80 @@ class IndexStore:
         gen = max([self._generation, *on_disk]) + 1
         if compact:
             segments = [self._write_base(gen)]
-            log.info("index %s: compacted %d chunks into base segment %d", self.path, len(self._chunks), gen)
+            log.info("index %s: compacted %d chunks into base segment %d", self.path, len(self), gen)
         else:
             segments = [*self._segments, self._write_delta(gen, changed)]
         self._write_manifest(gen, segments)
         # committed: the new manifest is on disk
-        self._generation, self._segments = gen, segments
+        self._committed(gen, segments, changed, compact=compact)
+        self._delete_unreferenced(segments)
+
+    def _committed(self, gen: int, segments: list[dict[str, Any]], changed: set[str], *, compact: bool) -> None:
+        """Serve the saved state from its files: the new segment opened, the in-memory part emptied."""
+        opened = _Segment(self.path, segments[-1]["files"])
         if compact:
+            self._open, self._dead = [opened], set()
             self._saved_records = {s: r.fields() for s, r in self.documents.items()}
         else:
+            self._open.append(opened)
             for source in changed:
                 record = self.documents.get(source)
                 if record is None:
                     self._saved_records.pop(source, None)
                 else:
                     self._saved_records[source] = record.fields()
+        self._generation, self._segments = gen, segments
+        self._saved_count = len(self)
+        self._memory.clear()
+        self._memory_lexical = LexicalIndex(**self._memory_lexical.params())
         self._unsaved.clear()
         self._tombstones.clear()
         self._touched.clear()
-        self._delete_unreferenced(segments)
+        self._view = None
 
     def _changed_sources(self) -> set[str]:
         """Sources added, replaced or removed, plus records edited in place (ingest refreshes size/mtime)."""
         saved = self._saved_records
         return self._touched | {s for s, r in self.documents.items() if saved.get(s) != r.fields()}
 
+    def _write_segment_files(self, names: dict[str, str], *, everything: bool) -> int:
+        """The chunk and postings files: the live rows of the open segments (a base) and the in-memory chunks."""
+        import numpy as np
+
+        dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
+        saved = self._open if everything else []
+        lives = [~np.isin(s.chunks.ids, dead) for s in saved]
+        memory = self._memory if everything else {i: self._memory[i] for i in self._unsaved}
+        written = 0
+
+        def write_chunks(tmp: Path) -> None:
+            nonlocal written
+            written = chunk_file.write(tmp, [(s.chunks, live) for s, live in zip(saved, lives, strict=True)], memory)
+
+        files.write_atomically(self.path / names["chunks"], write_chunks)
+        sources = [(s.postings, live) for s, live in zip(saved, lives, strict=True)]
+        if len(self._memory_lexical):
+            frozen = postings.freeze(self._memory_lexical)
+            sources.append((frozen, np.ones(len(frozen), dtype=bool)))
+        params = self._memory_lexical.params()
+        files.write_atomically(self.path / names["lexical"], lambda tmp: postings.write(tmp, sources, params))
+        return written
+
     def _write_base(self, gen: int) -> dict[str, Any]:
         import faiss
 
-        names = segment_io.segment_files(gen, base=True)
-        ids = sorted(self._chunks)
-        segment_io.write_atomically(self.path / names["vectors"], lambda tmp: faiss.write_index(self._index, str(tmp)))
-        segment_io.write_atomically(
-            self.path / names["chunks"], lambda tmp: segment_io.write_chunks(tmp, ids, self._chunks)
-        )
-        segment_io.write_atomically(self.path / names["lexical"], lambda tmp: self.lexical.save(tmp, ids))
+        names = segment_files(gen, base=True)
+        files.write_atomically(self.path / names["vectors"], lambda tmp: faiss.write_index(self._index, str(tmp)))
+        n = self._write_segment_files(names, everything=True)
         documents = {s: r.to_dict() for s, r in sorted(self.documents.items())}
         change = {"documents": documents, "removed": [], "tombstones": []}
-        segment_io.write_atomically(self.path / names["documents"], lambda tmp: segment_io.write_json(tmp, change))
-        return {"generation": gen, "kind": "base", "chunks": len(ids), "tombstones": 0, "files": names}
+        files.write_atomically(self.path / names["documents"], lambda tmp: files.write_json(tmp, change))
+        return {"generation": gen, "kind": "base", "chunks": n, "tombstones": 0, "files": names}
 
     def _write_delta(self, gen: int, changed: set[str]) -> dict[str, Any]:
         import numpy as np
 
-        names = segment_io.segment_files(gen, base=False)
+        names = segment_files(gen, base=False)
         ids = sorted(self._unsaved)
         vectors = np.stack([self._unsaved[i] for i in ids]) if ids else np.zeros((0, self.dim), np.float32)
 
@@ -419,17 +481,14 @@ class IndexStore:
             with tmp.open("wb") as handle:
                 np.savez(handle, ids=np.array(ids, dtype=np.int64), vectors=vectors)
 
-        segment_io.write_atomically(self.path / names["vectors"], write_vectors)
-        segment_io.write_atomically(
-            self.path / names["chunks"], lambda tmp: segment_io.write_chunks(tmp, ids, self._chunks)
-        )
-        segment_io.write_atomically(self.path / names["lexical"], lambda tmp: self.lexical.save(tmp, ids))
+        files.write_atomically(self.path / names["vectors"], write_vectors)
+        self._write_segment_files(names, everything=False)
         change = {
             "documents": {s: self.documents[s].to_dict() for s in sorted(changed) if s in self.documents},
             "removed": sorted(s for s in changed if s not in self.documents),
             "tombstones": sorted(self._tombstones),
         }
-        segment_io.write_atomically(self.path / names["documents"], lambda tmp: segment_io.write_json(tmp, change))
+        files.write_atomically(self.path / names["documents"], lambda tmp: files.write_json(tmp, change))
         tombstones = len(self._tombstones)
         return {"generation": gen, "kind": "delta", "chunks": len(ids), "tombstones": tombstones, "files": names}
 
@@ -445,16 +504,16 @@ class IndexStore:
             "created": self._created,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "next_id": self._next_id,
-            "n_chunks": len(self._chunks),
+            "n_chunks": len(self),
             "n_documents": len(self.documents),
             "segments": segments,
         }
-        segment_io.atomic_write(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+        files.atomic_write(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
 
     def _delete_unreferenced(self, segments: list[dict[str, Any]]) -> None:
         """Files of older states and of saves that crashed before their manifest (temporary ones too)."""
         keep = {name for segment in segments for name in segment["files"].values()}
-        with _no_readers(self.path) as alone:
+        with files.no_readers(self.path) as alone:
             if not alone:
                 log.info("index %s: a reader is loading; older files are left for the next save", self.path)
                 return
@@ -463,77 +522,20 @@ class IndexStore:
                     path.unlink(missing_ok=True)
 
 
-def require_index(path: Path) -> None:
-    """IndexNotFoundError naming the fix when no index exists at path."""
-    if not (Path(path) / MANIFEST).is_file():
-        raise IndexNotFoundError(f"no index at {path}: build it with `rag ingest <folder> --index {path}`")
-
-
-@contextlib.contextmanager
-def writer_lock(path: Path) -> Iterator[None]:
-    """Exclusive lock on an index folder (created if needed) while one process writes it.
-
-    A second writer fails at once (it does not wait) with IndexLockedError naming the lock file
-    and the holder's pid, command line and start time, which the holder writes into the lock file.
-    The lock is an flock: the kernel releases it when the holder exits, even on kill -9.
-    """
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    lock_path = path / LOCK_FILE
-    with open(lock_path, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as e:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise IndexLockedError(
-                f"another process is writing {path} (lock {lock_path} held by {holder}): "
-                "wait for it to finish (or stop it) and retry"
-            ) from e
-        try:
-            handle.seek(0)
-            handle.truncate()
-            command = " ".join(_own_command_line())
-            handle.write(f"pid {os.getpid()}, `{command}`, since {time.strftime('%Y-%m-%d %H:%M:%S')}")
-            handle.flush()
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def _reading(path: Path) -> Iterator[None]:
-    """Shared lock on the index's readers file while a load reads the manifest and its files."""
+def _read_manifest(path: Path) -> dict[str, Any]:
+    manifest_path = path / MANIFEST
     try:
-        handle = open(path / READERS_FILE, "a+b")  # noqa: SIM115 - closed below
-    except OSError:  # a read-only copy of an index: no writer can be cleaning it up either
-        yield
-        return
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def _no_readers(path: Path) -> Iterator[bool]:
-    """Exclusive lock on the readers file if no load holds it now (True), without waiting (False)."""
-    with open(path / READERS_FILE, "a+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _own_command_line() -> list[str]:
-    args = [Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python", *sys.argv[1:]]
-    return args[:8] + (["..."] if len(args) > 8 else [])
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise IndexCorruptError(f"{manifest_path} is unreadable ({e}): run `rag ingest --rebuild`") from e
+    if manifest.get("store", "faiss") != "faiss":
+        raise IndexMismatchError(
+            f"index {path} was built with the {manifest['store']} store: open it with rag.index.base.open_store"
+        )
+    version = manifest.get("format_version")
+    if version not in READABLE_FORMATS:
+        raise IndexMismatchError(
+            f"index {path} has format version {version}, this rag reads {', '.join(map(str, READABLE_FORMATS))}: "
+            "run `rag ingest --rebuild`"
+        )
+    return manifest

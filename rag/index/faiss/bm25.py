@@ -1,0 +1,160 @@
+"""BM25 over the postings of several segments minus their dead rows, scored as LexicalIndex scores.
+
+The FAISS store's lexical side at query time: the collection statistics (live rows, average
+length, each query term's document frequency) are those of the live rows of all segments
+together, so a base plus deltas plus tombstones ranks exactly as one fresh index would. Only the
+query terms' postings are read; the per-row length normalisation is computed once per view.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rag.index.faiss.postings import Postings, term_keys
+from rag.index.lexical import (
+    INTERROGATIVES,
+    QUESTION_PRIOR,
+    _field_terms,
+    _Restorer,
+    field_weights,
+    question_prior,
+    sentence_coverage,
+    syllables,
+)
+from rag.text.vietnamese import fold_diacritics, has_diacritics
+
+
+class SegmentedBm25:
+    """The lexical index of the live rows of [(postings, live mask or None)], read-only."""
+
+    def __init__(self, sources: list[tuple[Postings, np.ndarray | None]], params: dict[str, float]) -> None:
+        self._sources = sources
+        self.k1, self.b = params["k1"], params["b"]
+        self.bigram_weight, self.folded_weight = params["bigram_weight"], params["folded_weight"]
+        self._n = sum(len(p) if live is None else int(live.sum()) for p, live in sources)
+        self._norms: dict[str, list[np.ndarray]] = {}
+        self._pairs: dict[str, int] = {}
+        self._restorer = _Restorer(self._candidates, self._pair)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _norm(self, field: str) -> list[np.ndarray]:
+        """Per source, BM25's length normalisation k1 * (1 - b + b * len / avg len) of every row."""
+        if field not in self._norms:
+            lengths = [np.asarray(p.doc_len[field]) for p, _ in self._sources]
+            live = [d if m is None else d[m] for d, (_, m) in zip(lengths, self._sources, strict=True)]
+            avg = float(np.concatenate(live).mean()) if self._n else 1.0
+            self._norms[field] = [self.k1 * (1 - self.b + self.b * d / max(avg, 1e-9)) for d in lengths]
+        return self._norms[field]
+
+    def _lookup(self, field: str, terms: list[str]) -> tuple[list[list[tuple[np.ndarray, np.ndarray]]], np.ndarray]:
+        """Per source, each term's (rows, tf); and each term's live document frequency (float32)."""
+        keys = term_keys(terms).tolist()
+        found = [[p.postings(field, key) for key in keys] for p, _ in self._sources]
+        df = np.zeros(len(terms), dtype=np.float32)
+        for (_, live), per_term in zip(self._sources, found, strict=True):
+            df += [len(rows) if live is None else np.count_nonzero(live[rows]) for rows, _ in per_term]
+        return found, df
+
+    def _idf(self, df: np.ndarray) -> np.ndarray:
+        n_docs = max(self._n, 1)
+        return np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+    def search(self, query: str, k: int, *, weights: dict[str, float] | None = None) -> list[tuple[int, float]]:
+        """Top-k (chunk id, score) with a positive score, best first."""
+        if not self._n or k <= 0:
+            return []
+        query_terms = _field_terms(syllables(query))
+        weights = weights or field_weights(query, bigram_weight=self.bigram_weight, folded_weight=self.folded_weight)
+        totals: list[np.ndarray] | None = None
+        for name, weight in weights.items():
+            if not weight:
+                continue
+            scores = self._field_scores(name, sorted(set(query_terms[name])))
+            if totals is None:
+                totals = [weight * s for s in scores]
+            else:
+                totals = [t + weight * s for t, s in zip(totals, scores, strict=True)]
+        if totals is None:
+            return []
+        for total, (_, live) in zip(totals, self._sources, strict=True):
+            if live is not None:
+                total[~live] = 0
+        total = np.concatenate(totals)
+        ids = np.concatenate([np.asarray(p.ids) for p, _ in self._sources])
+        k = min(k, self._n)
+        top = np.argpartition(-total, k - 1)[:k]
+        top = top[np.argsort(-total[top], kind="stable")]
+        return [(int(ids[i]), float(total[i])) for i in top if total[i] > 0]
+
+    def _field_scores(self, field: str, terms: list[str]) -> list[np.ndarray]:
+        """BM25 of one field for every row of every source (float32; zero where no term occurs)."""
+        found, df = self._lookup(field, terms)
+        idf = self._idf(df)
+        k1 = self.k1
+        out = []
+        for (postings, _), per_term, norm in zip(self._sources, found, self._norm(field), strict=True):
+            rows = [r for r, _ in per_term]
+            weights = []
+            for j, (r, tf) in enumerate(per_term):
+                tf = tf.astype(np.float32)
+                weights.append(idf[j] * tf * (k1 + 1) / (tf + norm[r]))
+            if any(len(r) for r in rows):
+                scores = np.bincount(np.concatenate(rows), weights=np.concatenate(weights), minlength=len(postings))
+                out.append(scores.astype(np.float32))
+            else:
+                out.append(np.zeros(len(postings), dtype=np.float32))
+        return out
+
+    def idf(self, field: str, terms: set[str]) -> dict[str, float]:
+        """BM25 idf of each term (a term the collection lacks gets the idf of a term seen in no chunk)."""
+        ordered = sorted(terms)
+        found, df = self._lookup(field, ordered)
+        idf = self._idf(df)
+        unseen = math.log1p((self._n + 0.5) / 0.5)
+        known = [any(len(per_term[j][0]) for per_term in found) for j in range(len(ordered))]
+        return {t: float(idf[j]) if known[j] else unseen for j, t in enumerate(ordered)}
+
+    def coverage(self, query: str, texts: list[str], *, bigram_weight: float = 0.5) -> list[float]:
+        return sentence_coverage(query, texts, self.idf, bigram_weight=bigram_weight)
+
+    def restore_diacritics(self, query: str) -> str:
+        """Put marks back on an unaccented query using the collection's own spellings."""
+        return query if has_diacritics(query) else self._restorer.restore(query)
+
+    def _live_postings(self, field: str, key: int) -> tuple[int, int]:
+        """(live document frequency, smallest live chunk id) of a term over all sources."""
+        df, first = 0, -1
+        for postings, live in self._sources:
+            rows, _ = postings.postings(field, key)
+            if live is not None:
+                rows = rows[live[rows]]
+            if len(rows):
+                df += len(rows)
+                first = int(postings.ids[int(rows[0])]) if first < 0 else first
+        return df, first
+
+    def _candidates(self, word: str) -> list[tuple[str, int]] | None:
+        """Up to 8 accented spellings of a folded syllable, most frequent first (ties: the first indexed)."""
+        [folded_key] = term_keys([word]).tolist()
+        spellings = {term: key for postings, _ in self._sources for term, key in postings.spellings(folded_key)}
+        options = []
+        for term, key in spellings.items():
+            df, first = self._live_postings("exact", key)
+            if df:
+                options.append((df + question_prior(term), first, term))
+        present = {term for _, _, term in options}
+        for term in INTERROGATIVES:
+            if term not in present and fold_diacritics(term) == word:
+                options.append((QUESTION_PRIOR, math.inf, term))
+        options.sort(key=lambda x: (-x[0], x[1]))
+        return [(term, count) for count, _, term in options[:8]] or None
+
+    def _pair(self, pair: str) -> int:
+        if pair not in self._pairs:
+            [key] = term_keys([pair]).tolist()
+            self._pairs[pair] = self._live_postings("exact_bigram", key)[0] + question_prior(pair)
+        return self._pairs[pair]
