@@ -74,7 +74,10 @@ class _Field:
 
         counts = Counter(words)
         vocab = self.vocab
-        ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in counts), dtype=np.int32, count=len(counts))
+        found = [vocab.get(t, -1) for t in counts]
+        if -1 in found:  # new terms get the next ids, in order of first occurrence
+            found = [vocab.setdefault(t, len(vocab)) if i < 0 else i for t, i in zip(counts, found, strict=True)]
+        ids = np.array(found, dtype=np.int32)
         self.rows[chunk_id] = (ids, np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
         self._matrix = None
 
@@ -357,8 +360,14 @@ def field_terms(text: str) -> dict[str, list[str]]:
     return _field_terms(syllables(text))
 
 
+@functools.lru_cache(maxsize=1 << 20)
+def fold_syllable(syllable: str) -> str:
+    """fold_diacritics of one syllable, cached: a collection repeats a few tens of thousands of syllables."""
+    return fold_diacritics(syllable)
+
+
 def _field_terms(tokens: list[str]) -> dict[str, list[str]]:
-    folded = [fold_diacritics(t) for t in tokens]
+    folded = [fold_syllable(t) for t in tokens]
     return {"exact": tokens, "exact_bigram": bigrams(tokens), "folded": folded, "folded_bigram": bigrams(folded)}
 
 

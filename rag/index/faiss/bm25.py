@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from rag.index.faiss.postings import Postings, term_keys
+from rag.index.faiss.postings import Postings, length_norm, term_keys, term_weight
 from rag.index.lexical import (
     INTERROGATIVES,
     QUESTION_PRIOR,
@@ -35,28 +35,43 @@ class SegmentedBm25:
         self.bigram_weight, self.folded_weight = params["bigram_weight"], params["folded_weight"]
         self._n = sum(len(p) if live is None else int(live.sum()) for p, live in sources)
         self._norms: dict[str, list[np.ndarray]] = {}
+        self._avg: dict[str, float] = {}
         self._pairs: dict[str, int] = {}
         self._restorer = _Restorer(self._candidates, self._pair)
 
     def __len__(self) -> int:
         return self._n
 
-    def _norm(self, field: str) -> list[np.ndarray]:
-        """Per source, BM25's length normalisation k1 * (1 - b + b * len / avg len) of every row."""
-        if field not in self._norms:
+    def _avg_len(self, field: str) -> float:
+        if field not in self._avg:
             lengths = [np.asarray(p.doc_len[field]) for p, _ in self._sources]
             live = [d if m is None else d[m] for d, (_, m) in zip(lengths, self._sources, strict=True)]
-            avg = float(np.concatenate(live).mean()) if self._n else 1.0
-            self._norms[field] = [self.k1 * (1 - self.b + self.b * d / max(avg, 1e-9)) for d in lengths]
+            self._avg[field] = float(np.concatenate(live).mean()) if self._n else 1.0
+        return self._avg[field]
+
+    def _norm(self, field: str) -> list[np.ndarray]:
+        """Per source, BM25's length normalisation of every row (computed once per view)."""
+        if field not in self._norms:
+            avg = self._avg_len(field)
+            self._norms[field] = [
+                length_norm(np.asarray(p.doc_len[field]), avg, self.k1, self.b) for p, _ in self._sources
+            ]
         return self._norms[field]
 
-    def _lookup(self, field: str, terms: list[str]) -> tuple[list[list[tuple[np.ndarray, np.ndarray]]], np.ndarray]:
-        """Per source, each term's (rows, tf); and each term's live document frequency (float32)."""
+    def _saved_weights(self, field: str) -> bool:
+        """Whether the one source's stored term weights are this view's: no other rows, none dead, same average."""
+        if len(self._sources) != 1:
+            return False
+        postings, live = self._sources[0]
+        return live is None and postings.avg_len.get(field) == self._avg_len(field)
+
+    def _lookup(self, field: str, terms: list[str]) -> tuple[list[list[tuple]], np.ndarray]:
+        """Per source, each term's (rows, tf, stored weights); and each term's live document frequency (float32)."""
         keys = term_keys(terms).tolist()
         found = [[p.postings(field, key) for key in keys] for p, _ in self._sources]
         df = np.zeros(len(terms), dtype=np.float32)
         for (_, live), per_term in zip(self._sources, found, strict=True):
-            df += [len(rows) if live is None else np.count_nonzero(live[rows]) for rows, _ in per_term]
+            df += [len(rows) if live is None else np.count_nonzero(live[rows]) for rows, _, _ in per_term]
         return found, df
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
@@ -69,20 +84,19 @@ class SegmentedBm25:
             return []
         query_terms = _field_terms(syllables(query))
         weights = weights or field_weights(query, bigram_weight=self.bigram_weight, folded_weight=self.folded_weight)
-        totals: list[np.ndarray] | None = None
-        for name, weight in weights.items():
-            if not weight:
-                continue
-            scores = self._field_scores(name, sorted(set(query_terms[name])))
-            if totals is None:
-                totals = [weight * s for s in scores]
-            else:
-                totals = [t + weight * s for t, s in zip(totals, scores, strict=True)]
-        if totals is None:
+        weights = {name: weight for name, weight in weights.items() if weight}
+        if not weights:
             return []
-        for total, (_, live) in zip(totals, self._sources, strict=True):
+        rows: list[list[np.ndarray]] = [[] for _ in self._sources]
+        scores: list[list[np.ndarray]] = [[] for _ in self._sources]
+        for name, weight in weights.items():
+            self._add_field(name, sorted(set(query_terms[name])), weight, rows, scores)
+        totals = []
+        for (postings, live), r, w in zip(self._sources, rows, scores, strict=True):
+            total = np.bincount(np.concatenate(r), np.concatenate(w), len(postings)) if r else np.zeros(len(postings))
             if live is not None:
                 total[~live] = 0
+            totals.append(total)
         total = np.concatenate(totals)
         ids = np.concatenate([np.asarray(p.ids) for p, _ in self._sources])
         k = min(k, self._n)
@@ -90,24 +104,19 @@ class SegmentedBm25:
         top = top[np.argsort(-total[top], kind="stable")]
         return [(int(ids[i]), float(total[i])) for i in top if total[i] > 0]
 
-    def _field_scores(self, field: str, terms: list[str]) -> list[np.ndarray]:
-        """BM25 of one field for every row of every source (float32; zero where no term occurs)."""
+    def _add_field(
+        self, field: str, terms: list[str], weight: float, rows: list[list[np.ndarray]], scores: list[list[np.ndarray]]
+    ) -> None:
+        """Append, per source, each query term's postings and their weighted BM25 scores in one field."""
         found, df = self._lookup(field, terms)
-        idf = self._idf(df)
-        k1 = self.k1
-        out = []
-        for (postings, _), per_term, norm in zip(self._sources, found, self._norm(field), strict=True):
-            rows = [r for r, _ in per_term]
-            weights = []
-            for j, (r, tf) in enumerate(per_term):
-                tf = tf.astype(np.float32)
-                weights.append(idf[j] * tf * (k1 + 1) / (tf + norm[r]))
-            if any(len(r) for r in rows):
-                scores = np.bincount(np.concatenate(rows), weights=np.concatenate(weights), minlength=len(postings))
-                out.append(scores.astype(np.float32))
-            else:
-                out.append(np.zeros(len(postings), dtype=np.float32))
-        return out
+        idf = self._idf(df) * np.float32(weight)
+        saved = self._saved_weights(field)
+        norms = None if saved else self._norm(field)
+        for s, per_term in enumerate(found):
+            for j, (r, tf, stored) in enumerate(per_term):
+                if len(r):
+                    rows[s].append(r)
+                    scores[s].append(idf[j] * (stored if saved else term_weight(tf, norms[s][r], self.k1)))
 
     def idf(self, field: str, terms: set[str]) -> dict[str, float]:
         """BM25 idf of each term (a term the collection lacks gets the idf of a term seen in no chunk)."""
@@ -129,7 +138,7 @@ class SegmentedBm25:
         """(live document frequency, smallest live chunk id) of a term over all sources."""
         df, first = 0, -1
         for postings, live in self._sources:
-            rows, _ = postings.postings(field, key)
+            rows, _, _ = postings.postings(field, key)
             if live is not None:
                 rows = rows[live[rows]]
             if len(rows):

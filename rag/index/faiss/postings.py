@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,23 +27,28 @@ import numpy as np
 
 from rag.errors import IndexCorruptError
 from rag.index.faiss.arrays import ArrayWriter, open_arrays
-from rag.index.lexical import FIELDS, LexicalIndex
-from rag.text.vietnamese import fold_diacritics
+from rag.index.lexical import FIELDS, LexicalIndex, fold_syllable
 
 LARGE_FIELD = 8_000_000  # postings in a field above which a written segment is partitioned
 PARTITIONS = 16
 _EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.uint16))
 
 
+def length_norm(doc_len: np.ndarray, avg_len: float, k1: float, b: float) -> np.ndarray:
+    """BM25's per-row length normalisation, k1 * (1 - b + b * len / average len), in float32."""
+    return k1 * (1 - b + b * doc_len / max(avg_len, 1e-9))
+
+
+def term_weight(tf: np.ndarray, norm: np.ndarray, k1: float) -> np.ndarray:
+    """BM25's term-frequency part of a posting's score (times idf gives the score)."""
+    tf = tf.astype(np.float32)
+    return tf * (k1 + 1) / (tf + norm)
+
+
 def term_keys(terms: Sequence[str]) -> np.ndarray:
     digest = hashlib.blake2b
     joined = b"".join(digest(t.encode(), digest_size=8).digest() for t in terms)
     return np.frombuffer(joined, dtype="<u8").astype(np.uint64)
-
-
-@lru_cache(maxsize=1 << 20)
-def _fold(term: str) -> str:
-    return fold_diacritics(term)
 
 
 def _bounds(p: int, partitions: int) -> tuple[int, int]:
@@ -61,6 +65,10 @@ class Postings:
             self.params: dict[str, float] = meta["params"]
             self.partitions = int(meta["partitions"])
             self.doc_len = {f: arrays[f"{f}.len"] for f in FIELDS}
+            self.avg_len: dict[str, float] = meta.get("avg_len", {})  # what the impacts were computed with
+            self._impacts = {
+                f: [arrays[f"{f}.{p}.impact"] for p in range(self.partitions)] if self.avg_len else None for f in FIELDS
+            }
             self._parts = {
                 f: [
                     tuple(arrays[f"{f}.{p}.{a}"] for a in ("keys", "indptr", "rows", "tf"))
@@ -94,14 +102,15 @@ class Postings:
         i = int(np.searchsorted(keys, np.uint64(key)))
         return (p, i) if i < len(keys) and int(keys[i]) == key else (-1, -1)
 
-    def postings(self, field: str, key: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, term counts) of the term with this key; empty arrays when absent."""
+    def postings(self, field: str, key: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(rows, term counts, term weights at avg_len or None) of the term with this key; empty when absent."""
         p, i = self.find(field, key)
         if p < 0:
-            return _EMPTY
+            return (*_EMPTY, None)
         _, indptr, rows, tf = self._parts[field][p]
         start, end = int(indptr[i]), int(indptr[i + 1])
-        return rows[start:end], tf[start:end]
+        impacts = self._impacts[field]
+        return rows[start:end], tf[start:end], impacts[p][start:end] if impacts else None
 
     def spellings(self, folded_key: int) -> list[tuple[str, int]]:
         """(spelling, key) of the exact terms whose folded form has this key."""
@@ -184,7 +193,7 @@ def _add_vocab(arrays: dict[str, np.ndarray], spellings_by_partition: list[list[
         encoded = [s.encode() for s in spellings]
         arrays[f"vocab.{p}.offsets"] = np.concatenate([[0], np.cumsum([len(e) for e in encoded])]).astype(np.int64)
         arrays[f"vocab.{p}.data"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-        folded.extend(_fold(s) for s in spellings)
+        folded.extend(fold_syllable(s) for s in spellings)
     keys = term_keys(folded)
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
@@ -209,24 +218,35 @@ def write(path: Path, sources: list[tuple[Postings, np.ndarray]], params: dict[s
     writer = ArrayWriter(path)
     writer.add_parts("ids", np.int64, [np.asarray(p.ids)[live] for p, live in sources])
     spellings: list[list[str]] = []
+    avg_len = {}
     for name in FIELDS:
-        writer.add_parts(f"{name}.len", np.float32, [np.asarray(p.doc_len[name])[live] for p, live in sources])
+        doc_len = np.concatenate([np.zeros(0, np.float32)] + [np.asarray(p.doc_len[name])[live] for p, live in sources])
+        writer.add(f"{name}.len", doc_len)
+        avg_len[name] = float(doc_len.mean()) if len(doc_len) else 1.0
+        norm = length_norm(doc_len, avg_len[name], params["k1"], params["b"])
         for part in range(partitions):
             lo, hi = _bounds(part, partitions)
-            words = _write_partition(writer, f"{name}.{part}", [p.key_range(name, lo, hi) for p, _ in sources], remaps)
+            ranges = [p.key_range(name, lo, hi) for p, _ in sources]
+            words = _write_partition(writer, f"{name}.{part}", ranges, remaps, norm, params["k1"])
             if name == "exact":
                 spellings.append(_spellings(words, sources, lo, hi))
     arrays: dict[str, np.ndarray] = {}
     _add_vocab(arrays, spellings)
     for key, array in arrays.items():
         writer.add(key, array)
-    writer.close({"params": params, "partitions": partitions})
+    writer.close({"params": params, "partitions": partitions, "avg_len": avg_len})
 
 
 def _write_partition(
-    writer: ArrayWriter, prefix: str, ranges: list[tuple[np.ndarray, ...]], remaps: list[np.ndarray]
+    writer: ArrayWriter,
+    prefix: str,
+    ranges: list[tuple[np.ndarray, ...]],
+    remaps: list[np.ndarray],
+    norm: np.ndarray,
+    k1: float,
 ) -> np.ndarray:
-    """Merge one key range of every source (dead rows dropped) and write it; returns its keys."""
+    """Merge one key range of every source (dead rows dropped) and write it, with each posting's
+    term weight at the new segment's average length (norm: per new row); returns its keys."""
     keys, rows, tf = [], [], []
     for (k, counts, r, t, _), remap in zip(ranges, remaps, strict=True):
         new_rows = remap[np.asarray(r)]
@@ -241,8 +261,11 @@ def _write_partition(
     unique = key[starts]
     writer.add(f"{prefix}.keys", unique)
     writer.add(f"{prefix}.indptr", np.concatenate([starts, [len(key)]]).astype(np.int64))
-    writer.add(f"{prefix}.rows", np.concatenate(rows)[order].astype(np.int32) if rows else np.zeros(0, np.int32))
-    writer.add(f"{prefix}.tf", np.concatenate(tf)[order].astype(np.uint16) if tf else np.zeros(0, np.uint16))
+    rows_sorted = np.concatenate(rows)[order].astype(np.int32) if rows else np.zeros(0, np.int32)
+    tf_sorted = np.concatenate(tf)[order].astype(np.uint16) if tf else np.zeros(0, np.uint16)
+    writer.add(f"{prefix}.rows", rows_sorted)
+    writer.add(f"{prefix}.tf", tf_sorted)
+    writer.add(f"{prefix}.impact", term_weight(tf_sorted, norm[rows_sorted], k1))
     return unique
 
 
