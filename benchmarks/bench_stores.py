@@ -15,7 +15,8 @@ Resident memory is printed whole and split into anonymous memory (the process's 
 and file pages (mapped segment files the queries touched; the kernel can drop them). A child
 whose resident memory passes ``--memory-cap-mib`` is stopped by a watchdog thread, which prints
 how far it got; a larger size of a store that was stopped is not attempted. ``--keep`` leaves
-the built folders, ``--reuse`` serves a kept folder of the right size without building it again.
+the built folders; ``--reuse`` serves a kept folder of the right size without building it again,
+and continues a build that was stopped (its last save is the last good state) instead of restarting.
 
     flock /tmp/rag-heavy.lock env PYTHONPATH=. python benchmarks/bench_stores.py --sizes 100000 1000000
 """
@@ -110,14 +111,21 @@ def _disk_mib(folder: Path) -> float:
 
 
 def build(kind: str, size: int, folder: Path, save_every: int) -> dict[str, Any]:
-    from rag.index.base import closing, new_store
+    """Write the collection, saving every save_every chunks; continues a build a kill stopped at its last save."""
+    from rag.index.base import closing, index_exists, new_store, open_store
     from rag.types import Chunk, Document
 
     articles = [a for a in _articles() if len(a) > 2500]
+    log = folder / "bench-build.json"  # write seconds of the runs before this one, for a resumed build
+    earlier = json.loads(log.read_text())["write_s"] if index_exists(folder) and log.is_file() else 0.0
     started = time.perf_counter()
     _progress["step"] = "writing"
-    with closing(new_store(folder, kind=kind, model_id="synthetic", dim=DIM, chunking={"max_tokens": 300})) as store:
-        for batch in range(size // BATCH):
+    if index_exists(folder):
+        store = open_store(folder)
+    else:
+        store = new_store(folder, kind=kind, model_id="synthetic", dim=DIM, chunking={"max_tokens": 300})
+    with closing(store):
+        for batch in range(len(store) // BATCH, size // BATCH):
             texts, vectors = _texts(articles, batch), _vectors(batch)
             for d in range(0, BATCH, CHUNKS_PER_DOC):
                 n = batch * BATCH + d
@@ -127,14 +135,23 @@ def build(kind: str, size: int, folder: Path, save_every: int) -> dict[str, Any]
                 chunks = [Chunk(f"{source}-{i:05d}", source, doc.title, t, 0, len(t), 200) for i, t in enumerate(part)]
                 store.add(doc, chunks, vectors[d : d + len(part)])
                 _progress["chunks"] = n + len(part)
-            if (batch + 1) * BATCH % save_every == 0:
+            if (batch + 1) * BATCH % save_every == 0 or batch + 1 == size // BATCH:
                 store.save()
-        store.save()
-    return {"write_s": round(time.perf_counter() - started, 1), "disk_mib": round(_disk_mib(folder), 1)}
+                elapsed = round(earlier + time.perf_counter() - started, 1)
+                log.write_text(json.dumps({"write_s": elapsed, "chunks": len(store)}))
+                print(
+                    json.dumps({"saved": len(store), "write_s": elapsed, **_memory_mib()}), file=sys.stderr, flush=True
+                )
+    write_s = round(earlier + time.perf_counter() - started, 1)
+    return {
+        "write_s": write_s,
+        "disk_mib": round(_disk_mib(folder), 1),
+        "writer_peak_rss_mib": _memory_mib()["peak_rss"],
+    }
 
 
 def serve(kind: str, size: int, folder: Path) -> dict[str, Any]:
-    from rag.index.base import open_store
+    from rag.index.base import closing, open_store
     from rag.ingest.pipeline import remove
     from rag.retrieval.retriever import HybridRetriever
 
@@ -177,6 +194,14 @@ def serve(kind: str, size: int, folder: Path) -> dict[str, Any]:
     t = time.perf_counter()
     assert remove([f"tai-lieu/{size // CHUNKS_PER_DOC // 2:07d}.txt"], index=folder)
     out["rag_remove_s"] = round(time.perf_counter() - t, 2)
+    with closing(open_store(folder)) as store:  # now a tombstone too: FAISS scores BM25 on its exact path
+        retriever = HybridRetriever(store, Fixed())
+        after = []
+        for text in texts[:50]:
+            t = time.perf_counter()
+            retriever.search(text, 10)
+            after.append((time.perf_counter() - t) * 1000)
+    out["hybrid_p50_after_remove_ms"] = round(statistics.median(after), 1)
     return out
 
 
@@ -215,7 +240,7 @@ def _run(args: argparse.Namespace, kind: str, size: int) -> dict[str, Any]:
     folder = args.folder / f"{kind}-{size}"
     row: dict[str, Any] = {"store": kind, "chunks": size}
     steps = ["serve"] if args.reuse and _built(folder, size) else ["build", "serve"]
-    if "build" in steps:
+    if "build" in steps and not args.reuse:
         shutil.rmtree(folder, ignore_errors=True)
     for step in steps:
         cmd = [sys.executable, __file__, "--folder", str(folder), "--child", step, kind, str(size)]
@@ -237,7 +262,7 @@ def _run(args: argparse.Namespace, kind: str, size: int) -> dict[str, Any]:
 COLUMNS = [
     "store", "chunks", "write_s", "disk_mib", "open_s", "rss_serving_mib", "rss_anon_serving_mib",
     "rss_file_serving_mib", "hybrid_p50_ms", "hybrid_p95_ms", "dense_p50_ms", "dense_p95_ms", "dense_recall@10",
-    "rag_remove_s",
+    "rag_remove_s", "hybrid_p50_after_remove_ms", "writer_peak_rss_mib",
 ]  # fmt: skip
 
 
@@ -247,9 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stores", nargs="+", default=["faiss", "milvus"])
     parser.add_argument("--folder", type=Path, default=Path("/tmp/bench-stores"))
     parser.add_argument("--save-every", type=int, default=100_000)
-    parser.add_argument("--memory-cap-mib", type=int, default=6144)
+    parser.add_argument("--memory-cap-mib", type=int, default=4096)
     parser.add_argument("--keep", action="store_true", help="leave the built folders")
-    parser.add_argument("--reuse", action="store_true", help="serve a kept folder of the right size, unbuilt")
+    parser.add_argument(
+        "--reuse", action="store_true", help="serve a kept folder of the right size; continue a stopped build"
+    )
     parser.add_argument("--child", nargs=3, metavar=("STEP", "STORE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

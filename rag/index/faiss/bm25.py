@@ -36,6 +36,7 @@ class SegmentedBm25:
         self._n = sum(len(p) if live is None else int(live.sum()) for p, live in sources)
         self._norms: dict[str, list[np.ndarray]] = {}
         self._avg: dict[str, float] = {}
+        self._dead_rows: dict[int, np.ndarray] = {}
         self._pairs: dict[str, int] = {}
         self._restorer = _Restorer(self._candidates, self._pair)
 
@@ -70,9 +71,22 @@ class SegmentedBm25:
         keys = term_keys(terms).tolist()
         found = [[p.postings(field, key) for key in keys] for p, _ in self._sources]
         df = np.zeros(len(terms), dtype=np.float32)
-        for (_, live), per_term in zip(self._sources, found, strict=True):
-            df += [len(rows) if live is None else np.count_nonzero(live[rows]) for rows, _, _ in per_term]
+        for s, per_term in enumerate(found):
+            df += [len(rows) - self._dead_in(s, rows) for rows, _, _ in per_term]
         return found, df
+
+    def _dead_in(self, source: int, rows: np.ndarray) -> int:
+        """How many of a term's rows (ascending) are dead: a binary search per dead row when they are few."""
+        live = self._sources[source][1]
+        if live is None or not len(rows):
+            return 0
+        if source not in self._dead_rows:
+            self._dead_rows[source] = np.flatnonzero(~live).astype(np.int32)
+        dead = self._dead_rows[source]
+        if len(dead) * 8 > len(rows):
+            return len(rows) - int(np.count_nonzero(live[rows]))
+        at = np.minimum(np.searchsorted(rows, dead), len(rows) - 1)
+        return int(np.count_nonzero(rows[at] == dead))
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
         n_docs = max(self._n, 1)
