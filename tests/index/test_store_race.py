@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from rag.index.faiss import store as faiss_store
+from rag.index.faiss import segments as faiss_segments
 from rag.index.faiss.store import IndexStore
 from rag.types import Chunk, Document
 from tests.fakes import HashEmbedder
@@ -30,7 +30,7 @@ def test_reader_loading_while_a_writer_compacts_gets_the_state_it_started_with(t
     store.save()
     old_files = {p.name for p in path.iterdir() if p.name.startswith("chunks-")}
     reading, resume = threading.Event(), threading.Event()
-    real_chunk_file = faiss_store.ChunkFile
+    real_chunk_file = faiss_segments.ChunkFile
 
     def slow_chunk_file(*args, **kwargs):  # the reader has read the manifest and is half-way through its files
         if threading.current_thread().name == "reader":
@@ -38,7 +38,7 @@ def test_reader_loading_while_a_writer_compacts_gets_the_state_it_started_with(t
             assert resume.wait(10)
         return real_chunk_file(*args, **kwargs)
 
-    monkeypatch.setattr(faiss_store, "ChunkFile", slow_chunk_file)
+    monkeypatch.setattr(faiss_segments, "ChunkFile", slow_chunk_file)
     loaded: list[object] = []
     reader = threading.Thread(target=lambda: loaded.append(_load(path)), name="reader")
     reader.start()

@@ -23,10 +23,10 @@ index switches to IVF, or the store is new as after ``--rebuild``) the save merg
 into a new base instead, copying live rows from the old files without decoding them. Chunk ids
 are handed out from ``next_id`` and never reused, so a tombstone names one chunk for good.
 
-Every file is written to a temporary name, fsynced and renamed; then manifest.json is replaced
-atomically, and only after that are files no manifest names deleted, and only when no load holds
-the readers lock. A crash at any moment leaves the previous complete state readable. Files are
-never changed in place, so a process serving an older generation keeps reading its mapped files.
+Files are written to temporary names, fsynced and renamed, then manifest.json is replaced
+atomically; only after that, and only while no load holds the readers lock, are files no
+manifest names deleted. A crash at any moment leaves the previous complete state readable; files
+are never changed in place, so a process serving an older generation keeps reading its mappings.
 Formats 1 and 2 (chunks and BM25 rows as JSON/.npz read into Python objects) still load, into
 memory as before, with a warning; the next save writes a format-3 base.
 """
@@ -37,7 +37,6 @@ import bisect
 import contextlib
 import json
 import logging
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,10 +45,10 @@ from typing import TYPE_CHECKING, Any
 from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.index import files
 from rag.index.base import MANIFEST, DocumentRecord, check_vectors
-from rag.index.faiss import chunk_file, legacy, postings, vector_index
+from rag.index.faiss import legacy, postings, segments, vector_index
 from rag.index.faiss.bm25 import SegmentedBm25
-from rag.index.faiss.chunk_file import ChunkFile
 from rag.index.faiss.postings import Postings
+from rag.index.faiss.segments import FORMAT_VERSION, Segment
 from rag.index.files import require_index
 from rag.index.lexical import LexicalIndex
 from rag.text.chunking import passage_text
@@ -60,34 +59,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
-READABLE_FORMATS = (1, 2, 3)
 DEFAULT_COMPACT_FRACTION = 0.25
 DEFAULT_MAX_DELTAS = 32
-_GENERATION_FILE = re.compile(r"\.?(?:vectors|chunks|lexical|documents)-(\d+)\.(?:faiss|npz|jsonl|json|arr)(?:\.tmp)?")
-
-
-def segment_files(gen: int, *, base: bool) -> dict[str, str]:
-    return {
-        "vectors": f"vectors-{gen:06d}.{'faiss' if base else 'npz'}",
-        "chunks": f"chunks-{gen:06d}.arr",
-        "lexical": f"lexical-{gen:06d}.arr",
-        "documents": f"documents-{gen:06d}.json",
-    }
-
-
-class _Segment:
-    """One saved segment's chunk file and postings (mapped), and the chunk ids it holds."""
-
-    def __init__(self, path: Path, names: dict[str, str]) -> None:
-        self.chunks = ChunkFile(path / names["chunks"])
-        self.postings = Postings.open(path / names["lexical"])
-        if len(self.chunks) != len(self.postings):
-            raise IndexCorruptError(
-                f"{names['chunks']} holds {len(self.chunks)} chunks but {names['lexical']} {len(self.postings)} rows: "
-                "run `rag ingest --rebuild`"
-            )
-        self.first_id = int(self.chunks.ids[0]) if len(self.chunks) else -1
 
 
 class IndexStore:
@@ -123,7 +96,7 @@ class IndexStore:
         self.max_deltas = max_deltas
         # Saved: the manifest's segments and their open files; the chunk ids dead in them.
         self._segments: list[dict[str, Any]] = []  # [] until a format-3 base exists
-        self._open: list[_Segment] = []
+        self._open: list[Segment] = []
         self._dead: set[int] = set()
         self._saved_count = 0  # live chunks in the open segments
         # In memory: chunks not in any open segment (added since the last save, or read from format 1/2).
@@ -160,7 +133,7 @@ class IndexStore:
 
     @classmethod
     def _load_locked(cls, path: Path, options: dict[str, Any]) -> IndexStore:
-        manifest = _read_manifest(path)
+        manifest = segments.read_manifest(path)
         version = manifest["format_version"]
         store = cls(
             path,
@@ -180,7 +153,10 @@ class IndexStore:
             )  # fmt: skip
             store._index, store._memory, store._memory_lexical, store.documents = legacy.load(path, manifest, store.dim)
         else:
-            store._open_segments(manifest["segments"])
+            opened = segments.open_saved(path, manifest["segments"], store.dim)
+            store._index, store._open, store._dead, store.documents, store._saved_count = opened
+            store._segments = manifest["segments"]
+            store._memory_lexical = LexicalIndex(**store._open[0].postings.params)
         vector_index.set_nprobe(store._index, store.nprobe)
         if store._index.ntotal != len(store):
             raise IndexCorruptError(
@@ -188,33 +164,6 @@ class IndexStore:
             )
         store._saved_records = {source: record.fields() for source, record in store.documents.items()}
         return store
-
-    def _open_segments(self, segments: list[dict[str, Any]]) -> None:
-        import numpy as np
-
-        if not segments or segments[0].get("kind") != "base":
-            raise IndexCorruptError(f"index {self.path} has no base segment: run `rag ingest --rebuild`")
-        changes = [files.read_json(self.path / segment["files"]["documents"]) for segment in segments]
-        self._dead = {int(i) for change in changes for i in change["tombstones"]}
-        dead_ids = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
-        for segment, change in zip(segments, changes, strict=True):
-            names = segment["files"]
-            if segment["kind"] == "base":
-                self._index = legacy.read_faiss(self.path / names["vectors"])
-                if len(dead_ids):
-                    self._index.remove_ids(dead_ids)
-            else:
-                ids, vectors = legacy.read_vectors(self.path / names["vectors"], self.dim)
-                live = ~np.isin(ids, dead_ids)
-                if live.any():
-                    self._index.add_with_ids(np.ascontiguousarray(vectors[live]), ids[live])
-            opened = _Segment(self.path, names)
-            self._open.append(opened)
-            self._saved_count += len(opened.chunks) - int(np.isin(opened.chunks.ids, dead_ids).sum())
-            for source in change["removed"]:
-                self.documents.pop(source, None)
-            self.documents.update((s, DocumentRecord.from_dict(r)) for s, r in change["documents"].items())
-        self._segments = segments
 
     def check_compatible(self, model_id: str, dim: int | None = None) -> None:
         """Refuse to mix vectors of two embedders; the message names both and the fix.
@@ -394,23 +343,20 @@ class IndexStore:
         if not compact and not (changed or self._unsaved or self._tombstones):
             return
         self.path.mkdir(parents=True, exist_ok=True)
-        # Never reuse a generation number present on disk (a rebuilt store starts at 0, a crashed save
-        # may have left files): the live manifest's files must stay untouched until it is replaced.
-        on_disk = [int(m.group(1)) for p in self.path.iterdir() if (m := _GENERATION_FILE.fullmatch(p.name))]
-        gen = max([self._generation, *on_disk]) + 1
+        gen = segments.next_generation(self.path, self._generation)
         if compact:
-            segments = [self._write_base(gen)]
+            state = [self._write_base(gen)]
             log.info("index %s: compacted %d chunks into base segment %d", self.path, len(self), gen)
         else:
-            segments = [*self._segments, self._write_delta(gen, changed)]
-        self._write_manifest(gen, segments)
+            state = [*self._segments, self._write_delta(gen, changed)]
+        self._write_manifest(gen, state)
         # committed: the new manifest is on disk
-        self._committed(gen, segments, changed, compact=compact)
-        self._delete_unreferenced(segments)
+        self._committed(gen, state, changed, compact=compact)
+        segments.delete_unreferenced(self.path, state)
 
-    def _committed(self, gen: int, segments: list[dict[str, Any]], changed: set[str], *, compact: bool) -> None:
+    def _committed(self, gen: int, state: list[dict[str, Any]], changed: set[str], *, compact: bool) -> None:
         """Serve the saved state from its files: the new segment opened, the in-memory part emptied."""
-        opened = _Segment(self.path, segments[-1]["files"])
+        opened = Segment(self.path, state[-1]["files"])
         if compact:
             self._open, self._dead = [opened], set()
             self._saved_records = {s: r.fields() for s, r in self.documents.items()}
@@ -422,7 +368,7 @@ class IndexStore:
                     self._saved_records.pop(source, None)
                 else:
                     self._saved_records[source] = record.fields()
-        self._generation, self._segments = gen, segments
+        self._generation, self._segments = gen, state
         self._saved_count = len(self)
         self._memory.clear()
         self._memory_lexical = LexicalIndex(**self._memory_lexical.params())
@@ -436,63 +382,38 @@ class IndexStore:
         saved = self._saved_records
         return self._touched | {s for s, r in self.documents.items() if saved.get(s) != r.fields()}
 
-    def _write_segment_files(self, names: dict[str, str], *, everything: bool) -> int:
-        """The chunk and postings files: the live rows of the open segments (a base) and the in-memory chunks."""
-        import numpy as np
-
-        dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
-        saved = self._open if everything else []
-        lives = [~np.isin(s.chunks.ids, dead) for s in saved]
-        memory = self._memory if everything else {i: self._memory[i] for i in self._unsaved}
-        written = 0
-
-        def write_chunks(tmp: Path) -> None:
-            nonlocal written
-            written = chunk_file.write(tmp, [(s.chunks, live) for s, live in zip(saved, lives, strict=True)], memory)
-
-        files.write_atomically(self.path / names["chunks"], write_chunks)
-        sources = [(s.postings, live) for s, live in zip(saved, lives, strict=True)]
-        if len(self._memory_lexical):
-            frozen = postings.freeze(self._memory_lexical)
-            sources.append((frozen, np.ones(len(frozen), dtype=bool)))
-        params = self._memory_lexical.params()
-        files.write_atomically(self.path / names["lexical"], lambda tmp: postings.write(tmp, sources, params))
-        return written
-
     def _write_base(self, gen: int) -> dict[str, Any]:
         import faiss
 
-        names = segment_files(gen, base=True)
+        names = segments.segment_files(gen, base=True)
         files.write_atomically(self.path / names["vectors"], lambda tmp: faiss.write_index(self._index, str(tmp)))
-        n = self._write_segment_files(names, everything=True)
+        n = segments.write_texts_and_postings(
+            self.path, names, self._open, self._dead, self._memory, self._memory_lexical
+        )
         documents = {s: r.to_dict() for s, r in sorted(self.documents.items())}
-        change = {"documents": documents, "removed": [], "tombstones": []}
-        files.write_atomically(self.path / names["documents"], lambda tmp: files.write_json(tmp, change))
+        segments.write_documents(
+            self.path / names["documents"], {"documents": documents, "removed": [], "tombstones": []}
+        )
         return {"generation": gen, "kind": "base", "chunks": n, "tombstones": 0, "files": names}
 
     def _write_delta(self, gen: int, changed: set[str]) -> dict[str, Any]:
         import numpy as np
 
-        names = segment_files(gen, base=False)
-        ids = sorted(self._unsaved)
+        names = segments.segment_files(gen, base=False)
+        ids = sorted(self._unsaved)  # a delta follows a format-3 base: every in-memory chunk is unsaved
         vectors = np.stack([self._unsaved[i] for i in ids]) if ids else np.zeros((0, self.dim), np.float32)
-
-        def write_vectors(tmp: Path) -> None:
-            with tmp.open("wb") as handle:
-                np.savez(handle, ids=np.array(ids, dtype=np.int64), vectors=vectors)
-
-        files.write_atomically(self.path / names["vectors"], write_vectors)
-        self._write_segment_files(names, everything=False)
+        segments.write_delta_vectors(self.path / names["vectors"], ids, vectors)
+        segments.write_texts_and_postings(self.path, names, [], set(), self._memory, self._memory_lexical)
         change = {
             "documents": {s: self.documents[s].to_dict() for s in sorted(changed) if s in self.documents},
             "removed": sorted(s for s in changed if s not in self.documents),
             "tombstones": sorted(self._tombstones),
         }
-        files.write_atomically(self.path / names["documents"], lambda tmp: files.write_json(tmp, change))
+        segments.write_documents(self.path / names["documents"], change)
         tombstones = len(self._tombstones)
         return {"generation": gen, "kind": "delta", "chunks": len(ids), "tombstones": tombstones, "files": names}
 
-    def _write_manifest(self, gen: int, segments: list[dict[str, Any]]) -> None:
+    def _write_manifest(self, gen: int, state: list[dict[str, Any]]) -> None:
         """The commit point: after this rename the new state is the index."""
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -506,36 +427,6 @@ class IndexStore:
             "next_id": self._next_id,
             "n_chunks": len(self),
             "n_documents": len(self.documents),
-            "segments": segments,
+            "segments": state,
         }
         files.atomic_write(self.path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
-
-    def _delete_unreferenced(self, segments: list[dict[str, Any]]) -> None:
-        """Files of older states and of saves that crashed before their manifest (temporary ones too)."""
-        keep = {name for segment in segments for name in segment["files"].values()}
-        with files.no_readers(self.path) as alone:
-            if not alone:
-                log.info("index %s: a reader is loading; older files are left for the next save", self.path)
-                return
-            for path in self.path.iterdir():
-                if _GENERATION_FILE.fullmatch(path.name) and path.name not in keep:
-                    path.unlink(missing_ok=True)
-
-
-def _read_manifest(path: Path) -> dict[str, Any]:
-    manifest_path = path / MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise IndexCorruptError(f"{manifest_path} is unreadable ({e}): run `rag ingest --rebuild`") from e
-    if manifest.get("store", "faiss") != "faiss":
-        raise IndexMismatchError(
-            f"index {path} was built with the {manifest['store']} store: open it with rag.index.base.open_store"
-        )
-    version = manifest.get("format_version")
-    if version not in READABLE_FORMATS:
-        raise IndexMismatchError(
-            f"index {path} has format version {version}, this rag reads {', '.join(map(str, READABLE_FORMATS))}: "
-            "run `rag ingest --rebuild`"
-        )
-    return manifest
