@@ -115,7 +115,7 @@ class SegmentedBm25:
         ids = np.concatenate([np.asarray(p.ids) for p, _ in self._sources])
         k = min(k, self._n)
         top = np.argpartition(-total, k - 1)[:k]
-        top = top[np.argsort(-total[top], kind="stable")]
+        top = top[np.lexsort((ids[top], -total[top]))]  # ties in chunk-id order
         return [(int(ids[i]), float(total[i])) for i in top if total[i] > 0]
 
     def _add_field(
