@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.index.faiss.store import IndexStore
+from rag.index.transfer import copy_index
 from tests.fakes import HashEmbedder
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "index-format2"
@@ -62,3 +63,12 @@ def test_next_save_rewrites_format2_as_format3_with_the_same_answers(old_index: 
     ]
     assert _answers(store) == expected  # served from the new files
     assert _answers(IndexStore.load(old_index)) == expected
+
+
+def test_copy_index_writes_a_format3_copy_with_the_same_answers(old_index: Path, tmp_path: Path) -> None:
+    expected = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
+    assert copy_index(old_index, tmp_path / "new", kind="faiss") == 4
+    manifest = json.loads((tmp_path / "new" / "manifest.json").read_text(encoding="utf-8"))
+    assert (manifest["format_version"], manifest["n_chunks"]) == (3, 4)
+    assert _answers(IndexStore.load(tmp_path / "new")) == expected
+    assert json.loads((old_index / "manifest.json").read_text(encoding="utf-8"))["format_version"] == 2

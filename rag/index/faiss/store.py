@@ -148,8 +148,9 @@ class IndexStore:
         if version < FORMAT_VERSION:
             log.warning(
                 "index %s is in store format %d: its chunk texts and BM25 rows are read into memory; "
-                "the next save (`rag ingest` or `rag remove` on it) rewrites it in format %d, which keeps them on disk",
-                path, version, FORMAT_VERSION,
+                "`rag copy-index %s NEW` writes a format-%d copy that keeps them on disk (so does the next "
+                "save of this one: `rag ingest` of a changed file, `rag remove`)",
+                path, version, path, FORMAT_VERSION,
             )  # fmt: skip
             store._index, store._memory, store._memory_lexical, store.documents = legacy.load(path, manifest, store.dim)
         else:
