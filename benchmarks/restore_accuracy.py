@@ -59,14 +59,14 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--limit", type=int)
     args = parser.parse_args()
-    lexical = IndexStore.load(args.index).lexical
+    store = IndexStore.load(args.index)
     questions = [q for q in load_questions(args.questions, limit=args.limit) if has_diacritics(q.question)]
     real = rag.index.lexical._question_counts
     rag.index.lexical._question_counts = Counter  # baseline: the collection's spellings alone
-    baseline = measure(lexical, questions)
+    baseline = measure(store.lexical(), questions)
     rag.index.lexical._question_counts = real
-    lexical._restorer = None
-    now = measure(lexical, questions)
+    store._view = None  # noqa: SLF001 - a fresh restorer, with the question phrases
+    now = measure(store.lexical(), questions)
     print(f"index {args.index}: {len(questions)} questions, {now['n_question_words']} question-word syllables")
     print("restored right            collection only   + question phrases")
     for key in ("syllables", "questions", "question words"):

@@ -355,6 +355,12 @@ def question_prior(term: str) -> int:
     return _question_counts().get(term, 0)
 
 
+def question_syllables() -> list[str]:
+    """The syllables (not pairs) that get a question prior: spellings the restorer offers even when
+    the collection lacks them."""
+    return [term for term in _question_counts() if "_" not in term]
+
+
 def field_terms(text: str) -> dict[str, list[str]]:
     """The terms of each BM25 field (FIELDS) of a text, as LexicalIndex indexes them."""
     return _field_terms(syllables(text))

@@ -14,12 +14,11 @@ import numpy as np
 
 from rag.index.faiss.postings import Postings, length_norm, term_keys, term_weight
 from rag.index.lexical import (
-    INTERROGATIVES,
-    QUESTION_PRIOR,
     _field_terms,
     _Restorer,
     field_weights,
     question_prior,
+    question_syllables,
     sentence_coverage,
     syllables,
 )
@@ -170,9 +169,9 @@ class SegmentedBm25:
             if df:
                 options.append((df + question_prior(term), first, term))
         present = {term for _, _, term in options}
-        for term in INTERROGATIVES:
+        for term in question_syllables():
             if term not in present and fold_diacritics(term) == word:
-                options.append((QUESTION_PRIOR, math.inf, term))
+                options.append((question_prior(term), math.inf, term))
         options.sort(key=lambda x: (-x[0], x[1]))
         return [(term, count) for count, _, term in options[:8]] or None
 
