@@ -13,15 +13,8 @@ import math
 import numpy as np
 
 from rag.index.faiss.postings import Postings, length_norm, term_keys, term_weight
-from rag.index.lexical import (
-    _field_terms,
-    _Restorer,
-    field_weights,
-    question_prior,
-    question_syllables,
-    sentence_coverage,
-    syllables,
-)
+from rag.index.lexical import _field_terms, field_weights, sentence_coverage, syllables
+from rag.index.restorer import Restorer, question_prior, question_syllables
 from rag.text.vietnamese import fold_diacritics, has_diacritics
 
 
@@ -37,7 +30,7 @@ class SegmentedBm25:
         self._avg: dict[str, float] = {}
         self._dead_rows: dict[int, np.ndarray] = {}
         self._pairs: dict[str, int] = {}
-        self._restorer = _Restorer(self._candidates, self._pair)
+        self._restorer = Restorer(self._candidates, self._pair)
 
     def __len__(self) -> int:
         return self._n

@@ -31,10 +31,11 @@ from rag.index import files
 from rag.index.base import MANIFEST, DocumentRecord, check_vectors
 from rag.index.faiss.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE, default_nlist
 from rag.index.files import require_index
-from rag.index.lexical import FIELDS, bm25_idf, field_terms, field_weights, restorer, sentence_coverage
+from rag.index.lexical import FIELDS, bm25_idf, field_terms, field_weights, sentence_coverage
 from rag.index.milvus import collection, connection, scoring
 from rag.index.milvus import rows as layout
 from rag.index.milvus.catalog import Catalog
+from rag.index.restorer import restorer
 from rag.text.chunking import passage_text
 from rag.text.vietnamese import has_diacritics
 from rag.types import Chunk, Document
