@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from rag.index.faiss.postings import Postings, length_norm, term_keys, term_weight
-from rag.index.lexical import _field_terms, field_weights, sentence_coverage, syllables
+from rag.index.lexical import field_terms, field_weights, sentence_coverage
 from rag.index.restorer import Restorer, question_prior, question_syllables
 from rag.text.vietnamese import fold_diacritics, has_diacritics
 
@@ -88,7 +88,7 @@ class SegmentedBm25:
         """Top-k (chunk id, score) with a positive score, best first."""
         if not self._n or k <= 0:
             return []
-        query_terms = _field_terms(syllables(query))
+        query_terms = field_terms(query)
         weights = weights or field_weights(query, bigram_weight=self.bigram_weight, folded_weight=self.folded_weight)
         weights = {name: weight for name, weight in weights.items() if weight}
         if not weights:
