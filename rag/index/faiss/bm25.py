@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from rag.index.faiss.postings import Postings, length_norm, term_keys, term_weight
-from rag.index.lexical import field_terms, field_weights, sentence_coverage
+from rag.index.faiss.postings import Postings, freeze, length_norm, term_keys, term_weight
+from rag.index.lexical import LexicalIndex, field_terms, field_weights, sentence_coverage
 from rag.index.restorer import Restorer, question_prior, question_syllables
 from rag.text.vietnamese import fold_diacritics, has_diacritics
 
@@ -31,6 +31,17 @@ class SegmentedBm25:
         self._dead_rows: dict[int, np.ndarray] = {}
         self._pairs: dict[str, int] = {}
         self._restorer = Restorer(self._candidates, self._pair)
+
+    @classmethod
+    def of(cls, saved: list[Postings], dead: set[int], memory: LexicalIndex) -> SegmentedBm25:
+        """The view of saved segments minus the dead chunk ids, plus the rows still in memory."""
+        dead_ids = np.fromiter(dead, dtype=np.int64, count=len(dead))
+        sources: list[tuple[Postings, np.ndarray | None]] = [
+            (p, ~np.isin(p.ids, dead_ids) if len(dead_ids) else None) for p in saved
+        ]
+        if len(memory):
+            sources.append((freeze(memory), None))
+        return cls(sources, memory.params())
 
     def __len__(self) -> int:
         return self._n

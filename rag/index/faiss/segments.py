@@ -1,9 +1,17 @@
 """The FAISS store's segment files: names, opening a saved state, writing a segment, cleaning up.
 
-A segment is four files of one generation (see rag/index/faiss/store.py for the layout): its
-vectors (a FAISS index for a base, an .npz of new vectors for a delta), its chunk file and
-postings file (mapped, rag/index/faiss/chunk_file.py and postings.py), and its document changes.
-Every file is written to a temporary name, fsynced and renamed (rag/index/files.py).
+A segment is four files of one generation; every file is written to a temporary name, fsynced
+and renamed (rag/index/files.py). Layout of ``indexes/<name>/`` (format 3)::
+
+    manifest.json            format version, embedder, chunking, the list of segments (the commit point)
+    vectors-<gen>.faiss      base segment: IndexIDMap2(IndexFlatIP), or IVF-SQ8 from ann_threshold chunks
+    vectors-<gen>.npz        delta segment: the float32 vectors of the chunks it adds, with their ids
+    chunks-<gen>.arr         the segment's chunks, one JSON row each, found by id (rag/index/faiss/chunk_file.py)
+    lexical-<gen>.arr        the segment's BM25 postings by term key (rag/index/faiss/postings.py)
+    documents-<gen>.json     documents added or changed by the segment, sources it removed, and the
+                             chunk ids it deletes from earlier segments (tombstones)
+    .lock / .readers         the writer lock and the readers lock (rag/index/files.py)
+    ingest-journal.jsonl     only while an ingest is unfinished: its finished files (rag/ingest/journal.py)
 """
 
 from __future__ import annotations

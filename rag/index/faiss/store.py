@@ -1,16 +1,6 @@
 """The default store: FAISS vectors in memory, chunk texts and BM25 postings in mapped segment files.
 
-Layout of ``indexes/<name>/`` (format 3)::
-
-    manifest.json            format version, embedder, chunking, the list of segments (the commit point)
-    vectors-<gen>.faiss      base segment: IndexIDMap2(IndexFlatIP), or IVF-SQ8 from ann_threshold chunks
-    vectors-<gen>.npz        delta segment: the float32 vectors of the chunks it adds, with their ids
-    chunks-<gen>.arr         the segment's chunks, one JSON row each, found by id (rag/index/faiss/chunk_file.py)
-    lexical-<gen>.arr        the segment's BM25 postings by term key (rag/index/faiss/postings.py)
-    documents-<gen>.json     documents added or changed by the segment, sources it removed, and the
-                             chunk ids it deletes from earlier segments (tombstones)
-    .lock / .readers         the writer lock and the readers lock (rag/index/files.py)
-    ingest-journal.jsonl     only while an ingest is unfinished: its finished files (rag/ingest/journal.py)
+The folder's files (format 3) are listed in rag/index/faiss/segments.py.
 
 Only the FAISS index and the document records are in memory; chunk texts and postings are read
 from memory-mapped files when a query needs them: serving a million chunks took 0.5 GiB of the
@@ -46,9 +36,8 @@ from typing import TYPE_CHECKING, Any
 from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.index import files
 from rag.index.base import MANIFEST, DocumentRecord, check_vectors
-from rag.index.faiss import legacy, postings, segments, vector_index
+from rag.index.faiss import legacy, segments, vector_index
 from rag.index.faiss.bm25 import SegmentedBm25
-from rag.index.faiss.postings import Postings
 from rag.index.faiss.segments import FORMAT_VERSION, Segment
 from rag.index.files import require_index
 from rag.index.lexical import LexicalIndex
@@ -288,20 +277,9 @@ class IndexStore:
     def lexical(self) -> SegmentedBm25:
         """The BM25 index of the live chunks (built on first use after a change; reads postings lazily)."""
         if self._view is None:
-            self._view = SegmentedBm25(self._lexical_sources(), self._memory_lexical.params())
+            saved = [segment.postings for segment in self._open]
+            self._view = SegmentedBm25.of(saved, self._dead, self._memory_lexical)
         return self._view
-
-    def _lexical_sources(self) -> list[tuple[Postings, np.ndarray | None]]:
-        import numpy as np
-
-        dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
-        sources: list[tuple[Postings, np.ndarray | None]] = []
-        for segment in self._open:
-            live = ~np.isin(segment.postings.ids, dead) if len(dead) else None
-            sources.append((segment.postings, live))
-        if len(self._memory_lexical):
-            sources.append((postings.freeze(self._memory_lexical), None))
-        return sources
 
     def search_lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         """Top-k chunks by BM25; an unaccented query is matched against the folded fields."""
