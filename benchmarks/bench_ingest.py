@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rag.index.store import IndexStore
+from rag.index.faiss.store import IndexStore
 from rag.ingest.pipeline import ingest, remove
 from rag.ingest.progress import ProgressBar
 from rag.setup import wiring

@@ -21,7 +21,7 @@ from rag.answer.assistant import Assistant
 from rag.answer.prompting import PromptBuilder, PromptTemplates
 from rag.checks import analysis
 from rag.eval.injection import load_cases, run_cases
-from rag.index.store import IndexStore
+from rag.index.faiss.store import IndexStore
 from rag.retrieval.retriever import HybridRetriever
 from rag.setup import wiring
 from rag.setup.config import load_settings

@@ -28,7 +28,7 @@ from typing import Any
 from rag.answer.assistant import check_question
 from rag.answer.cite import clean_markers
 from rag.answer.prompting import PromptBuilder, PromptTemplates
-from rag.index.store import IndexStore
+from rag.index.faiss.store import IndexStore
 from rag.ingest.discovery import discover
 from rag.ingest.pipeline import IngestReport
 from rag.retrieval.retriever import DenseRetriever

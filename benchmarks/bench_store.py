@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from rag.index.store import IndexStore
-from rag.index.vector_index import DEFAULT_ANN_THRESHOLD
+from rag.index.faiss.store import IndexStore
+from rag.index.faiss.vector_index import DEFAULT_ANN_THRESHOLD
 from rag.types import Chunk, Document
 
 ONSETS = ["", "b", "c", "ch", "d", "đ", "g", "gi", "h", "k", "kh", "l", "m", "n", "ng", "nh", "ph", "qu", "s", "t"]

@@ -16,7 +16,7 @@ def main() -> None:
 
     from rag.eval.questions import load_questions
     from rag.index import vector_index
-    from rag.index.store import IndexStore
+    from rag.index.faiss.store import IndexStore
     from rag.setup.config import load_settings
     from rag.setup.wiring import apply_runtime_policy, build_embedder
 

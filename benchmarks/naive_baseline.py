@@ -17,7 +17,7 @@ from pathlib import Path
 from rag.eval.baseline import NaiveBaseline
 from rag.eval.metrics import contains_answer, exact_match, token_f1
 from rag.eval.questions import load_questions
-from rag.index.store import IndexStore
+from rag.index.faiss.store import IndexStore
 from rag.retrieval.retriever import HybridRetriever, RetrievalSettings
 from rag.setup import wiring
 from rag.setup.config import load_settings

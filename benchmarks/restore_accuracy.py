@@ -21,10 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import rag.index.lexical  # noqa: E402
+import rag.index.restorer  # noqa: E402
 from rag.eval.questions import Question, load_questions  # noqa: E402
-from rag.index.lexical import QUESTION_PHRASES, LexicalIndex  # noqa: E402
-from rag.index.store import IndexStore  # noqa: E402
+from rag.index.faiss.store import IndexStore  # noqa: E402
+from rag.index.lexical import LexicalIndex  # noqa: E402
+from rag.index.restorer import QUESTION_PHRASES  # noqa: E402
 from rag.text.vietnamese import fold_diacritics, has_diacritics  # noqa: E402
 
 
@@ -59,14 +60,14 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--limit", type=int)
     args = parser.parse_args()
-    lexical = IndexStore.load(args.index).lexical
+    store = IndexStore.load(args.index)
     questions = [q for q in load_questions(args.questions, limit=args.limit) if has_diacritics(q.question)]
-    real = rag.index.lexical._question_counts
-    rag.index.lexical._question_counts = Counter  # baseline: the collection's spellings alone
-    baseline = measure(lexical, questions)
-    rag.index.lexical._question_counts = real
-    lexical._restorer = None
-    now = measure(lexical, questions)
+    real = rag.index.restorer._question_counts
+    rag.index.restorer._question_counts = Counter  # baseline: the collection's spellings alone
+    baseline = measure(store.lexical(), questions)
+    rag.index.restorer._question_counts = real
+    store._view = None  # noqa: SLF001 - a fresh restorer, with the question phrases
+    now = measure(store.lexical(), questions)
     print(f"index {args.index}: {len(questions)} questions, {now['n_question_words']} question-word syllables")
     print("restored right            collection only   + question phrases")
     for key in ("syllables", "questions", "question words"):

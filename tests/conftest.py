@@ -46,7 +46,7 @@ def corpus_assistant(embedder, generator, folder: Path, extra=()):  # noqa: ANN0
     from rag.answer.prompting import PromptBuilder, PromptTemplates
     from rag.answer.settings import AnswerSettings
     from rag.checks.grounding import GroundingSettings
-    from rag.index.store import IndexStore
+    from rag.index.faiss.store import IndexStore
     from rag.retrieval.retriever import HybridRetriever
     from rag.text.chunking import ChunkSettings, chunk_document, passage_text
     from rag.text.loaders import load

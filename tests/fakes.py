@@ -11,7 +11,7 @@ import numpy as np
 
 from rag.answer.completion import LENGTH, STOP, CallState, Completion, exclusive
 from rag.errors import ModelLoadError
-from rag.index.store import IndexStore
+from rag.index.faiss.store import IndexStore
 from rag.retrieval.retriever import DenseRetriever
 from rag.text.chunking import ChunkSettings, chunk_document, passage_text
 from rag.text.vietnamese import nfc

@@ -13,13 +13,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from rag.ui.actions import ChatActions, Outputs, chat_messages
-from rag.ui.backend import Backend
-from rag.ui.render import CSS, JS, sources_html
-
 from rag.errors import ConfigError
 from rag.ingest.pipeline import IngestProgress
 from rag.setup.config import Settings
+from rag.ui.actions import ChatActions, Outputs, chat_messages
+from rag.ui.backend import Backend
+from rag.ui.render import CSS, JS, sources_html
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +172,7 @@ def launch(
     auth: tuple[str, str] | None = None,
 ) -> None:
     """Load the models, build the index from the corpus if there is none, then serve the page."""
-    from rag.index.store import IndexStore
+    from rag.index.faiss.store import IndexStore
 
     backend = Backend(settings)
     if not IndexStore.exists(settings.index) and settings.corpus.is_dir():

@@ -25,7 +25,7 @@ from rag.errors import (
 )
 from rag.index.base import DocumentViews, Store
 from rag.index.embedding import Embedder
-from rag.index.store import IndexStore
+from rag.index.faiss.store import IndexStore
 from rag.ingest.pipeline import IngestReport, ProgressFn, remove
 from rag.ingest.uploads import StoredUpload, safe_upload_name, store_upload
 from rag.setup.config import Settings

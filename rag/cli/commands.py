@@ -88,7 +88,8 @@ def cmd_remove(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from rag.index.store import IndexStore, require_index
+    from rag.index.faiss.store import IndexStore
+    from rag.index.files import require_index
     from rag.setup.wiring import build_assistant, build_embedder, run_ingest
 
     if (args.question is None) == (args.batch is None):
@@ -152,7 +153,7 @@ def read_batch(path: Path) -> list[tuple[str, str]]:
 
 def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from rag.answer.assistant import collect
-    from rag.index.store import require_index
+    from rag.index.files import require_index
     from rag.setup.wiring import build_assistant, open_index
 
     if args.doc is None and not args.topic:

@@ -42,7 +42,7 @@ class EvalPipelines:
 def checked_questions(args: argparse.Namespace, settings: Settings) -> list[Any]:
     """The questions to ask, after the options and the index are checked (QuestionError naming the fix)."""
     from rag.eval.questions import load_questions
-    from rag.index.store import require_index
+    from rag.index.files import require_index
 
     if not 1 <= args.k <= 100:
         raise QuestionError(f"--k {args.k} is out of range: use 1..100")

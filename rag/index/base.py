@@ -1,6 +1,6 @@
 """The Store protocol that retrieval and ingest depend on, and opening the store an index was built with.
 
-Two stores implement it: ``IndexStore`` (FAISS + files in the index folder, rag/index/store.py)
+Two stores implement it: ``IndexStore`` (FAISS + mapped files in the index folder, rag/index/faiss/)
 and ``MilvusStore`` (a Milvus Lite file or a Milvus server, rag/index/milvus/). Both keep
 ``manifest.json`` in the index folder; its ``store`` field says which one built the index, so
 every command opens the right one without a flag. Both are checked by one contract suite
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.errors import ConfigError, IndexCorruptError
-from rag.index.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
+from rag.index.faiss.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
+from rag.index.files import MANIFEST
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from rag.types import Chunk, Document
 
 STORES = ("faiss", "milvus")
-MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -126,7 +126,8 @@ def index_exists(path: Path) -> bool:
 
 def open_store(path: Path, options: StoreOptions | None = None) -> Store:
     """Load the index at path with the store its manifest names."""
-    from rag.index.store import IndexStore, require_index
+    from rag.index.faiss.store import IndexStore
+    from rag.index.files import require_index
 
     options = options or StoreOptions()
     require_index(path)
@@ -141,7 +142,7 @@ def new_store(
     path: Path, *, kind: str, model_id: str, dim: int, chunking: dict[str, int], options: StoreOptions | None = None
 ) -> Store:
     """An empty store of the given kind; nothing is written until save()."""
-    from rag.index.store import IndexStore
+    from rag.index.faiss.store import IndexStore
 
     options = options or StoreOptions()
     check_kind(kind)

@@ -16,6 +16,7 @@ BM25 weights are recomputed (vectorised) on the first search after a change.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -24,6 +25,7 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.index.restorer import Restorer, restorer
 from rag.text.vietnamese import fold_diacritics, has_diacritics, nfc, passage_sentences
 
 if TYPE_CHECKING:
@@ -31,21 +33,6 @@ if TYPE_CHECKING:
 
 _TOKEN = re.compile(r"\w+")
 FIELDS = ("exact", "exact_bigram", "folded", "folded_bigram")
-
-# How Vietnamese questions ask, which documents rarely write: without these, a collection
-# restores "bao nhieu" from its own spellings as "bảo nhiều". Added to the restorer's counts,
-# never to BM25: each pair of syllables and each interrogative syllable QUESTION_PRIOR times;
-# the other syllables only as the collection spells them (so "năm nào" helps, but "viet nam"
-# does not become "việt năm", nor a syllable the collection lacks take a question's spelling).
-QUESTION_PHRASES = (
-    "bao nhiêu", "bao lâu", "bao giờ", "bao xa", "mấy", "là gì", "là ai", "cái gì", "điều gì",
-    "những gì", "việc gì", "của ai", "cho ai", "với ai", "ai là", "ở đâu", "từ đâu", "đi đâu",
-    "nơi nào", "khi nào", "lúc nào", "năm nào", "ngày nào", "tháng nào", "thời gian nào",
-    "như thế nào", "ra sao", "làm sao", "bằng cách nào", "tại sao", "vì sao", "có phải",
-    "hay không", "được không", "có không",
-)  # fmt: skip
-INTERROGATIVES = frozenset({"bao", "nhiêu", "mấy", "gì", "ai", "đâu", "nào", "sao", "giờ", "lâu"})
-QUESTION_PRIOR = 50
 
 
 def syllables(text: str) -> list[str]:
@@ -73,7 +60,10 @@ class _Field:
 
         counts = Counter(words)
         vocab = self.vocab
-        ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in counts), dtype=np.int32, count=len(counts))
+        found = [vocab.get(t, -1) for t in counts]
+        if -1 in found:  # new terms get the next ids, in order of first occurrence
+            found = [vocab.setdefault(t, len(vocab)) if i < 0 else i for t, i in zip(counts, found, strict=True)]
+        ids = np.array(found, dtype=np.int32)
         self.rows[chunk_id] = (ids, np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
         self._matrix = None
 
@@ -140,7 +130,7 @@ class LexicalIndex:
         self.k1, self.b = k1, b
         self.bigram_weight, self.folded_weight = bigram_weight, folded_weight
         self._fields = {name: _Field() for name in FIELDS}
-        self._restorer: _Restorer | None = None
+        self._restorer: Restorer | None = None
 
     def __len__(self) -> int:
         return len(self._fields["exact"].rows)
@@ -154,6 +144,23 @@ class LexicalIndex:
         for f in self._fields.values():
             f.remove(chunk_id)
         self._restorer = None
+
+    def row_ids(self) -> list[int]:
+        return list(self._fields["exact"].rows)
+
+    def params(self) -> dict[str, float]:
+        return {"k1": self.k1, "b": self.b, "bigram_weight": self.bigram_weight, "folded_weight": self.folded_weight}
+
+    def field_rows(self, name: str, ids: list[int]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """(vocabulary in term-id order, term ids, counts, terms per row) of one field's rows of ids, in that order."""
+        import numpy as np
+
+        f = self._fields[name]
+        rows = [f.rows[i] for i in ids]
+        terms = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int32)
+        counts = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, np.float32)
+        lengths = np.array([len(r[0]) for r in rows], dtype=np.int64)
+        return list(f.vocab), terms, counts, lengths
 
     def field_weights(self, query: str) -> dict[str, float]:
         return field_weights(query, bigram_weight=self.bigram_weight, folded_weight=self.folded_weight)
@@ -312,79 +319,17 @@ def sentence_coverage(query: str, texts: list[str], idf: IdfFn, *, bigram_weight
     return out
 
 
-def restorer(df: dict[str, int]) -> _Restorer:
-    """A diacritics restorer from the collection's document frequencies of exact syllables and pairs."""
-    counts = Counter(df)
-    counts.update(_question_counts())
-    return _Restorer(dict(counts))
-
-
 def field_terms(text: str) -> dict[str, list[str]]:
     """The terms of each BM25 field (FIELDS) of a text, as LexicalIndex indexes them."""
     return _field_terms(syllables(text))
 
 
+@functools.lru_cache(maxsize=1 << 20)
+def fold_syllable(syllable: str) -> str:
+    """fold_diacritics of one syllable, cached: a collection repeats a few tens of thousands of syllables."""
+    return fold_diacritics(syllable)
+
+
 def _field_terms(tokens: list[str]) -> dict[str, list[str]]:
-    folded = [fold_diacritics(t) for t in tokens]
+    folded = [fold_syllable(t) for t in tokens]
     return {"exact": tokens, "exact_bigram": bigrams(tokens), "folded": folded, "folded_bigram": bigrams(folded)}
-
-
-def _question_counts() -> Counter[str]:
-    """The restorer's extra counts for QUESTION_PHRASES: their syllable pairs and interrogative syllables."""
-    counts: Counter[str] = Counter({word: QUESTION_PRIOR for word in INTERROGATIVES})
-    for phrase in QUESTION_PHRASES:
-        for pair in bigrams(phrase.split()):
-            counts[pair] = QUESTION_PRIOR
-    return counts
-
-
-class _Restorer:
-    """Viterbi over accented candidates of each unaccented syllable, scored by collection bigrams."""
-
-    def __init__(self, df: dict[str, int]) -> None:
-        self._unigrams: dict[str, list[tuple[str, int]]] = {}
-        self._bigram = {}
-        for term, count in df.items():
-            if "_" in term:
-                self._bigram[term] = count
-            else:
-                self._unigrams.setdefault(fold_diacritics(term), []).append((term, count))
-        for options in self._unigrams.values():
-            options.sort(key=lambda x: -x[1])
-            del options[8:]
-
-    def restore(self, query: str) -> str:
-        pieces = re.split(r"(\w+)", nfc(query))
-        words = [p for i, p in enumerate(pieces) if i % 2 == 1]
-        if not words:
-            return query
-        lattice = [self._unigrams.get(w.lower(), [(w.lower(), 1)]) for w in words]
-        # best[i][cand] = (score, back-pointer)
-        best: list[dict[str, tuple[float, str | None]]] = [{c: (math.log(n + 1), None) for c, n in lattice[0]}]
-        for i in range(1, len(words)):
-            column: dict[str, tuple[float, str | None]] = {}
-            for cand, n in lattice[i]:
-                options = []
-                for prev, (score, _) in best[-1].items():
-                    pair = self._bigram.get(f"{prev}_{cand}", 0)
-                    options.append((score + 3.0 * math.log(pair + 1) + math.log(n + 1), prev))
-                column[cand] = max(options)
-            best.append(column)
-        cand = max(best[-1], key=lambda c: best[-1][c][0])
-        chosen = [cand]
-        for i in range(len(words) - 1, 0, -1):
-            cand = best[i][cand][1]
-            chosen.append(cand)
-        chosen.reverse()
-        out = []
-        for word, restored in zip(words, chosen, strict=True):
-            if restored == word.lower():  # no marks to add: keep the word exactly as typed
-                restored = word
-            elif word.isupper() and len(word) > 1:
-                restored = restored.upper()
-            elif word[:1].isupper():
-                restored = restored[:1].upper() + restored[1:]
-            out.append(restored)
-        for i, restored in enumerate(out):
-            pieces[2 * i + 1] = restored
-        return "".join(pieces)

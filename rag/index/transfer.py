@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rag.errors import ConfigError
 from rag.index.base import StoreOptions, closing, index_exists, new_store, open_store
-from rag.index.store import writer_lock
+from rag.index.files import writer_lock
 from rag.types import Document
 
 log = logging.getLogger(__name__)

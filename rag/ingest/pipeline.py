@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from rag.errors import LoaderError
 from rag.index.base import Store, StoreOptions, closing, index_exists, new_store, open_store, store_kind
-from rag.index.store import require_index, writer_lock
+from rag.index.files import require_index, writer_lock
 from rag.ingest.discovery import discover
 from rag.ingest.files import FileIngester, FileLimits
 from rag.ingest.journal import ResumeJournal

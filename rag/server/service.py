@@ -18,7 +18,7 @@ from rag.answer.generate import Generator
 from rag.errors import IndexNotFoundError, LlmServerError, QuestionError, RagError
 from rag.index.base import DocumentViews, Store
 from rag.index.embedding import Embedder
-from rag.index.store import IndexStore
+from rag.index.faiss.store import IndexStore
 from rag.ingest.pipeline import IngestReport, ProgressFn, remove
 from rag.setup import wiring
 from rag.setup.config import Settings

@@ -17,7 +17,7 @@ from rag.answer.llama_cpu import EXTRA_BUFFERS
 from rag.answer.settings import AnswerSettings
 from rag.checks.grounding import GroundingSettings
 from rag.errors import ConfigError
-from rag.index.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
+from rag.index.faiss.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
 from rag.retrieval.retriever import RetrievalSettings
 from rag.text.chunking import ChunkSettings
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
-from rag.index.store import FORMAT_VERSION, IndexStore
+from rag.index.faiss import chunk_file
+from rag.index.faiss.store import FORMAT_VERSION, IndexStore
 from rag.types import Chunk, Document
 
 DIM = 16
@@ -130,7 +131,7 @@ def test_manifest_contents(filled) -> None:
     store, _, _ = filled
     store.save()
     manifest = json.loads((store.path / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["format_version"] == FORMAT_VERSION == 2
+    assert manifest["format_version"] == FORMAT_VERSION == 3
     assert manifest["embedder"] == {"model_id": "hash-embedder", "dim": DIM}
     assert manifest["chunking"] == CHUNKING
     assert (manifest["n_chunks"], manifest["n_documents"], manifest["next_id"]) == (20, 3, 20)
@@ -142,8 +143,8 @@ def test_manifest_contents(filled) -> None:
             "tombstones": 0,
             "files": {
                 "vectors": "vectors-000001.faiss",
-                "chunks": "chunks-000001.json",
-                "lexical": "lexical-000001.npz",
+                "chunks": "chunks-000001.arr",
+                "lexical": "lexical-000001.arr",
                 "documents": "documents-000001.json",
             },
         }
@@ -189,10 +190,10 @@ def test_only_the_live_segments_files_remain(filled) -> None:
     store.save()
     names = sorted(p.name for p in store.path.iterdir())
     assert names == [
-        ".readers",  # the readers' lock (empty): see rag/index/store.py
-        "chunks-000002.json",
+        ".readers",  # the readers' lock (empty): see rag/index/files.py
+        "chunks-000002.arr",
         "documents-000002.json",
-        "lexical-000002.npz",
+        "lexical-000002.arr",
         "manifest.json",
         "vectors-000002.faiss",
     ]
@@ -212,12 +213,12 @@ def test_generation_continues_after_load(filled) -> None:
         ("delta", 0, 5),
     ]
     assert sorted(p.name for p in store.path.glob("*-*.*")) == [
-        "chunks-000001.json",
-        "chunks-000002.json",
+        "chunks-000001.arr",
+        "chunks-000002.arr",
         "documents-000001.json",
         "documents-000002.json",
-        "lexical-000001.npz",
-        "lexical-000002.npz",
+        "lexical-000001.arr",
+        "lexical-000002.arr",
         "vectors-000001.faiss",
         "vectors-000002.npz",
     ]
@@ -226,18 +227,26 @@ def test_generation_continues_after_load(filled) -> None:
 def test_corrupt_chunks_file(filled) -> None:
     store, _, _ = filled
     store.save()
-    (store.path / "chunks-000001.json").write_text('{"fields": ["id", "chunk_id"], "rows": [[0, ', encoding="utf-8")
-    with pytest.raises(IndexCorruptError, match="chunks-000001.json is damaged"):
+    (store.path / "chunks-000001.arr").write_text('{"fields": ["id", "chunk_id"], "rows": [[0, ', encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match=r"chunks-000001.arr is damaged \(no array footer"):
         IndexStore.load(store.path)
 
 
 def test_truncated_chunks_file(filled) -> None:
     store, _, _ = filled
     store.save()
-    path = store.path / "chunks-000001.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    path.write_text(json.dumps({"fields": data["fields"], "rows": data["rows"][:5]}), encoding="utf-8")
-    with pytest.raises(IndexCorruptError, match="20 vectors but 5 chunks"):
+    path = store.path / "chunks-000001.arr"
+    path.write_bytes(path.read_bytes()[:-100])  # cut short: the footer is gone
+    with pytest.raises(IndexCorruptError, match="chunks-000001.arr is damaged"):
+        IndexStore.load(store.path)
+
+
+def test_chunk_file_with_fewer_rows_than_the_postings(filled) -> None:
+    store, _, chunks = filled
+    store.save()
+    first_five = {i: c for i, c in enumerate(chunks[:5])}
+    chunk_file.write(store.path / "chunks-000001.arr", [], first_five)
+    with pytest.raises(IndexCorruptError, match="chunks-000001.arr holds 5 chunks but lexical-000001.arr 20 rows"):
         IndexStore.load(store.path)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.index.store import IndexStore
+from rag.index.faiss.store import IndexStore
 from rag.types import Chunk, Document
 from tests.fakes import HashEmbedder
 
@@ -158,9 +158,9 @@ def test_compaction_triggers_above_the_fraction_and_keeps_results(tmp_path: Path
     manifest = _manifest(store.path)
     assert [(s["generation"], s["kind"], s["chunks"]) for s in manifest["segments"]] == [(4, "base", 45)]
     assert sorted(p.name for p in store.path.glob("*-*.*")) == [
-        "chunks-000004.json",
+        "chunks-000004.arr",
         "documents-000004.json",
-        "lexical-000004.npz",
+        "lexical-000004.arr",
         "vectors-000004.faiss",
     ]
     loaded = IndexStore.load(store.path)
@@ -224,7 +224,7 @@ def test_crash_before_the_manifest_keeps_the_previous_state_and_the_next_save_cl
         store.save()
     monkeypatch.undo()
     strays = sorted(p.name for p in store.path.glob("*-000002.*"))
-    assert strays == ["chunks-000002.json", "documents-000002.json", "lexical-000002.npz", "vectors-000002.npz"]
+    assert strays == ["chunks-000002.arr", "documents-000002.json", "lexical-000002.arr", "vectors-000002.npz"]
     (store.path / ".chunks-000002.json.tmp").write_text("cut short", encoding="utf-8")  # a write cut mid-file
     assert (store.path / "manifest.json").read_bytes() == manifest
     assert _results(IndexStore.load(store.path)) == expected  # the previous complete state
@@ -233,9 +233,9 @@ def test_crash_before_the_manifest_keeps_the_previous_state_and_the_next_save_cl
     reopened.remove("tai-lieu-0002.txt")
     reopened.save()
     assert sorted(p.name for p in store.path.glob("*-00000[23].*")) == [
-        "chunks-000003.json",
+        "chunks-000003.arr",
         "documents-000003.json",
-        "lexical-000003.npz",
+        "lexical-000003.arr",
         "vectors-000003.npz",
     ]
     assert sorted(p.name for p in store.path.glob(".*")) == [".readers"]  # no temporary file is left
@@ -260,9 +260,9 @@ def test_format1_index_loads_and_the_next_save_upgrades_it(tmp_path: Path) -> No
     expected = _results(store)
 
     _add(store, 1)
-    store.save()  # no format-2 base yet: this save writes one
+    store.save()  # no format-3 base yet: this save writes one
     manifest = _manifest(index)
-    assert (manifest["format_version"], manifest["next_id"]) == (2, 9)
+    assert (manifest["format_version"], manifest["next_id"]) == (3, 9)
     assert [(s["kind"], s["chunks"]) for s in manifest["segments"]] == [("base", 6)]
     assert sorted(p.name for p in index.iterdir() if p.name.endswith((".jsonl", ".faiss"))) == ["vectors-000003.faiss"]
     upgraded = IndexStore.load(index)

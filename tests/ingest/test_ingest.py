@@ -10,7 +10,7 @@ import pytest
 import rag.ingest.pipeline
 from rag.errors import IndexMismatchError, IndexNotFoundError
 from rag.index.base import open_store
-from rag.index.store import IndexStore
+from rag.index.faiss.store import IndexStore
 from rag.ingest.pipeline import IngestProgress, ingest, remove
 from rag.text.chunking import ChunkSettings
 from tests.fakes import HashEmbedder

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.index.store import IndexStore
+from rag.index.faiss.store import IndexStore
 from rag.ingest.files import FileLimits
 from rag.ingest.pipeline import ingest, remove
 from rag.text.chunking import ChunkSettings

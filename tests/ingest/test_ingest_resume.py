@@ -15,7 +15,8 @@ import pytest
 
 from rag.errors import IndexLockedError
 from rag.index.base import open_store, release
-from rag.index.store import IndexStore, writer_lock
+from rag.index.faiss.store import IndexStore
+from rag.index.files import writer_lock
 from rag.ingest.journal import JOURNAL
 from rag.ingest.pipeline import ingest
 from rag.text.chunking import ChunkSettings

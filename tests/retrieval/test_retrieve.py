@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rag.errors import ConfigError
-from rag.index.store import IndexStore
+from rag.index.faiss.store import IndexStore
 from rag.ingest.pipeline import ingest
 from rag.retrieval.retriever import HybridRetriever, RetrievalSettings, fuse, fuse_zscore
 from rag.text.chunking import ChunkSettings, document_key, passage_text

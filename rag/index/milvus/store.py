@@ -5,19 +5,8 @@ One row per chunk: its integer id (primary key), the unit vector (``dense``), th
 pairs, folded syllables, folded pairs; rag/index/lexical.py) as space-separated words, and one
 sparse vector ``lexical`` of their BM25 term weights, keyed by crc32 of (field, term).
 
-Why our sparse vectors and not Milvus's BM25 function: its analyzers cannot make syllable pairs
-or fold diacritics (Milvus Lite 3.2 has the ``standard`` and ``jieba`` tokenizers only), and
-fed our own terms, Milvus Lite's BM25 still scores each segment with that segment's statistics
-(a TODO in milvus_lite/engine/collection.py) and counts deleted rows: on the contract suite's
-seven chunks its field scores were 0.1-1.7% off ours (3.2691 for 3.2582), and the error grows
-with segments and deletes. So a lexical query is one sparse inner-product search for
-candidates -- query weights field weight x idf (exact, from the catalog), row weights BM25's
-saturated term frequency without the length norm, which would need a collection mean that
-changes after the row is written -- and the candidates' stored terms are then scored exactly
-with the collection's current statistics: the same BM25 as LexicalIndex, fields and weights
-included. With 8 candidates per hit asked for, the top 50 of 80 MLQA questions (40 accented,
-40 unaccented) missed 0 of 4,000 chunks LexicalIndex ranks there (4 per hit: 12; candidates from
-the folded field alone: 96 at 8 per hit, 38 at 16).
+Why our sparse vectors and not Milvus's BM25 function, and how a lexical query is scored
+exactly: rag/index/milvus/scoring.py.
 
 The index folder keeps ``manifest.json`` (store, URI, collection, embedder, chunking) and the
 catalog (rag/index/milvus/catalog.py: document records, next id, term statistics), whose
@@ -31,7 +20,6 @@ once and deleted in Milvus after the commit. ``--rebuild`` fills a new collectio
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -39,14 +27,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import IndexCorruptError, IndexMismatchError, StoreUnavailableError
-from rag.index import segment_io
+from rag.index import files
 from rag.index.base import MANIFEST, DocumentRecord, check_vectors
-from rag.index.lexical import FIELDS, bm25_idf, field_terms, field_weights, restorer, sentence_coverage
-from rag.index.milvus import connection
+from rag.index.faiss.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE, default_nlist
+from rag.index.files import require_index
+from rag.index.lexical import FIELDS, bm25_idf, field_terms, field_weights, sentence_coverage
+from rag.index.milvus import collection, connection, scoring
 from rag.index.milvus import rows as layout
 from rag.index.milvus.catalog import Catalog
-from rag.index.store import require_index
-from rag.index.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE, default_nlist
+from rag.index.restorer import restorer
 from rag.text.chunking import passage_text
 from rag.text.vietnamese import has_diacritics
 from rag.types import Chunk, Document
@@ -56,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
 MAX_TOP_K = 16_384  # Milvus's limit for one search
 INSERT_BATCH = 512
 CANDIDATE_FIELDS = FIELDS  # the fields of the sparse vector Milvus searches for candidates
@@ -109,10 +97,11 @@ class MilvusStore:
     ) -> MilvusStore:
         path = Path(path)
         require_index(path)
-        manifest = segment_io.read_json(path / MANIFEST)
-        if manifest.get("store") != "milvus" or manifest.get("format_version") != FORMAT_VERSION:
+        manifest = files.read_json(path / MANIFEST)
+        if manifest.get("store") != "milvus" or manifest.get("format_version") != collection.FORMAT_VERSION:
             raise IndexMismatchError(
-                f"index {path} is not a format-{FORMAT_VERSION} Milvus index: run `rag ingest --rebuild --store milvus`"
+                f"index {path} is not a format-{collection.FORMAT_VERSION} Milvus index: "
+                "run `rag ingest --rebuild --store milvus`"
             )
         milvus = manifest["milvus"]
         store = cls(
@@ -343,21 +332,7 @@ class MilvusStore:
             output_fields=[*layout.CHUNK_FIELDS, *weights],
             search_params={"metric_type": "IP"},
         )
-        avgdl = self._avgdl()
-        scored = []
-        for hit in found[0]:
-            entity, score = hit["entity"], 0.0
-            for name, weight in weights.items():
-                words = entity[name].split()
-                counts = Counter(words)
-                field_idf = idf[name]
-                score += weight * sum(
-                    v * layout.tf_norm(counts[t], len(words), avgdl[name]) for t, v in field_idf.items() if t in counts
-                )
-            if score > 0:
-                scored.append((score, int(hit["id"]), entity))
-        scored.sort(key=lambda x: (-x[0], x[1]))
-        return [(layout.chunk(entity), score) for score, _, entity in scored[:k]]
+        return scoring.rescore(found[0], weights, idf, self._avgdl(), k)
 
     def _avgdl(self) -> dict[str, float]:
         n = max(self._n_chunks, 1)
@@ -388,7 +363,7 @@ class MilvusStore:
             return
         self._ensure_collection()
         self._maybe_switch_to_ann()
-        catalog = self._catalog or Catalog(self.path / _catalog_name(self._generation))
+        catalog = self._catalog or Catalog(self.path / collection.catalog_name(self._generation))
         pending = sorted(self._pending | self._tombstones)
         catalog.commit(
             meta={
@@ -416,7 +391,7 @@ class MilvusStore:
         self._call("flush", self._milvus().flush, self._collection)
         self._pending, self._tombstones = set(), set()
         if first and previous is not None:
-            self._drop_generation(*previous)
+            collection.drop_generation(self._milvus, self._call, self.path, previous, self._resolved_uri())
 
     def _ensure_collection(self) -> None:
         """Before the first write: a loaded store deletes the rows a crashed writer left (ids from the
@@ -429,85 +404,24 @@ class MilvusStore:
                 self._prepared = True
             return
         self._prepared = True
-        self._generation = _next_generation(self.path)
+        self._generation = collection.next_generation(self.path)
         self._collection = connection.collection_name(self.path, self._generation)
-        client = self._milvus()
-        if client.has_collection(self._collection):  # left by a rebuild that crashed
-            self._call("drop the collection", client.drop_collection, self._collection)
-        (self.path / _catalog_name(self._generation)).unlink(missing_ok=True)
-        schema, index = layout.schema(client, self.dim)
-        name = self._collection
-        self._call("create the collection", client.create_collection, name, schema=schema, consistency_level="Strong")
-        # indexes of an empty collection are ready at once: without sync=False pymilvus polls (0.5 s each)
-        self._call("index the collection", client.create_index, name, index, sync=False)
-        self._call("load the collection", client.load_collection, name)
+        collection.create(self._milvus(), self._call, self.path, self._generation, self._collection, self.dim)
 
     def _maybe_switch_to_ann(self) -> None:
         """From ann_threshold chunks on, the dense field gets an IVF-SQ8 index like the FAISS store's."""
         if self._dense_index != "FLAT" or self._next_id < self.ann_threshold:
             return
-        client, name = self._milvus(), self._collection
         nlist = default_nlist(self._n_chunks)
         log.info("index %s reached %d chunks: building IVF_SQ8 (nlist %d) in Milvus", self.path, self._n_chunks, nlist)
-        self._call("release", client.release_collection, name)
-        self._call("drop the index", client.drop_index, name, "dense")
-        params = client.prepare_index_params()
-        params.add_index("dense", index_type="IVF_SQ8", metric_type="IP", params={"nlist": nlist})
-        self._call("build the index", client.create_index, name, params)
-        self._call("load", client.load_collection, name)
+        collection.switch_to_ivf(self._milvus(), self._call, self._collection, nlist)
         self._dense_index = "IVF_SQ8"
 
     def _write_manifest(self) -> tuple[str, int, str] | None:
-        """The manifest names this generation; returns the (uri, generation) it named before, if other."""
-        previous = None
-        manifest_path = self.path / MANIFEST
-        if manifest_path.is_file():
-            old = segment_io.read_json(manifest_path)
-            if old.get("store") == "milvus" and int(old["milvus"]["generation"]) != self._generation:
-                previous = (old["milvus"]["uri"], int(old["milvus"]["generation"]), old["milvus"]["collection"])
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "store": "milvus",
-            "embedder": {"model_id": self.model_id, "dim": self.dim},
-            "chunking": self.chunking,
-            "milvus": {
-                "uri": self.uri,
-                "collection": self._collection,
-                "generation": self._generation,
-                "catalog": _catalog_name(self._generation),
-                "dense_index": self._dense_index,
-                "candidate_fields": list(self.candidate_fields),
-            },
-            "created": self._created,
-            "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "n_chunks": self._n_chunks,
-            "n_documents": len(self.documents),
-        }
-        segment_io.atomic_write(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=1))
-        return previous
-
-    def _drop_generation(self, uri: str, generation: int, collection: str) -> None:
-        """After a rebuild is committed: the collection and catalog it replaced."""
-        (self.path / _catalog_name(generation)).unlink(missing_ok=True)
-        if connection.resolve(uri, self.path) == self._resolved_uri():
-            client = self._milvus()
-            if client.has_collection(collection):
-                self._call("drop the old collection", client.drop_collection, collection)
-        else:
-            log.warning("index %s moved from %s: drop its old collection %s there yourself", self.path, uri, collection)
-
-
-def _catalog_name(generation: int) -> str:
-    return f"catalog-{generation:06d}.sqlite"
-
-
-def _next_generation(path: Path) -> int:
-    manifest = Path(path) / MANIFEST
-    if manifest.is_file():
-        try:
-            data = segment_io.read_json(manifest)
-        except IndexCorruptError:
-            return 1
-        if data.get("store") == "milvus":
-            return int(data["milvus"]["generation"]) + 1
-    return 1
+        """The manifest names this generation; returns the (uri, generation, collection) it named before, if other."""
+        milvus = {"uri": self.uri, "collection": self._collection, "generation": self._generation}
+        milvus |= {"catalog": collection.catalog_name(self._generation), "dense_index": self._dense_index}
+        milvus["candidate_fields"] = list(self.candidate_fields)
+        fields = {"embedder": {"model_id": self.model_id, "dim": self.dim}, "chunking": self.chunking, "milvus": milvus}
+        fields |= {"created": self._created, "n_chunks": self._n_chunks, "n_documents": len(self.documents)}
+        return collection.write_manifest(self.path, self._generation, fields)

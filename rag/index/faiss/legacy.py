@@ -1,34 +1,29 @@
-"""Files of the store's segments (rag/index/store.py): readers raising IndexCorruptError, atomic writers.
+"""Readers of what the FAISS store wrote before format 3, and of the vector files it still writes.
 
-Readers name the damaged file and the fix; writers write to a temporary name, fsync and rename.
+Format 1 and 2 kept chunk texts as JSON and BM25 rows in .npz files that load into Python
+objects; rag/index/faiss/store.py reads them into memory and its next save writes format 3.
+Readers name the damaged file and the fix.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import IndexCorruptError
+from rag.index.base import DocumentRecord
+from rag.index.files import read_json
 from rag.index.lexical import LexicalIndex
+from rag.text.chunking import passage_text
 from rag.types import Chunk
 
 if TYPE_CHECKING:
     import numpy as np
 
 log = logging.getLogger(__name__)
-
-
-def segment_files(gen: int, *, base: bool) -> dict[str, str]:
-    return {
-        "vectors": f"vectors-{gen:06d}.{'faiss' if base else 'npz'}",
-        "chunks": f"chunks-{gen:06d}.json",
-        "lexical": f"lexical-{gen:06d}.npz",
-        "documents": f"documents-{gen:06d}.json",
-    }
 
 
 def read_lexical(path: Path, *, skip: Collection[int] = (), into: LexicalIndex | None = None) -> LexicalIndex | None:
@@ -76,13 +71,6 @@ def read_vectors(path: Path, dim: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, vectors
 
 
-def write_chunks(path: Path, ids: list[int], chunks: dict[int, Chunk]) -> None:
-    """Columnar JSON: field names once, then one row per chunk (parsed ~3x faster than JSON lines of dicts)."""
-    names = list(Chunk.__dataclass_fields__)
-    rows = [[i, *(getattr(chunks[i], n) for n in names)] for i in ids]
-    write_json(path, {"fields": ["id", *names], "rows": rows})
-
-
 def read_chunks(path: Path, *, skip: Collection[int] = ()) -> dict[int, Chunk]:
     if not path.is_file():
         raise IndexCorruptError(f"chunk store {path} is missing: run `rag ingest --rebuild`")
@@ -115,44 +103,59 @@ def read_chunks_jsonl(path: Path) -> dict[int, Chunk]:
     return chunks
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise IndexCorruptError(f"segment file {path} is missing: run `rag ingest --rebuild`")
-    try:
-        return json.loads(path.read_bytes())
-    except ValueError as e:
-        raise IndexCorruptError(f"segment file {path} is damaged ({e}): run `rag ingest --rebuild`") from e
+def load(
+    path: Path, manifest: dict[str, Any], dim: int
+) -> tuple[Any, dict[int, Chunk], LexicalIndex, dict[str, DocumentRecord]]:
+    """(FAISS index, chunks, BM25 rows, documents) of a format-1 or format-2 index, all in memory."""
+    if manifest["format_version"] == 1:
+        return _load_format1(path, manifest)
+    return _load_format2(path, manifest["segments"], dim)
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+def _load_format1(
+    path: Path, manifest: dict[str, Any]
+) -> tuple[Any, dict[int, Chunk], LexicalIndex, dict[str, DocumentRecord]]:
+    """One generation: vectors, chunks (JSON lines), lexical; the documents live in the manifest."""
+    documents = {src: DocumentRecord.from_dict(rec) for src, rec in manifest["documents"].items()}
+    index = read_faiss(path / manifest["files"]["vectors"])
+    chunks = read_chunks_jsonl(path / manifest["files"]["chunks"])
+    lexical = read_lexical(path / manifest["files"]["lexical"]) if "lexical" in manifest["files"] else None
+    if lexical is None:  # written before the current lexical format: derive it from the chunks
+        lexical = LexicalIndex()
+        for i, chunk in chunks.items():
+            lexical.add(i, passage_text(chunk))
+    return index, chunks, lexical, documents
 
 
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """write() to a temporary name, fsync, rename; the directory is fsynced with the manifest."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    fsync_file(tmp)
-    os.replace(tmp, path)
+def _load_format2(
+    path: Path, segments: list[dict[str, Any]], dim: int
+) -> tuple[Any, dict[int, Chunk], LexicalIndex, dict[str, DocumentRecord]]:
+    """A base segment and its deltas, minus their tombstones."""
+    import numpy as np
 
-
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    if not segments or segments[0].get("kind") != "base":
+        raise IndexCorruptError(f"index {path} has no base segment: run `rag ingest --rebuild`")
+    changes = [read_json(path / segment["files"]["documents"]) for segment in segments]
+    dead = {int(i) for change in changes for i in change["tombstones"]}
+    dead_ids = np.fromiter(dead, dtype=np.int64, count=len(dead))
+    index, lexical, chunks, documents = None, LexicalIndex(), {}, {}
+    for segment, change in zip(segments, changes, strict=True):
+        files = {kind: path / name for kind, name in segment["files"].items()}
+        if segment["kind"] == "base":
+            index = read_faiss(files["vectors"])
+            if len(dead_ids):
+                index.remove_ids(dead_ids)
+            lexical = read_lexical(files["lexical"], skip=dead)
+            if lexical is None:  # only format 1 can hold the older lexical layout
+                raise IndexCorruptError(f"{files['lexical']} has an older layout: run `rag ingest --rebuild`")
+        else:
+            ids, vectors = read_vectors(files["vectors"], dim)
+            live = ~np.isin(ids, dead_ids)
+            if live.any():
+                index.add_with_ids(np.ascontiguousarray(vectors[live]), ids[live])
+            read_lexical(files["lexical"], skip=dead, into=lexical)
+        chunks.update(read_chunks(files["chunks"], skip=dead))
+        for source in change["removed"]:
+            documents.pop(source, None)
+        documents.update((s, DocumentRecord.from_dict(r)) for s, r in change["documents"].items())
+    return index, chunks, lexical, documents
