@@ -55,7 +55,8 @@ def case(request: pytest.FixtureRequest) -> Case:
         return Case(ScriptedGenerator([REPLY] * 16, n_ctx=4096), r"lower k or raise n_ctx")
     if request.param == "llama-cpp":
         return Case(request.getfixturevalue("real_generator"), r"lower k or raise n_ctx")
-    return Case(request.getfixturevalue("http_generator"), r"lower k or prompt_chars, or start the server with a larger n_ctx")
+    http_fix = r"lower k or prompt_chars, or start the server with a larger n_ctx"
+    return Case(request.getfixturevalue("http_generator"), http_fix)
 
 
 def test_streamed_pieces_join_to_the_text_of_the_same_call_made_again(case: Case) -> None:
