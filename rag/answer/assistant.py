@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.answer.cite import CitedText, MarkerStream, cite
 from rag.answer.completion import LENGTH
+from rag.answer.reading import EACH, FALLBACK, Candidate, choose, renumber
 from rag.answer.settings import AnswerSettings
+from rag.answer.stops import SENTENCE_BREAK, repetition_cut, unfinished_cut
 from rag.answer.summarize import Summarizer, SummarySettings
 from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.grounding import (
     ANSWERED,
     MODEL_REFUSED,
+    REFUSAL,
     REFUSED,
     UNANSWERABLE,
     Grounded,
@@ -36,7 +39,7 @@ from rag.text.vietnamese import cjk_index, has_diacritics, is_vietnamese, nfc, r
 from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
 
 if TYPE_CHECKING:
-    from rag.answer.generate import Generator
+    from rag.answer.generate import Generator as TextGenerator
     from rag.answer.prompting import Prompt, PromptBuilder
 
 
@@ -65,6 +68,7 @@ class _Run:
     first_token_ms: float | None = None
     usage: Usage = Usage()
     cited: CitedText | None = None  # the raw text's markers resolved, once
+    logprob: float | None = None  # the reply's summed token log-probabilities, where the generator reports them
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ class Assistant:
     def __init__(
         self,
         retriever: Retriever,
-        generator: Generator | None,
+        generator: TextGenerator | None,
         builder: PromptBuilder | None,
         *,
         settings: AnswerSettings | None = None,
@@ -126,58 +130,99 @@ class Assistant:
 
         k passages are retrieved (and reported); the first prompt_k (default all k) go to the model.
         unchecked: also ask the model when the checks refuse before it, and report its own answer
-        (checks off) as Answer.unchecked: what `rag eval` measures the checks against.
+        (one prompt, checks off) as Answer.unchecked: what `rag eval` measures the checks against.
         temperature: this question's sampling temperature (default: the assistant's).
         """
         started = time.perf_counter()
         question = check_question(question, max_chars=self._settings.max_question_chars)
         hits = self._retriever.search(question, k or self._settings.k)
-        retrieve_ms = (time.perf_counter() - started) * 1000
+        retrieve_ms = _ms(started)
         candidates = hits[:prompt_k] if prompt_k else hits
         analysis = analyze(question, candidates)  # computed once: every check below reads it
         if retrieve_only or self._generator is None or self._builder is None:
             timings = Timings(retrieve_ms, None, retrieve_ms)
             yield Answer(question, "", retrieved=tuple(hits), timings=timings, analysis=analysis)
             return
-        settings = self._grounding
         read_as = self._model_question(question)
-        restored = read_as if read_as != question else None  # reported with the answer
         prompt = self._prompt(read_as, analysis, candidates)
         shown = analysis.restrict(prompt.hits)
+        restored = None if read_as == question else read_as  # reported with the answer
         reply = _Reply(question, analysis, shown.hits, hits, started, retrieve_ms, restored)
-        reason = None if settings is None else unanswerable(analysis, shown, settings)
-        borderline = reason == UNANSWERABLE and settings is not None and settings.verify_unanswerable
-        if borderline:
-            reason = None  # ask the model, but keep its answer only if a passage sentence confirms it
-        run = _Run()
-        if reason is None:
-            yield from self._stream(
-                prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens, temperature=temperature
-            )
-        elif unchecked:  # the checks refuse, but rag eval wants to know what the model would have said
-            for _ in self._stream(
-                prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens, temperature=temperature
-            ):
-                pass
+        reason, borderline = self._gate(analysis, shown)
+        opts = {"max_tokens": max_tokens, "temperature": temperature}
+        joint = _Run()
+        streamed = reason is None and self._settings.reading != EACH
+        if streamed or unchecked:  # rag eval wants the model's own answer even where the checks refuse first
+            pieces = self._stream(prompt.messages, len(prompt.hits), started, joint, **opts)
+            yield from pieces if streamed else _drained(pieces)
         if unchecked:
-            run.cited = cite(run.raw, shown.hits)
-        model_answer = run.cited.text if run.cited is not None else None
-        if reason is not None:
-            # the passages cannot hold the answer: say so at once (or hedge), without asking the model
-            assert settings is not None
-            hedged = settings.hedge and reason == UNANSWERABLE
-            grounded = hedge(shown, reason) if hedged else refusal(reason)
+            joint.cited = cite(joint.raw, shown.hits)
+        model_answer = joint.cited.text if joint.cited is not None else None
+        if reason is not None:  # the passages cannot hold the answer: say so at once (or hedge)
+            grounded = self._refuse(shown, reason)
             yield grounded.text
             yield self._answer(reply, grounded, _Run(first_token_ms=_ms(started)), model_answer)
             return
-        off_language = not run.raw or not reads_vietnamese(run.raw, context=shown.context())
-        if settings is not None and off_language and not is_refusal(run.raw):
-            run = self._in_vietnamese(prompt, shown, run, started, max_tokens=max_tokens, temperature=temperature)
+        run = yield from self._read(read_as, prompt, shown, joint if streamed else None, started, **opts)
         grounded = self._check(shown, run)
         if borderline and grounded.outcome != ANSWERED:
-            assert settings is not None
-            grounded = hedge(shown, UNANSWERABLE) if settings.hedge else refusal(UNANSWERABLE)
+            grounded = self._refuse(shown, UNANSWERABLE)
         yield self._answer(reply, grounded, run, model_answer)
+
+    def _gate(self, retrieved: Analysis, shown: Analysis) -> tuple[str | None, bool]:
+        """Why the checks refuse before the model is asked (None: ask it), and whether the case is borderline
+        (the answerability model would refuse, but with verify_unanswerable the model is asked and its
+        answer kept only if a passage sentence confirms it)."""
+        settings = self._grounding
+        reason = None if settings is None else unanswerable(retrieved, shown, settings)
+        if reason == UNANSWERABLE and settings is not None and settings.verify_unanswerable:
+            return None, True
+        return reason, False
+
+    def _refuse(self, shown: Analysis, reason: str) -> Grounded:
+        """The refusal, or with `hedge` the closest passage sentence where only the answerability model doubts."""
+        assert self._grounding is not None
+        return hedge(shown, reason) if self._grounding.hedge and reason == UNANSWERABLE else refusal(reason)
+
+    def _read(
+        self, read_as: str, prompt: Prompt, shown: Analysis, joint: _Run | None, started: float, **opts: Any
+    ) -> Generator[str, None, _Run]:
+        """The reply the checks get: the one prompt's (joint, streamed already), or with reading "each" the best of
+        one prompt per passage, or with "fallback" that only where the joint reply fails the checks."""
+        if joint is not None:
+            off_language = not joint.raw or not reads_vietnamese(joint.raw, context=shown.context())
+            if self._grounding is not None and off_language and not is_refusal(joint.raw):
+                joint = self._in_vietnamese(prompt, shown, joint, started, **opts)
+            if self._settings.reading != FALLBACK or self._grounding is None:
+                return joint
+            if ground(shown, joint.raw, self._grounding).outcome == ANSWERED:
+                return joint
+        run = _Run(usage=joint.usage if joint is not None else Usage())
+        candidates = []
+        for marker, passage in enumerate(shown.passages, start=1):
+            one = self._read_one(read_as, shown.restrict([passage.hit]), started, **opts)
+            run.usage = Usage(
+                run.usage.prompt_tokens + one.usage.prompt_tokens,
+                run.usage.completion_tokens + one.usage.completion_tokens,
+            )
+            raw = one.raw if one.raw and reads_vietnamese(one.raw, context=shown.context()) else ""
+            candidates.append(Candidate(marker, renumber(raw, marker), one.logprob, one.usage.completion_tokens))
+        best = choose(candidates, shown, self._grounding, likelihood_weight=self._settings.likelihood_weight)
+        run.raw, run.first_token_ms = (best.raw if best is not None else REFUSAL), _ms(started)
+        if joint is None:  # nothing was streamed yet: show the chosen reply
+            yield cite(run.raw, shown.hits).text
+        return run
+
+    def _read_one(self, read_as: str, alone: Analysis, started: float, **opts: Any) -> _Run:
+        """The model's reply to the question over one passage alone (its best sentences, passage_chars)."""
+        assert self._builder is not None and self._generator is not None
+        text = excerpt(alone.select(max_chars=self._settings.passage_chars)[0])
+        prompt = self._builder.build(read_as, alone.hits, self._generator.count_prompt_tokens, texts=[text])
+        limit = min(opts.get("max_tokens") or self._settings.max_tokens, self._settings.passage_max_tokens)
+        one = _Run()
+        for _ in self._stream(prompt.messages, 1, started, one, max_tokens=limit, temperature=opts.get("temperature")):
+            pass
+        return one
 
     def _prompt(self, read_as: str, analysis: Analysis, candidates: Sequence[Hit]) -> Prompt:
         """The answer prompt: the passages in the configured order, as their selected sentences."""
@@ -288,7 +333,7 @@ class Assistant:
                     piece = piece[:cjk]
                 raw.append(piece)
                 stop = cjk is not None
-                if _SENTENCE_BREAK.search(piece):
+                if SENTENCE_BREAK.search(piece):
                     cut = repetition_cut("".join(raw))
                     if cut is not None:
                         raw = ["".join(raw)[:cut]]
@@ -304,6 +349,7 @@ class Assistant:
                     break
         yield from markers.flush()
         usage = completion.usage  # this call's own: another tab may be generating by now
+        run.logprob = completion.logprob
         run.raw = "".join(raw).strip()
         if completion.finish_reason == LENGTH:  # cut off by the token limit: drop the unfinished sentence
             run.raw = run.raw[: unfinished_cut(run.raw)].rstrip()
@@ -359,6 +405,13 @@ class Assistant:
         )
 
 
+def _drained(pieces: Iterator[str]) -> Iterator[str]:
+    """Consume a reply without showing it (the model's own answer, for rag eval)."""
+    for _ in pieces:
+        pass
+    return iter(())
+
+
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
@@ -373,39 +426,3 @@ def collect(events: Iterator[str | Answer]) -> Answer:
 
 def _strip_markers(text: str) -> str:
     return re.sub(r"\s*\[\d+\]", "", text)
-
-
-_SENTENCE_BREAK = re.compile(r"[.!?…\n]")
-_SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|\n|$)")
-
-
-# a sentence's end: its punctuation, any citation markers after it, closing quotes or brackets
-_FINISHED = re.compile(r"[.!?…](?:\s*\[\d+\])*[\"'”»)]*")
-
-
-def unfinished_cut(text: str) -> int | None:
-    """Where text ends once an unfinished last sentence is dropped; None when it ends a sentence or has one only."""
-    text = text.rstrip()
-    ends = [m.end() for m in _FINISHED.finditer(text) if m.end() == len(text) or text[m.end()].isspace()]
-    if not ends or ends[-1] == len(text):
-        return None
-    return ends[-1]
-
-
-def repetition_cut(text: str, *, min_chars: int = 20) -> int | None:
-    """Start of the first complete sentence that repeats an earlier one, or None.
-
-    Markers and spacing are ignored in the comparison; short sentences (< min_chars) may repeat.
-    """
-    seen: set[str] = set()
-    for match in _SENTENCE.finditer(text):
-        sentence = match.group(0)
-        if not sentence.rstrip(" ").endswith((".", "!", "?", "…", "\n")):
-            break  # the last sentence is still being written
-        key = " ".join(_strip_markers(sentence).lower().split())
-        if len(key) < min_chars:
-            continue
-        if key in seen:
-            return match.start()
-        seen.add(key)
-    return None

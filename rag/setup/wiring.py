@@ -178,6 +178,8 @@ def answer_settings(settings: Settings) -> AnswerSettings:
         prompt_chars=settings.prompt_chars,
         answer_prompt_tokens=settings.answer_prompt_tokens or None,
         passage_order=settings.passage_order,
+        reading=settings.reading,
+        likelihood_weight=settings.likelihood_weight,
     )
 
 
