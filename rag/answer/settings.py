@@ -8,6 +8,7 @@ from rag.errors import ConfigError
 
 PASSAGE_ORDERS = ("retrieval", "evidence")
 READINGS = ("joint", "each", "fallback")  # rag.answer.reading
+ANSWER_FORMS = ("sentence", "phrase")  # rag.answer.sentence: a checked phrase answer as one sentence, or as written
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,9 @@ class AnswerSettings:
     reading: "joint" (one prompt with every passage), "each" (one prompt per passage, the best
     reply chosen: rag.answer.reading) or "fallback" (per passage only where the joint reply fails
     the checks); likelihood_weight: weight of the reply's mean token log-probability in that
-    choice; passage_chars and passage_max_tokens: one passage's prompt text and reply length there."""
+    choice; passage_chars and passage_max_tokens: one passage's prompt text and reply length there;
+    answer_form: "sentence" (a checked bare phrase becomes one sentence built from the question:
+    rag.answer.sentence) or "phrase" (as the model wrote it)."""
 
     k: int = 4
     max_tokens: int = 384
@@ -33,11 +36,14 @@ class AnswerSettings:
     likelihood_weight: float = 0.0
     passage_chars: int = 600
     passage_max_tokens: int = 128
+    answer_form: str = "sentence"
 
     def __post_init__(self) -> None:
         if self.passage_order not in PASSAGE_ORDERS:
             raise ConfigError(
                 f"passage_order {self.passage_order!r} is unknown: use one of {', '.join(PASSAGE_ORDERS)}"
             )
+        if self.answer_form not in ANSWER_FORMS:
+            raise ConfigError(f"answer_form {self.answer_form!r} is unknown: use one of {', '.join(ANSWER_FORMS)}")
         if self.reading not in READINGS:
             raise ConfigError(f"reading {self.reading!r} is unknown: use one of {', '.join(READINGS)}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from rag.checks.analysis import Analysis
 from rag.checks.answerability import AnswerabilityModel
-from rag.checks.phrases import bare_fact, typed_answer
+from rag.checks.phrases import bare_fact, leading_name, typed_answer
 from rag.checks.support import check_answer, supported_text, with_marker
 from rag.text.chunking import passage_text
 from rag.text.vietnamese import nfc, passage_sentences, without_cjk
@@ -147,10 +147,15 @@ def fallback(
 
 
 def short_answer(text: str, analysis: Analysis, *, max_words: int = 3) -> str | None:
-    """The bare fact of an answer; a longer one gives the year, number or name the question asks for, if any."""
+    """The bare fact of an answer; a longer one gives the year, number or name the question asks for, if any
+    (for "ai" / "ở đâu", the fact's first name: it opens what the answer adds, so its capital is a name's)."""
     fact = bare_fact(text, analysis.question)
     if fact is None or analysis.kind is None or len(fact.split()) <= max_words:
         return fact
+    if analysis.kind in ("person", "place"):
+        lead = leading_name(fact, analysis.question)
+        if lead is not None:
+            return lead
     return typed_answer(analysis.kind, fact, analysis.question) or fact
 
 

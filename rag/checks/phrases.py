@@ -115,6 +115,23 @@ def typed_answer(kind: str | None, sentence: str, question: str) -> str | None:
     return None
 
 
+def leading_name(fact: str, question: str) -> str | None:
+    """The run of capitalised words a bare fact opens with ("Maria, nữ Bá tước …" -> "Maria"), unless the
+    question holds all of it; None when the fact opens with a lower-case word."""
+    run: list[str] = []
+    for word in nfc(fact).split():
+        core = word.strip(".,;:!?…\"'()“”")
+        if not core or not core[0].isupper():
+            break
+        run.append(core)
+        if core != word.rstrip(".!?…"):  # a comma or bracket ends the name
+            break
+    asked = set(folded_keys(question))
+    if not run or all(k in asked for k in folded_keys(" ".join(run))):
+        return None
+    return " ".join(run)
+
+
 def _surface(sentence: str, name: tuple[str, ...]) -> str:
     pattern = r"\s+".join(re.escape(k) for k in name)
     match = re.search(pattern, nfc(sentence), flags=re.IGNORECASE)
@@ -129,4 +146,18 @@ def bare_fact(answer: str, question: str) -> str | None:
     new = [i for i, w in enumerate(words) if any(k is not None and k not in asked for k in content_keys(w, fold=fold))]
     if not new:
         return text.rstrip(".!?…").strip() or None
-    return " ".join(words[new[0] : new[-1] + 1]).strip(".,;:!?…\"'()“”") or None
+    first, last = _whole_name(words, new[0], new[-1])
+    return " ".join(words[first : last + 1]).strip(".,;:!?…\"'()“”") or None
+
+
+def _whole_name(words: list[str], first: int, last: int) -> tuple[int, int]:
+    """Widen first..last to the whole name at either end: "John Tyler" stays whole though the question says John."""
+
+    def capital(i: int) -> bool:
+        return 0 <= i < len(words) and words[i][:1].isupper()
+
+    while capital(first) and capital(first - 1) and not words[first - 1].endswith((",", ";", ":", ".")):
+        first -= 1
+    while capital(last) and capital(last + 1) and not words[last].endswith((",", ";", ":", ".")):
+        last += 1
+    return first, last
