@@ -160,7 +160,7 @@ class Assistant:
         if borderline and grounded.outcome != ANSWERED:
             grounded = self._refuse(shown, UNANSWERABLE)
         if self._settings.answer_form == "sentence":  # "1226 [1]." -> "Nhà Trần được thành lập vào năm 1226 [1]."
-            grounded = as_sentence(grounded, read_as)
+            grounded = as_sentence(grounded, question)  # as typed: a restored reading may misspell a name
         yield self._answer(reply, grounded, run, model_answer)
 
     def _gate(self, retrieved: Analysis, shown: Analysis) -> tuple[str | None, bool]:

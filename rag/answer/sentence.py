@@ -42,29 +42,34 @@ _SLOTS = (
 
 def answer_sentence(question: str, fact: str, marker: int | None) -> str | None:
     """The question turned into its answer with fact in the question word's place, cited [marker]; or None."""
-    question = nfc(question).strip()
     fact = nfc(fact).strip().rstrip(".!?…").strip()
-    if not fact or not has_diacritics(question) or len(fact.split()) > _MAX_FACT_WORDS:
+    slot = _slot(question)
+    if not fact or slot is None or len(fact.split()) > _MAX_FACT_WORDS:
         return None
-    body = question.rstrip(" ?？").strip()
-    if not body or _NO_SLOT.search(body) or "?" in body:
+    kind, before, asked, after = slot
+    filled = _fit(kind, asked, _unrepeated(before, fact), after)
+    if filled is None:
+        return None
+    text = " ".join(f"{before}{filled}{after}".split())
+    cite = f" [{marker}]" if marker is not None else ""
+    return f"{text[0].upper()}{text[1:]}{cite}."
+
+
+def _slot(question: str) -> tuple[str, str, str, str] | None:
+    """(kind, text before, the question word, text after) of the question's one question word; None when it has
+    none or several, asks why / how / yes-no, or is typed without diacritics."""
+    body = nfc(question).strip().rstrip(" ?？").strip()
+    if not body or not has_diacritics(body) or _NO_SLOT.search(body) or "?" in body:
         return None
     for pattern, kind in _SLOTS:
         found = list(re.finditer(rf"(?<!\w)(?:{pattern})(?!\w)", body, flags=re.IGNORECASE))
         if len(found) > 1:
             return None  # two question words: which one the fact answers is a guess
         if found:
-            match = found[0]
-            before, after = body[: match.start()], body[match.end() :]
-            filled = _fit(kind, match.group(0).lower(), _unrepeated(before, fact), after)
-            if filled is None:
-                return None
-            text = " ".join(f"{before}{filled}{after}".split())
+            before, after = body[: found[0].start()], body[found[0].end() :]
             if _LEFT.search(f"{before} {after}"):
                 return None  # another question word is left: the sentence would still ask
-            text = text[0].upper() + text[1:]
-            cite = f" [{marker}]" if marker is not None else ""
-            return f"{text}{cite}."
+            return kind, before, found[0].group(0).lower(), after
     return None
 
 
@@ -121,20 +126,24 @@ def as_sentence(grounded: Grounded, question: str) -> Grounded:
 
 
 def _phrase_fact(phrase: str, question: str) -> str | None:
-    """The fact of a phrase answer with its unit ("3 cánh"), or None when the phrase says more than the fact:
-    before the fact only the question's own words and measure words ("Năm 1226", "Nhiệt độ … mát mẻ"),
-    after it at most one of them (a unit); so "Hà Nội là thủ đô" is a sentence already."""
-    fact = bare_fact(phrase, question)
-    if fact is None or fact not in phrase:
+    """The fact of a phrase answer with its unit ("3 cánh"), or None when the phrase says more than the fact.
+
+    Before the fact only measure words ("Năm 1226") or the words the question puts just before its
+    question word ("Nhiệt độ môi trường mát mẻ" for "… nhiệt độ môi trường nào?"); after it at most
+    one word of the question (a unit). "Hà Nội là thủ đô" or "Thủ đô … là Hà Nội" are sentences already.
+    """
+    fact, slot = bare_fact(phrase, question), _slot(question)
+    if fact is None or slot is None or fact not in phrase:
         return None
     words = fact.split()
-    if len(words) > _MAX_FACT_WORDS:
-        return None
     if len(words) > _PHRASE_WORDS and not all(w[:1].isupper() or w[:1].isdigit() or w == "và" for w in words):
         return None
     at = phrase.index(fact)
-    before, after = phrase[:at], phrase[at + len(fact) :]
-    allowed = set(folded_keys(question)) | {fold_diacritics(w) for w in MEASURE_WORDS}
-    if not all(k in allowed for k in folded_keys(f"{before} {after}")) or len(after.split()) > 1:
+    lead, after = folded_keys(phrase[:at]), phrase[at + len(fact) :]
+    measure = {fold_diacritics(w) for w in MEASURE_WORDS}
+    head = folded_keys(slot[1])
+    if lead and not all(k in measure for k in lead) and head[-len(lead) :] != lead:
+        return None
+    if len(after.split()) > 1 or not all(k in set(folded_keys(question)) | measure for k in folded_keys(after)):
         return None
     return f"{fact}{after}".strip()
