@@ -210,7 +210,8 @@ class Assistant:
             )
             raw = one.raw if one.raw and reads_vietnamese(one.raw, context=every.context()) else ""
             candidates.append(Candidate(marker, renumber(raw, marker), one.logprob, one.usage.completion_tokens))
-        best = choose(candidates, every, self._grounding, likelihood_weight=self._settings.likelihood_weight)
+        weights = {"likelihood_weight": self._settings.likelihood_weight, "key_weight": self._settings.key_weight}
+        best = choose(candidates, every, self._grounding, **weights)
         run.raw, run.first_token_ms = (best.raw if best is not None else REFUSAL), ms(started)
         if joint is None:  # nothing was streamed yet: show the chosen reply
             yield cite(run.raw, every.hits).text

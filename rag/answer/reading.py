@@ -4,8 +4,9 @@ A 1.5B model given four passages answers from passage [1] (36 of 48 right when t
 there, 2 of 12 when it is in [2]-[4]). Asked about one passage at a time it reads each of them;
 each reply cites [1] of its own prompt and is renumbered to the passage's place among the ones
 shown. A reply saying the passage does not hold the answer is discarded; the others are ranked by
-whether the answer check finds them in their own passage, then by the model's mean token
-log-probability (times ``likelihood_weight``), then by passage rank. Pure Python: the assistant
+whether the answer check finds them in their own passage, plus how much of the question the
+supporting sentence speaks of (times ``key_weight``) and the model's mean token log-probability
+(times ``likelihood_weight``), then by passage rank. Pure Python: the assistant
 generates, this module renumbers and chooses.
 """
 
@@ -44,10 +45,11 @@ def renumber(reply: str, marker: int) -> str:
     return _MARKER.sub(f"[{marker}]", reply)
 
 
-def supported(candidate: Candidate, shown: Analysis, grounding: GroundingSettings | None) -> bool:
-    """Does the answer check find the candidate in its own passage (no checks: every reply counts)?"""
+def support(candidate: Candidate, shown: Analysis, grounding: GroundingSettings | None) -> tuple[bool, float]:
+    """Does the answer check find the candidate in its own passage (no checks: every reply counts), and how much
+    of the question's key terms the supporting sentence (with its title) holds, 0..1."""
     if grounding is None:
-        return True
+        return True, 0.0
     own = shown.restrict([shown.hits[candidate.marker - 1]])
     checks = check_answer(
         renumber(candidate.raw, 1),
@@ -56,7 +58,9 @@ def supported(candidate: Candidate, shown: Analysis, grounding: GroundingSetting
         key_threshold=grounding.key_threshold,
         phrases=grounding.phrase_support,
     )
-    return any(c.status != "unsupported" for c in checks)
+    held = [c for c in checks if c.status != "unsupported"]
+    keys = {(s.start, s.end): s.key for s in own.passages[0].sentences}
+    return bool(held), max((keys.get(c.span, 0.0) for c in held if c.span is not None), default=0.0)
 
 
 def choose(
@@ -65,13 +69,18 @@ def choose(
     grounding: GroundingSettings | None,
     *,
     likelihood_weight: float,
+    key_weight: float = 0.0,
 ) -> Candidate | None:
-    """The best non-refusal candidate (see the module docstring), or None when every passage's reply refused."""
+    """The best non-refusal candidate (see the module docstring), or None when every passage's reply refused.
+
+    Ranked by support in its own passage (1 or 0) + key_weight x the supporting sentence's share of
+    the question's key terms + likelihood_weight x mean token log-probability, then passage rank."""
     answers = [c for c in candidates if c.raw.strip() and not is_refusal(c.raw)]
     if not answers:
         return None
 
     def score(c: Candidate) -> tuple[float, int]:
-        return float(supported(c, shown, grounding)) + likelihood_weight * c.mean_logprob, -c.marker
+        held, key = support(c, shown, grounding)
+        return float(held) + key_weight * key + likelihood_weight * c.mean_logprob, -c.marker
 
     return max(answers, key=score)

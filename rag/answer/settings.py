@@ -20,8 +20,9 @@ class AnswerSettings:
     "evidence" (the passage whose best sentence covers the question's terms most first);
     reading: "joint" (one prompt with every passage), "each" (one prompt per passage, the best
     reply chosen: rag.answer.reading) or "fallback" (per passage only where the joint reply fails
-    the checks); likelihood_weight: weight of the reply's mean token log-probability in that
-    choice; passage_chars and passage_max_tokens: one passage's prompt text and reply length there;
+    the checks); likelihood_weight and key_weight: weights of the reply's mean token log-probability
+    and of its supporting sentence's share of the question's key terms in that choice;
+    passage_chars and passage_max_tokens: one passage's prompt text and reply length there;
     answer_form: "sentence" (a checked bare phrase becomes one sentence built from the question:
     rag.answer.sentence) or "phrase" (as the model wrote it)."""
 
@@ -34,6 +35,7 @@ class AnswerSettings:
     passage_order: str = "retrieval"
     reading: str = "joint"
     likelihood_weight: float = 0.0
+    key_weight: float = 0.0
     passage_chars: int = 600
     passage_max_tokens: int = 128
     answer_form: str = "sentence"

@@ -116,12 +116,14 @@ def typed_answer(kind: str | None, sentence: str, question: str) -> str | None:
 
 
 def leading_name(fact: str, question: str) -> str | None:
-    """The run of capitalised words a bare fact opens with ("Maria, nữ Bá tước …" -> "Maria"), unless the
-    question holds all of it; None when the fact opens with a lower-case word."""
+    """The run of capitalised words a bare fact opens with ("Maria, nữ Bá tước …" -> "Maria"; "và" joins two:
+    "Pháp và Ý"), unless the question holds all of it; None when the fact opens with a lower-case word."""
+    words = nfc(fact).split()
     run: list[str] = []
-    for word in nfc(fact).split():
+    for i, word in enumerate(words):
         core = word.strip(".,;:!?…\"'()“”")
-        if not core or not core[0].isupper():
+        joins = core == "và" and run and i + 1 < len(words) and words[i + 1][:1].isupper()
+        if not core or not (core[0].isupper() or joins):
             break
         run.append(core)
         if core != word.rstrip(".!?…"):  # a comma or bracket ends the name

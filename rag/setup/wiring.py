@@ -180,6 +180,7 @@ def answer_settings(settings: Settings) -> AnswerSettings:
         passage_order=settings.passage_order,
         reading=settings.reading,
         likelihood_weight=settings.likelihood_weight,
+        key_weight=settings.key_weight,
         answer_form=settings.answer_form,
     )
 

@@ -52,3 +52,18 @@ def test_a_stream_closed_after_two_pieces_frees_the_model_for_the_next(real_gene
     assert completion.finish_reason == CANCELLED
     assert completion.usage.completion_tokens <= 4  # of the 300 asked for
     assert waited < 2.0
+
+
+def test_a_greedy_reply_reports_its_log_probability(real_generator) -> None:  # noqa: ANN001
+    """The per-passage reading ranks replies by it (rag.answer.reading): it must be the same call after call."""
+    import math
+
+    messages = _ask("Thủ đô của Việt Nam là thành phố nào?")
+    first = real_generator.stream(messages, max_tokens=12)
+    text = first.text()
+    again = real_generator.stream(messages, max_tokens=12)
+    assert again.text() == text
+    assert first.logprob is not None and math.isfinite(first.logprob)
+    # a sum of log-probabilities is <= 0 (12 tokens: above -50), and the same for the same greedy reply
+    assert -50.0 < first.logprob <= 0.0
+    assert again.logprob == pytest.approx(first.logprob, abs=1e-3)

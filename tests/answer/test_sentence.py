@@ -76,3 +76,5 @@ def test_the_bare_fact_keeps_a_whole_name_and_a_person_is_the_leading_name() -> 
     assert leading_name(fact, "Hoàng tử William kết hôn với ai?") == "Maria"
     assert leading_name("George, Hoàng tử xứ Wales", "Con trai cả của George là ai?") is None  # the question's name
     assert leading_name("nhà vua Lý Thái Tổ", "Ai dời đô?") is None
+    both = "Victoria và Elizabeth II"
+    assert leading_name(f"{both} sống lâu hơn", "Ai sống lâu hơn George III?") == both
