@@ -227,8 +227,9 @@ def dense_retriever(docs: Sequence[Document], folder: Path) -> DenseRetriever:
 
 
 def make_assistant(retriever, generator, builder, **options):  # noqa: ANN001, ANN201 - test wiring
-    """An Assistant from loose options: AnswerSettings fields go into its settings (whole passages and no
-    prompt budget and the model's phrase kept as written unless given, as the fast tests were written), the rest (grounding, spell) as they are."""
+    """An Assistant from loose options: AnswerSettings fields go into its settings (whole passages, no prompt
+    budget and the model's phrase kept as written unless given, as the fast tests were written), the rest
+    (grounding, spell) as they are."""
     from dataclasses import fields
 
     from rag.answer.assistant import Assistant
