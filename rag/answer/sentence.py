@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from rag.checks.claims import tokens
 from rag.checks.grounding import ANSWERED, Grounded
-from rag.checks.phrases import MEASURE_WORDS, bare_fact, folded_keys
-from rag.text.vietnamese import fold_diacritics, has_diacritics, nfc
+from rag.checks.phrases import MEASURE_WORDS, bare_fact
+from rag.text.vietnamese import has_diacritics, nfc
 
 _MAX_FACT_WORDS = 6  # a longer fact is a clause of its own: the model's sentence stays
 _PHRASE_WORDS = 3  # up to this many words any fact; longer ones only names and numbers ("Victoria và Elizabeth II")
@@ -125,6 +126,10 @@ def as_sentence(grounded: Grounded, question: str) -> Grounded:
     return replace(grounded, text=built, sentences=(replace(check, text=plain),))
 
 
+def _keys(text: str) -> list[str]:
+    return tokens(nfc(text))
+
+
 def _phrase_fact(phrase: str, question: str) -> str | None:
     """The fact of a phrase answer with its unit ("3 cánh"), or None when the phrase says more than the fact.
 
@@ -139,11 +144,10 @@ def _phrase_fact(phrase: str, question: str) -> str | None:
     if len(words) > _PHRASE_WORDS and not all(w[:1].isupper() or w[:1].isdigit() or w == "và" for w in words):
         return None
     at = phrase.index(fact)
-    lead, after = folded_keys(phrase[:at]), phrase[at + len(fact) :]
-    measure = {fold_diacritics(w) for w in MEASURE_WORDS}
-    head = folded_keys(slot[1])
-    if lead and not all(k in measure for k in lead) and head[-len(lead) :] != lead:
+    lead, after = _keys(phrase[:at]), phrase[at + len(fact) :]
+    head = _keys(slot[1])  # accented: "Nam tước" does not start with the measure word "năm"
+    if lead and not all(k in MEASURE_WORDS for k in lead) and head[-len(lead) :] != lead:
         return None
-    if len(after.split()) > 1 or not all(k in set(folded_keys(question)) | measure for k in folded_keys(after)):
+    if len(after.split()) > 1 or not all(k in set(_keys(question)) | MEASURE_WORDS for k in _keys(after)):
         return None
     return f"{fact}{after}".strip()

@@ -38,13 +38,14 @@ def folded_keys(text: str) -> list[str]:
     return tokens(fold_diacritics(nfc(text)))
 
 
-def content_keys(text: str, *, fold: bool = True) -> list[str | None]:
+def content_keys(text: str, *, fold: bool = True, accented: bool | None = None) -> list[str | None]:
     """Keys of text (folded unless fold=False), None where a function or measure word stands.
 
-    Function words are judged accented when text has marks ("năm" is skipped, "Nam" is not).
+    Function words are judged accented when text has marks ("năm" is skipped, "Nam" is not);
+    accented: whether the text it comes from has them (one word of it, "Nam", has none of its own).
     """
     text = nfc(re.sub(r"\[\d+\]", " ", text))
-    skip = _SKIP if has_diacritics(text) else _FOLDED_SKIP
+    skip = _SKIP if (has_diacritics(text) if accented is None else accented) else _FOLDED_SKIP
     keys = [None if k in skip or (len(k) < 2 and not k.isdigit()) else k for k in tokens(text)]
     return [fold_diacritics(k) if fold and k is not None else k for k in keys]
 
@@ -145,7 +146,12 @@ def bare_fact(answer: str, question: str) -> str | None:
     text = re.sub(r"\s*\[\d+\]", "", nfc(answer)).strip()
     asked, fold = _asked(text, question)
     words = text.split()
-    new = [i for i, w in enumerate(words) if any(k is not None and k not in asked for k in content_keys(w, fold=fold))]
+    marked = has_diacritics(text)  # judge each word's function words as the whole answer is written
+    new = [
+        i
+        for i, w in enumerate(words)
+        if any(k is not None and k not in asked for k in content_keys(w, fold=fold, accented=marked))
+    ]
     if not new:
         return text.rstrip(".!?…").strip() or None
     first, last = _whole_name(words, new[0], new[-1])

@@ -76,5 +76,10 @@ def test_the_bare_fact_keeps_a_whole_name_and_a_person_is_the_leading_name() -> 
     assert leading_name(fact, "Hoàng tử William kết hôn với ai?") == "Maria"
     assert leading_name("George, Hoàng tử xứ Wales", "Con trai cả của George là ai?") is None  # the question's name
     assert leading_name("nhà vua Lý Thái Tổ", "Ai dời đô?") is None
+    # "Nam" is a name's word here, not the measure word "năm" folded (the answer is written with marks)
+    question = "Hoàng tử Albert viết thư cho ai về của hồi môn?"
+    assert bare_fact("Nam tước Storkmar [1].", question) == "Nam tước Storkmar"
+    built = as_sentence(_answered("Nam tước Storkmar [1].", 1), question).text
+    assert built == "Hoàng tử Albert viết thư cho Nam tước Storkmar về của hồi môn [1]."
     both = "Victoria và Elizabeth II"
     assert leading_name(f"{both} sống lâu hơn", "Ai sống lâu hơn George III?") == both
