@@ -7,6 +7,7 @@ and were tuned on MLQA-vi dev (README, "Answers you can trust").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -152,7 +153,8 @@ def short_answer(text: str, analysis: Analysis, *, max_words: int = 3) -> str | 
     fact = bare_fact(text, analysis.question)
     if fact is None or analysis.kind is None or len(fact.split()) <= max_words:
         return fact
-    if analysis.kind in ("person", "place"):
+    opens = re.sub(r"\s*\[\d+\]", "", nfc(text)).strip().startswith(fact)
+    if analysis.kind in ("person", "place") and not opens:  # an answer's first capital says nothing of a name
         lead = leading_name(fact, analysis.question)
         if lead is not None:
             return lead

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rag.answer.sentence import answer_sentence, as_sentence
-from rag.checks.grounding import Grounded
+from rag.checks.analysis import analyze
+from rag.checks.grounding import Grounded, short_answer
 from rag.checks.phrases import bare_fact, leading_name
 from rag.types import SentenceSupport
 
@@ -81,5 +82,9 @@ def test_the_bare_fact_keeps_a_whole_name_and_a_person_is_the_leading_name() -> 
     assert bare_fact("Nam tước Storkmar [1].", question) == "Nam tước Storkmar"
     built = as_sentence(_answered("Nam tước Storkmar [1].", 1), question).text
     assert built == "Hoàng tử Albert viết thư cho Nam tước Storkmar về của hồi môn [1]."
+    # an answer's own first word is capitalised as a sentence: not a name ("Con gái … Konstantinous I")
+    kind = analyze("Ai được nhắc tới ở đây?", [])
+    assert short_answer("Con gái áp chót của Viktoria, Konstantinous I [1].", kind) == "Konstantinous I"
+    assert short_answer("Ông kết hôn với Maria, nữ Bá tước Waldegrave [1].", kind) == "Maria"
     both = "Victoria và Elizabeth II"
     assert leading_name(f"{both} sống lâu hơn", "Ai sống lâu hơn George III?") == both
