@@ -153,10 +153,11 @@ def short_answer(text: str, analysis: Analysis, *, max_words: int = 3) -> str | 
     fact = bare_fact(text, analysis.question)
     if fact is None or analysis.kind is None or len(fact.split()) <= max_words:
         return fact
-    opens = re.sub(r"\s*\[\d+\]", "", nfc(text)).strip().startswith(fact)
-    if analysis.kind in ("person", "place") and not opens:  # an answer's first capital says nothing of a name
+    if analysis.kind in ("person", "place"):
         lead = leading_name(fact, analysis.question)
-        if lead is not None:
+        # an answer's own first capital says nothing: there a name needs two words ("Con gái …" is none)
+        opens = re.sub(r"\s*\[\d+\]", "", nfc(text)).strip().startswith(fact)
+        if lead is not None and (not opens or len(lead.split()) > 1):
             return lead
     return typed_answer(analysis.kind, fact, analysis.question) or fact
 

@@ -82,9 +82,10 @@ def test_the_bare_fact_keeps_a_whole_name_and_a_person_is_the_leading_name() -> 
     assert bare_fact("Nam tước Storkmar [1].", question) == "Nam tước Storkmar"
     built = as_sentence(_answered("Nam tước Storkmar [1].", 1), question).text
     assert built == "Hoàng tử Albert viết thư cho Nam tước Storkmar về của hồi môn [1]."
-    # an answer's own first word is capitalised as a sentence: not a name ("Con gái … Konstantinous I")
+    # an answer's own first word is capitalised as a sentence: alone it is no name ("Con gái … Konstantinous I")
     kind = analyze("Ai được nhắc tới ở đây?", [])
     assert short_answer("Con gái áp chót của Viktoria, Konstantinous I [1].", kind) == "Konstantinous I"
     assert short_answer("Ông kết hôn với Maria, nữ Bá tước Waldegrave [1].", kind) == "Maria"
+    assert short_answer("Victoria và Elizabeth II sống lâu hơn ông [1].", kind) == "Victoria và Elizabeth II"
     both = "Victoria và Elizabeth II"
     assert leading_name(f"{both} sống lâu hơn", "Ai sống lâu hơn George III?") == both
