@@ -7,7 +7,8 @@ classes, refusals, short-answer F1...), for the tuning half only; the chosen val
 Settings defaults and README reports the other half with `rag eval`.
 
     python benchmarks/tune_checks.py tune.jsonl --index INDEX --replies replies.jsonl --limit 80 \
-        [--unanswerable | --delete-answer-sentence] [--strip-diacritics] --grid key_threshold=0,0.2,0.3
+        [--unanswerable | --delete-answer-sentence] [--strip-diacritics] --grid key_threshold=0,0.3 reading=joint,each
+    (a grid name that is an AnswerSettings field, e.g. reading or likelihood_weight, sets the answer settings)
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from rag.answer.assistant import Assistant
+from rag.answer.settings import AnswerSettings
 from rag.eval.metrics import Report
 from rag.eval.questions import load_questions
 from rag.eval.replay import RecordedGenerator
@@ -40,6 +42,8 @@ KEYS = (
     "short_answer_exact_match",
     "token_f1",
     "citation_precision",
+    "prompt_tokens_mean",
+    "total_ms_median",
     "vietnamese_share",
     "checks",
 )
@@ -89,17 +93,19 @@ def main() -> None:
     base = wiring.build_assistant(settings, generator=generator, wrap_retriever=wrap)
     questions = load_questions(args.questions, limit=args.limit, strip_diacritics=args.strip_diacritics)
     grid = [
-        (name, [float(v) if v not in ("none", "true", "false") else _word(v) for v in values.split(",")])
+        (name, [_value(v) for v in values.split(",")])
         for name, values in (item.split("=", 1) for item in args.grid)
     ]
     for combo in itertools.product(*(values for _, values in grid)):
         changes = {name: value for (name, _), value in zip(grid, combo, strict=True)}
-        grounding = replace(base._grounding, **changes)  # noqa: SLF001 - a benchmark re-wires the one assistant
+        reading = {n: v for n, v in changes.items() if n in _ANSWER_FIELDS}
+        checks = {n: v for n, v in changes.items() if n not in _ANSWER_FIELDS}
+        grounding = replace(base._grounding, **checks)  # noqa: SLF001 - a benchmark re-wires the one assistant
         assistant = Assistant(
             base.retriever,
             generator,
             base._builder,  # noqa: SLF001
-            settings=wiring.answer_settings(settings),
+            settings=replace(wiring.answer_settings(settings), **reading),
             grounding=grounding,
             spell=base._spell,  # noqa: SLF001
         )
@@ -118,8 +124,17 @@ def main() -> None:
             )
 
 
-def _word(value: str) -> Any:
-    return {"none": None, "true": True, "false": False}[value]
+def _value(value: str) -> Any:
+    words = {"none": None, "true": True, "false": False}
+    if value in words:
+        return words[value]
+    try:
+        return float(value)
+    except ValueError:
+        return value  # a word setting: reading=joint,each
+
+
+_ANSWER_FIELDS = {f.name for f in fields(AnswerSettings)}  # reading=..., likelihood_weight=...: answer settings
 
 
 if __name__ == "__main__":

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
 
-from rag.answer.cite import CitedText, MarkerStream, cite
-from rag.answer.completion import LENGTH
+from rag.answer.cite import cite
+from rag.answer.reading import EACH, FALLBACK, Candidate, choose, renumber
+from rag.answer.reply import Run, drained, ms, stream_reply
+from rag.answer.sentence import as_sentence
 from rag.answer.settings import AnswerSettings
 from rag.answer.summarize import Summarizer, SummarySettings
 from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.grounding import (
     ANSWERED,
     MODEL_REFUSED,
+    REFUSAL,
     REFUSED,
     UNANSWERABLE,
     Grounded,
@@ -32,11 +35,11 @@ from rag.checks.grounding import (
     unanswerable,
 )
 from rag.errors import QuestionError
-from rag.text.vietnamese import cjk_index, has_diacritics, is_vietnamese, nfc, reads_vietnamese
+from rag.text.vietnamese import has_diacritics, is_vietnamese, nfc, reads_vietnamese
 from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
 
 if TYPE_CHECKING:
-    from rag.answer.generate import Generator
+    from rag.answer.generate import Generator as TextGenerator
     from rag.answer.prompting import Prompt, PromptBuilder
 
 
@@ -55,16 +58,6 @@ def check_question(question: str, *, max_chars: int) -> str:
 
 class Retriever(Protocol):
     def search(self, query: str, k: int) -> list[Hit]: ...
-
-
-@dataclass
-class _Run:
-    """What one generation produced: the raw text, when the first token came, the usage."""
-
-    raw: str = ""
-    first_token_ms: float | None = None
-    usage: Usage = Usage()
-    cited: CitedText | None = None  # the raw text's markers resolved, once
 
 
 @dataclass(frozen=True)
@@ -86,7 +79,7 @@ class Assistant:
     def __init__(
         self,
         retriever: Retriever,
-        generator: Generator | None,
+        generator: TextGenerator | None,
         builder: PromptBuilder | None,
         *,
         settings: AnswerSettings | None = None,
@@ -126,58 +119,114 @@ class Assistant:
 
         k passages are retrieved (and reported); the first prompt_k (default all k) go to the model.
         unchecked: also ask the model when the checks refuse before it, and report its own answer
-        (checks off) as Answer.unchecked: what `rag eval` measures the checks against.
+        (one prompt, checks off) as Answer.unchecked: what `rag eval` measures the checks against.
         temperature: this question's sampling temperature (default: the assistant's).
         """
         started = time.perf_counter()
         question = check_question(question, max_chars=self._settings.max_question_chars)
         hits = self._retriever.search(question, k or self._settings.k)
-        retrieve_ms = (time.perf_counter() - started) * 1000
+        retrieve_ms = ms(started)
         candidates = hits[:prompt_k] if prompt_k else hits
         analysis = analyze(question, candidates)  # computed once: every check below reads it
         if retrieve_only or self._generator is None or self._builder is None:
             timings = Timings(retrieve_ms, None, retrieve_ms)
             yield Answer(question, "", retrieved=tuple(hits), timings=timings, analysis=analysis)
             return
-        settings = self._grounding
         read_as = self._model_question(question)
-        restored = read_as if read_as != question else None  # reported with the answer
         prompt = self._prompt(read_as, analysis, candidates)
         shown = analysis.restrict(prompt.hits)
+        restored = None if read_as == question else read_as  # reported with the answer
         reply = _Reply(question, analysis, shown.hits, hits, started, retrieve_ms, restored)
-        reason = None if settings is None else unanswerable(analysis, shown, settings)
-        borderline = reason == UNANSWERABLE and settings is not None and settings.verify_unanswerable
-        if borderline:
-            reason = None  # ask the model, but keep its answer only if a passage sentence confirms it
-        run = _Run()
-        if reason is None:
-            yield from self._stream(
-                prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens, temperature=temperature
-            )
-        elif unchecked:  # the checks refuse, but rag eval wants to know what the model would have said
-            for _ in self._stream(
-                prompt.messages, len(prompt.hits), started, run, max_tokens=max_tokens, temperature=temperature
-            ):
-                pass
+        reason, borderline = self._gate(analysis, shown)
+        opts = {"max_tokens": max_tokens, "temperature": temperature}
+        joint = Run()
+        streamed = reason is None and self._settings.reading != EACH
+        if streamed or unchecked:  # rag eval wants the model's own answer even where the checks refuse first
+            pieces = self._stream(prompt.messages, len(prompt.hits), started, joint, **opts)
+            yield from pieces if streamed else drained(pieces)
         if unchecked:
-            run.cited = cite(run.raw, shown.hits)
-        model_answer = run.cited.text if run.cited is not None else None
-        if reason is not None:
-            # the passages cannot hold the answer: say so at once (or hedge), without asking the model
-            assert settings is not None
-            hedged = settings.hedge and reason == UNANSWERABLE
-            grounded = hedge(shown, reason) if hedged else refusal(reason)
+            joint.cited = cite(joint.raw, shown.hits)
+        model_answer = joint.cited.text if joint.cited is not None else None
+        if reason is not None:  # the passages cannot hold the answer: say so at once (or hedge)
+            grounded = self._refuse(shown, reason)
             yield grounded.text
-            yield self._answer(reply, grounded, _Run(first_token_ms=_ms(started)), model_answer)
+            yield self._answer(reply, grounded, Run(first_token_ms=ms(started)), model_answer)
             return
-        off_language = not run.raw or not reads_vietnamese(run.raw, context=shown.context())
-        if settings is not None and off_language and not is_refusal(run.raw):
-            run = self._in_vietnamese(prompt, shown, run, started, max_tokens=max_tokens, temperature=temperature)
-        grounded = self._check(shown, run)
+        run, seen = yield from self._read(
+            read_as, prompt, shown, analysis, joint if streamed else None, started, **opts
+        )
+        reply = replace(reply, hits=seen.hits)  # per passage, every candidate passage was read: [n] is candidates[n-1]
+        grounded = self._check(seen, run)
         if borderline and grounded.outcome != ANSWERED:
-            assert settings is not None
-            grounded = hedge(shown, UNANSWERABLE) if settings.hedge else refusal(UNANSWERABLE)
+            grounded = self._refuse(shown, UNANSWERABLE)
+        if self._settings.answer_form == "sentence":  # "1226 [1]." -> "Nhà Trần được thành lập vào năm 1226 [1]."
+            grounded = as_sentence(grounded, question)  # as typed: a restored reading may misspell a name
         yield self._answer(reply, grounded, run, model_answer)
+
+    def _gate(self, retrieved: Analysis, shown: Analysis) -> tuple[str | None, bool]:
+        """Why the checks refuse before the model is asked (None: ask it), and whether the case is borderline
+        (the answerability model would refuse, but with verify_unanswerable the model is asked and its
+        answer kept only if a passage sentence confirms it)."""
+        settings = self._grounding
+        reason = None if settings is None else unanswerable(retrieved, shown, settings)
+        if reason == UNANSWERABLE and settings is not None and settings.verify_unanswerable:
+            return None, True
+        return reason, False
+
+    def _refuse(self, shown: Analysis, reason: str) -> Grounded:
+        """The refusal, or with `hedge` the closest passage sentence where only the answerability model doubts."""
+        assert self._grounding is not None
+        return hedge(shown, reason) if self._grounding.hedge and reason == UNANSWERABLE else refusal(reason)
+
+    def _read(
+        self,
+        read_as: str,
+        prompt: Prompt,
+        shown: Analysis,
+        every: Analysis,
+        joint: Run | None,
+        started: float,
+        **opts: Any,
+    ) -> Generator[str, None, tuple[Run, Analysis]]:
+        """The reply the checks get and the passages its markers number: the one prompt's (joint, streamed
+        already; the passages it showed), or with reading "each" the best of one prompt per candidate passage
+        (every one of them, though the joint prompt's sentence budget may show fewer), or with "fallback" that
+        only where the joint reply fails the checks."""
+        if joint is not None:
+            off_language = not joint.raw or not reads_vietnamese(joint.raw, context=shown.context())
+            if self._grounding is not None and off_language and not is_refusal(joint.raw):
+                joint = self._in_vietnamese(prompt, shown, joint, started, **opts)
+            if self._settings.reading != FALLBACK or self._grounding is None:
+                return joint, shown
+            if ground(shown, joint.raw, self._grounding).outcome == ANSWERED:
+                return joint, shown
+        run = Run(usage=joint.usage if joint is not None else Usage())
+        candidates = []
+        for marker, passage in enumerate(every.passages, start=1):
+            one = self._read_one(read_as, every.restrict([passage.hit]), started, **opts)
+            run.usage = Usage(
+                run.usage.prompt_tokens + one.usage.prompt_tokens,
+                run.usage.completion_tokens + one.usage.completion_tokens,
+            )
+            raw = one.raw if one.raw and reads_vietnamese(one.raw, context=every.context()) else ""
+            candidates.append(Candidate(marker, renumber(raw, marker), one.logprob, one.usage.completion_tokens))
+        weights = {"likelihood_weight": self._settings.likelihood_weight, "key_weight": self._settings.key_weight}
+        best = choose(candidates, every, self._grounding, **weights)
+        run.raw, run.first_token_ms = (best.raw if best is not None else REFUSAL), ms(started)
+        if joint is None:  # nothing was streamed yet: show the chosen reply
+            yield cite(run.raw, every.hits).text
+        return run, every
+
+    def _read_one(self, read_as: str, alone: Analysis, started: float, **opts: Any) -> Run:
+        """The model's reply to the question over one passage alone (its best sentences, passage_chars)."""
+        assert self._builder is not None and self._generator is not None
+        text = excerpt(alone.select(max_chars=self._settings.passage_chars)[0])
+        prompt = self._builder.build(read_as, alone.hits, self._generator.count_prompt_tokens, texts=[text])
+        limit = min(opts.get("max_tokens") or self._settings.max_tokens, self._settings.passage_max_tokens)
+        one = Run()
+        for _ in self._stream(prompt.messages, 1, started, one, max_tokens=limit, temperature=opts.get("temperature")):
+            pass
+        return one
 
     def _prompt(self, read_as: str, analysis: Analysis, candidates: Sequence[Hit]) -> Prompt:
         """The answer prompt: the passages in the configured order, as their selected sentences."""
@@ -202,16 +251,16 @@ class Assistant:
         self,
         prompt: Prompt,
         shown: Analysis,
-        run: _Run,
+        run: Run,
         started: float,
         *,
         max_tokens: int | None,
         temperature: float | None,
-    ) -> _Run:
+    ) -> Run:
         """The reply drifted into another language: ask once more, strictly (not streamed: the final answer
         replaces it). Usage counts both calls; an answer still not in Vietnamese is dropped."""
         assert self._builder is not None
-        retry = _Run(first_token_ms=run.first_token_ms, usage=run.usage)
+        retry = Run(first_token_ms=run.first_token_ms, usage=run.usage)
         messages = self._builder.vietnamese_only(prompt.messages, run.raw)
         for _ in self._stream(
             messages, len(prompt.hits), started, retry, max_tokens=max_tokens, temperature=temperature
@@ -226,7 +275,7 @@ class Assistant:
             return question
         return nfc(self._spell(question)) or question
 
-    def _check(self, shown: Analysis, run: _Run) -> Grounded:
+    def _check(self, shown: Analysis, run: Run) -> Grounded:
         if self._grounding is None:
             run.cited = run.cited or cite(run.raw, shown.hits)
             if is_refusal(run.cited.text):
@@ -234,7 +283,7 @@ class Assistant:
             return Grounded(run.cited.text, (), ANSWERED)
         return ground(shown, run.raw, self._grounding)
 
-    def _answer(self, reply: _Reply, grounded: Grounded, run: _Run, unchecked: str | None = None) -> Answer:
+    def _answer(self, reply: _Reply, grounded: Grounded, run: Run, unchecked: str | None = None) -> Answer:
         hits = reply.hits
         raw = run.cited if run.cited is not None or not hits else cite(run.raw, hits)
         cited = raw if raw is not None and raw.text == grounded.text else cite(grounded.text, hits)
@@ -245,7 +294,7 @@ class Assistant:
             citations=cited.citations,
             retrieved=tuple(reply.retrieved),
             invalid_markers=tuple(dict.fromkeys((*raw_invalid, *cited.invalid_markers))),
-            timings=Timings(reply.retrieve_ms, run.first_token_ms, _ms(reply.started)),
+            timings=Timings(reply.retrieve_ms, run.first_token_ms, ms(reply.started)),
             usage=run.usage,
             sentences=grounded.sentences,
             outcome=grounded.outcome,
@@ -257,58 +306,15 @@ class Assistant:
             short_answer=grounded.short_answer,
         )
 
-    def _stream(
-        self,
-        messages: list[Message],
-        n_passages: int,
-        started: float,
-        run: _Run,
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-    ) -> Iterator[str]:
-        """Stream the model's reply with markers cleaned on the fly; run gets the raw text and timings.
-
-        Generation stops at a repeated sentence (a small model looping at temperature 0) and at
-        the first CJK character (drift into Chinese), which is cut off.
-        """
+    def _stream(self, messages: list[Message], n_passages: int, started: float, run: Run, **opts: Any) -> Iterator[str]:
+        """The model's reply streamed, markers cleaned (rag.answer.reply); run gets its text, timings and usage."""
         assert self._generator is not None
-        markers = MarkerStream(n_passages)
-        raw: list[str] = []
-        started_text = False
-        limit = max_tokens or self._settings.max_tokens
+        limit = opts.get("max_tokens") or self._settings.max_tokens
+        temperature = opts.get("temperature")
         temperature = self._settings.temperature if temperature is None else temperature
-        completion = self._generator.stream(messages, max_tokens=limit, temperature=temperature)
-        with completion:  # stopping early must release the model at once
-            for piece in completion:
-                if run.first_token_ms is None:
-                    run.first_token_ms = _ms(started)
-                cjk = cjk_index(piece)
-                if cjk is not None:
-                    piece = piece[:cjk]
-                raw.append(piece)
-                stop = cjk is not None
-                if _SENTENCE_BREAK.search(piece):
-                    cut = repetition_cut("".join(raw))
-                    if cut is not None:
-                        raw = ["".join(raw)[:cut]]
-                        stop = True
-                if not stop or cjk is not None:
-                    for text in markers.feed(piece):
-                        if not started_text:
-                            text = text.lstrip()  # the final answer is stripped too
-                            started_text = bool(text)
-                        if text:
-                            yield text
-                if stop:
-                    break
-        yield from markers.flush()
-        usage = completion.usage  # this call's own: another tab may be generating by now
-        run.raw = "".join(raw).strip()
-        if completion.finish_reason == LENGTH:  # cut off by the token limit: drop the unfinished sentence
-            run.raw = run.raw[: unfinished_cut(run.raw)].rstrip()
-        total = run.usage
-        run.usage = Usage(total.prompt_tokens + usage.prompt_tokens, total.completion_tokens + usage.completion_tokens)
+        return stream_reply(
+            self._generator, messages, n_passages, started, run, max_tokens=limit, temperature=temperature
+        )
 
     def ask(
         self,
@@ -359,10 +365,6 @@ class Assistant:
         )
 
 
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
-
-
 def collect(events: Iterator[str | Answer]) -> Answer:
     """The final Answer of a stream (answers or summaries), draining the text pieces."""
     for event in events:
@@ -373,39 +375,3 @@ def collect(events: Iterator[str | Answer]) -> Answer:
 
 def _strip_markers(text: str) -> str:
     return re.sub(r"\s*\[\d+\]", "", text)
-
-
-_SENTENCE_BREAK = re.compile(r"[.!?…\n]")
-_SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|\n|$)")
-
-
-# a sentence's end: its punctuation, any citation markers after it, closing quotes or brackets
-_FINISHED = re.compile(r"[.!?…](?:\s*\[\d+\])*[\"'”»)]*")
-
-
-def unfinished_cut(text: str) -> int | None:
-    """Where text ends once an unfinished last sentence is dropped; None when it ends a sentence or has one only."""
-    text = text.rstrip()
-    ends = [m.end() for m in _FINISHED.finditer(text) if m.end() == len(text) or text[m.end()].isspace()]
-    if not ends or ends[-1] == len(text):
-        return None
-    return ends[-1]
-
-
-def repetition_cut(text: str, *, min_chars: int = 20) -> int | None:
-    """Start of the first complete sentence that repeats an earlier one, or None.
-
-    Markers and spacing are ignored in the comparison; short sentences (< min_chars) may repeat.
-    """
-    seen: set[str] = set()
-    for match in _SENTENCE.finditer(text):
-        sentence = match.group(0)
-        if not sentence.rstrip(" ").endswith((".", "!", "?", "…", "\n")):
-            break  # the last sentence is still being written
-        key = " ".join(_strip_markers(sentence).lower().split())
-        if len(key) < min_chars:
-            continue
-        if key in seen:
-            return match.start()
-        seen.add(key)
-    return None

@@ -24,6 +24,8 @@ class CallState:
     def __init__(self) -> None:
         self.usage = Usage()
         self.finish_reason: str | None = None  # None while running
+        # sum of the log-probabilities of the reply's tokens, where the generator can tell (llama.cpp); else None
+        self.logprob: float | None = None
         self.stopped = threading.Event()  # set by close(): the generator should stop at its next token
 
 
@@ -47,6 +49,11 @@ class Completion(Iterator[str]):
     @property
     def finish_reason(self) -> str | None:
         return self._state.finish_reason
+
+    @property
+    def logprob(self) -> float | None:
+        """The reply's summed token log-probabilities (None where the generator does not report them)."""
+        return self._state.logprob
 
     def __iter__(self) -> Completion:
         return self

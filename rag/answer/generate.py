@@ -49,6 +49,28 @@ def cjk_token_ids(llm) -> object:  # noqa: ANN001 - llama_cpp.Llama; returns a n
     return np.array(ids, dtype=np.intp)
 
 
+class _Likelihood:
+    """The log-probability of each sampled token, from the logits the sampler saw (after the CJK ban)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._scores = None
+        self._log_norm = 0.0
+
+    def observe(self, scores) -> None:  # noqa: ANN001 - numpy float array over the vocabulary
+        import numpy as np
+
+        top = float(scores.max())
+        self._log_norm = top + float(np.log(np.exp(scores - top).sum()))
+        self._scores = scores.copy()
+
+    def add(self, token: int) -> float:
+        """The running sum once token is taken (greedy: the argmax of what observe() saw)."""
+        if self._scores is not None:
+            self.total += float(self._scores[token]) - self._log_norm
+        return self.total
+
+
 def _version() -> str:
     from importlib.metadata import version
 
@@ -143,17 +165,18 @@ class LlamaCppGenerator:
                 self._llm = llm
         return self._llm
 
-    def _logits_processor(self):  # noqa: ANN202 - llama_cpp.LogitsProcessorList | None
-        """Forbid tokens that spell CJK characters: the Qwen models drift into Chinese on Vietnamese prompts."""
-        if self._cjk_ids is None or not len(self._cjk_ids):
-            return None
+    def _logits_processor(self, likelihood: _Likelihood):  # noqa: ANN202 - llama_cpp.LogitsProcessorList
+        """Forbid tokens that spell CJK characters (the Qwen models drift into Chinese on Vietnamese prompts)
+        and note the distribution the token is sampled from, for the reply's log-probability."""
         import llama_cpp
         import numpy as np
 
-        banned = self._cjk_ids
+        banned = self._cjk_ids if self._cjk_ids is not None and len(self._cjk_ids) else None
 
         def ban(_input_ids, scores):  # noqa: ANN001, ANN202 - numpy arrays from llama.cpp
-            scores[banned] = -np.inf
+            if banned is not None:
+                scores[banned] = -np.inf
+            likelihood.observe(scores)
             return scores
 
         return llama_cpp.LogitsProcessorList([ban])
@@ -196,9 +219,10 @@ class LlamaCppGenerator:
         produced = 0
         state.usage = Usage(prompt_tokens=len(prompt), completion_tokens=0)
         reason = STOP
+        likelihood = _Likelihood()
         for token in llm.generate(
             prompt,
-            logits_processor=self._logits_processor(),
+            logits_processor=self._logits_processor(likelihood),
             temp=temperature,
             top_k=1 if temperature == 0 else 40,
             top_p=1.0 if temperature == 0 else 0.95,
@@ -210,6 +234,7 @@ class LlamaCppGenerator:
                 break
             produced += 1
             state.usage = Usage(prompt_tokens=len(prompt), completion_tokens=produced)
+            state.logprob = likelihood.add(token)
             piece = decoder.decode(llm.detokenize([token]))
             if piece:
                 yield piece

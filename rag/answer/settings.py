@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from rag.errors import ConfigError
 
 PASSAGE_ORDERS = ("retrieval", "evidence")
+READINGS = ("joint", "each", "fallback")  # rag.answer.reading
+ANSWER_FORMS = ("sentence", "phrase")  # rag.answer.sentence: a checked phrase answer as one sentence, or as written
 
 
 @dataclass(frozen=True)
@@ -15,7 +17,14 @@ class AnswerSettings:
     prompt_chars: characters of question-relevant passage sentences in the prompt (0: whole
     passages); answer_prompt_tokens: passages are dropped, weakest first, until the prompt fits
     (None: only the context limit); passage_order: "retrieval" (best retrieved first) or
-    "evidence" (the passage whose best sentence covers the question's terms most first)."""
+    "evidence" (the passage whose best sentence covers the question's terms most first);
+    reading: "joint" (one prompt with every passage), "each" (one prompt per passage, the best
+    reply chosen: rag.answer.reading) or "fallback" (per passage only where the joint reply fails
+    the checks); likelihood_weight and key_weight: weights of the reply's mean token log-probability
+    and of its supporting sentence's share of the question's key terms in that choice;
+    passage_chars and passage_max_tokens: one passage's prompt text and reply length there;
+    answer_form: "sentence" (a checked bare phrase becomes one sentence built from the question:
+    rag.answer.sentence) or "phrase" (as the model wrote it)."""
 
     k: int = 4
     max_tokens: int = 384
@@ -24,9 +33,19 @@ class AnswerSettings:
     prompt_chars: int = 1000
     answer_prompt_tokens: int | None = 500
     passage_order: str = "retrieval"
+    reading: str = "joint"
+    likelihood_weight: float = 0.0
+    key_weight: float = 0.0
+    passage_chars: int = 600
+    passage_max_tokens: int = 128
+    answer_form: str = "sentence"
 
     def __post_init__(self) -> None:
         if self.passage_order not in PASSAGE_ORDERS:
             raise ConfigError(
                 f"passage_order {self.passage_order!r} is unknown: use one of {', '.join(PASSAGE_ORDERS)}"
             )
+        if self.answer_form not in ANSWER_FORMS:
+            raise ConfigError(f"answer_form {self.answer_form!r} is unknown: use one of {', '.join(ANSWER_FORMS)}")
+        if self.reading not in READINGS:
+            raise ConfigError(f"reading {self.reading!r} is unknown: use one of {', '.join(READINGS)}")

@@ -7,12 +7,13 @@ and were tuned on MLQA-vi dev (README, "Answers you can trust").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rag.checks.analysis import Analysis
 from rag.checks.answerability import AnswerabilityModel
-from rag.checks.phrases import bare_fact, typed_answer
+from rag.checks.phrases import bare_fact, leading_name, typed_answer
 from rag.checks.support import check_answer, supported_text, with_marker
 from rag.text.chunking import passage_text
 from rag.text.vietnamese import nfc, passage_sentences, without_cjk
@@ -147,10 +148,17 @@ def fallback(
 
 
 def short_answer(text: str, analysis: Analysis, *, max_words: int = 3) -> str | None:
-    """The bare fact of an answer; a longer one gives the year, number or name the question asks for, if any."""
+    """The bare fact of an answer; a longer one gives the year, number or name the question asks for, if any
+    (for "ai" / "ở đâu", the fact's first name: it opens what the answer adds, so its capital is a name's)."""
     fact = bare_fact(text, analysis.question)
     if fact is None or analysis.kind is None or len(fact.split()) <= max_words:
         return fact
+    if analysis.kind in ("person", "place"):
+        lead = leading_name(fact, analysis.question)
+        # an answer's own first capital says nothing: there a name needs two words ("Con gái …" is none)
+        opens = re.sub(r"\s*\[\d+\]", "", nfc(text)).strip().startswith(fact)
+        if lead is not None and (not opens or len(lead.split()) > 1):
+            return lead
     return typed_answer(analysis.kind, fact, analysis.question) or fact
 
 

@@ -38,13 +38,14 @@ def folded_keys(text: str) -> list[str]:
     return tokens(fold_diacritics(nfc(text)))
 
 
-def content_keys(text: str, *, fold: bool = True) -> list[str | None]:
+def content_keys(text: str, *, fold: bool = True, accented: bool | None = None) -> list[str | None]:
     """Keys of text (folded unless fold=False), None where a function or measure word stands.
 
-    Function words are judged accented when text has marks ("năm" is skipped, "Nam" is not).
+    Function words are judged accented when text has marks ("năm" is skipped, "Nam" is not);
+    accented: whether the text it comes from has them (one word of it, "Nam", has none of its own).
     """
     text = nfc(re.sub(r"\[\d+\]", " ", text))
-    skip = _SKIP if has_diacritics(text) else _FOLDED_SKIP
+    skip = _SKIP if (has_diacritics(text) if accented is None else accented) else _FOLDED_SKIP
     keys = [None if k in skip or (len(k) < 2 and not k.isdigit()) else k for k in tokens(text)]
     return [fold_diacritics(k) if fold and k is not None else k for k in keys]
 
@@ -115,6 +116,25 @@ def typed_answer(kind: str | None, sentence: str, question: str) -> str | None:
     return None
 
 
+def leading_name(fact: str, question: str) -> str | None:
+    """The run of capitalised words a bare fact opens with ("Maria, nữ Bá tước …" -> "Maria"; "và" joins two:
+    "Pháp và Ý"), unless the question holds all of it; None when the fact opens with a lower-case word."""
+    words = nfc(fact).split()
+    run: list[str] = []
+    for i, word in enumerate(words):
+        core = word.strip(".,;:!?…\"'()“”")
+        joins = core == "và" and run and i + 1 < len(words) and words[i + 1][:1].isupper()
+        if not core or not (core[0].isupper() or joins):
+            break
+        run.append(core)
+        if core != word.rstrip(".!?…"):  # a comma or bracket ends the name
+            break
+    asked = set(folded_keys(question))
+    if not run or all(k in asked for k in folded_keys(" ".join(run))):
+        return None
+    return " ".join(run)
+
+
 def _surface(sentence: str, name: tuple[str, ...]) -> str:
     pattern = r"\s+".join(re.escape(k) for k in name)
     match = re.search(pattern, nfc(sentence), flags=re.IGNORECASE)
@@ -126,7 +146,26 @@ def bare_fact(answer: str, question: str) -> str | None:
     text = re.sub(r"\s*\[\d+\]", "", nfc(answer)).strip()
     asked, fold = _asked(text, question)
     words = text.split()
-    new = [i for i, w in enumerate(words) if any(k is not None and k not in asked for k in content_keys(w, fold=fold))]
+    marked = has_diacritics(text)  # judge each word's function words as the whole answer is written
+    new = [
+        i
+        for i, w in enumerate(words)
+        if any(k is not None and k not in asked for k in content_keys(w, fold=fold, accented=marked))
+    ]
     if not new:
         return text.rstrip(".!?…").strip() or None
-    return " ".join(words[new[0] : new[-1] + 1]).strip(".,;:!?…\"'()“”") or None
+    first, last = _whole_name(words, new[0], new[-1])
+    return " ".join(words[first : last + 1]).strip(".,;:!?…\"'()“”") or None
+
+
+def _whole_name(words: list[str], first: int, last: int) -> tuple[int, int]:
+    """Widen first..last to the whole name at either end: "John Tyler" stays whole though the question says John."""
+
+    def capital(i: int) -> bool:
+        return 0 <= i < len(words) and words[i][:1].isupper()
+
+    while capital(first) and capital(first - 1) and not words[first - 1].endswith((",", ";", ":", ".")):
+        first -= 1
+    while capital(last) and capital(last + 1) and not words[last].endswith((",", ";", ":", ".")):
+        last += 1
+    return first, last

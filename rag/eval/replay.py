@@ -5,7 +5,8 @@ pays for each (prompt, limits) once: a later run that changes only the checks, o
 questions, replays the model's exact pieces instead of waiting ~5 s per question on 2 cores.
 Pieces are stored as the model streamed them, so the assistant's stops (a repeated sentence, a
 CJK character) cut a replayed reply where they cut the live one. Each line of the file is one
-JSON record: key, pieces, finish_reason, prompt_tokens, completion_tokens.
+JSON record: key, pieces, finish_reason, logprob (the reply's summed token log-probabilities, or
+null), prompt_tokens, completion_tokens.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class RecordedGenerator:
     def __init__(self, generator, path: Path) -> None:  # noqa: ANN001 - any rag.answer.generate.Generator
         self._generator = generator
         self._path = path
-        self._replies: dict[str, tuple[list[str], Usage, str]] = {}
+        self._replies: dict[str, tuple[list[str], Usage, str, float | None]] = {}
         self.replayed = self.generated = 0
         if path.is_file():
             for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -34,7 +35,9 @@ class RecordedGenerator:
                     data = json.loads(line)
                     usage = Usage(int(data["prompt_tokens"]), int(data["completion_tokens"]))
                     finish = str(data.get("finish_reason", STOP))
-                    self._replies[str(data["key"])] = ([str(p) for p in data["pieces"]], usage, finish)
+                    logprob = data.get("logprob")  # absent in recordings made before it was kept
+                    logprob = None if logprob is None else float(logprob)
+                    self._replies[str(data["key"])] = ([str(p) for p in data["pieces"]], usage, finish, logprob)
                 except (ValueError, KeyError, TypeError) as e:
                     raise ConfigError(f"{path} line {line_no} is not a recorded reply ({e}): delete the file") from e
 
@@ -52,11 +55,11 @@ class RecordedGenerator:
     def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion:
         key = self.key(messages, max_tokens, temperature)
         if key in self._replies:
-            pieces, usage, finish = self._replies[key]
+            pieces, usage, finish, logprob = self._replies[key]
             self.replayed += 1
 
             def replay(state: CallState) -> Iterator[str]:
-                state.usage = usage
+                state.usage, state.logprob = usage, logprob
                 yield from pieces
                 state.finish_reason = finish
 
@@ -68,17 +71,17 @@ class RecordedGenerator:
             try:
                 for piece in inner:
                     pieces.append(piece)
-                    state.usage = inner.usage
+                    state.usage, state.logprob = inner.usage, inner.logprob
                     yield piece
                 state.finish_reason = inner.finish_reason
             finally:
                 # the assistant may stop early (a repeated sentence): what it consumed is the reply
                 inner.close()
-                state.usage = inner.usage
+                state.usage, state.logprob = inner.usage, inner.logprob
                 finish = state.finish_reason or STOP
                 if temperature == 0.0:  # only a greedy reply is a function of its prompt
-                    self._replies[key] = (pieces, inner.usage, finish)
-                    line = {"key": key, "pieces": pieces, "finish_reason": finish} | {
+                    self._replies[key] = (pieces, inner.usage, finish, inner.logprob)
+                    line = {"key": key, "pieces": pieces, "finish_reason": finish, "logprob": inner.logprob} | {
                         "prompt_tokens": inner.usage.prompt_tokens,
                         "completion_tokens": inner.usage.completion_tokens,
                     }

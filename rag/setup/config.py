@@ -87,6 +87,11 @@ class Settings:
     offline: int = 1  # 1: never touch the network (HF_HUB_OFFLINE=1); 0: allow hub model names to download
     # Answers (README, "Answers you can trust"); tuned on MLQA-vi dev with distractors.
     passage_order: str = _ANSWER.passage_order  # retrieval | evidence (best question-covering sentence first)
+    # joint: one prompt with all passages | each: one prompt per passage, best reply | fallback: each where joint fails
+    reading: str = _ANSWER.reading
+    likelihood_weight: float = _ANSWER.likelihood_weight  # weight of a reply's mean token log-prob (reading each)
+    key_weight: float = _ANSWER.key_weight  # weight of its supporting sentence's share of the question's key terms
+    answer_form: str = _ANSWER.answer_form  # sentence: "… vào năm 1226 [1]." from a checked "1226 [1]." | phrase
     prompt_chars: int = (
         _ANSWER.prompt_chars
     )  # characters of question-relevant passage sentences in the prompt; 0: whole passages

@@ -177,6 +177,10 @@ def answer_settings(settings: Settings) -> AnswerSettings:
         prompt_chars=settings.prompt_chars,
         answer_prompt_tokens=settings.answer_prompt_tokens or None,
         passage_order=settings.passage_order,
+        reading=settings.reading,
+        likelihood_weight=settings.likelihood_weight,
+        key_weight=settings.key_weight,
+        answer_form=settings.answer_form,
     )
 
 

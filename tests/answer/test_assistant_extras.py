@@ -63,7 +63,7 @@ def test_summary_of_an_empty_document_is_refused(retriever) -> None:  # noqa: F8
 
 
 def test_repetition_cut_finds_the_first_repeated_sentence() -> None:
-    from rag.answer.assistant import repetition_cut
+    from rag.answer.stops import repetition_cut
 
     text = "Hợp tác xã trồng lúa hữu cơ [1]. Năm 2023 xuất khẩu gạo.\nHợp tác xã trồng lúa hữu cơ [2]. Năm"
     assert repetition_cut(text) == text.index("\nHợp") + 1

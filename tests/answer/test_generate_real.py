@@ -39,3 +39,20 @@ def test_two_threads_get_their_own_text_and_usage(real_generator) -> None:  # no
     assert together == alone  # temperature 0: the same text and the same usage, each its own
     assert alone["hanoi"][2] in (STOP, LENGTH) and "Hà Nội" in alone["hanoi"][0]
     assert alone["count"][1].completion_tokens == 24 and alone["count"][2] == LENGTH
+
+
+def test_a_greedy_reply_reports_its_log_probability(real_generator) -> None:  # noqa: ANN001
+    """The per-passage reading may rank replies by it (rag.answer.reading). The same greedy text comes back
+    with nearly the same sum: a prompt found in the KV cache is not re-evaluated in one batch, and the
+    float sums differ in the second decimal (-0.861 vs -0.840 measured)."""
+    import math
+
+    messages = _ask("Thủ đô của Việt Nam là thành phố nào?")
+    first = real_generator.stream(messages, max_tokens=12)
+    text = first.text()
+    again = real_generator.stream(messages, max_tokens=12)
+    assert again.text() == text
+    assert first.logprob is not None and math.isfinite(first.logprob)
+    # a sum of log-probabilities is <= 0 (12 tokens: above -50), and nearly the same for the same greedy reply
+    assert -50.0 < first.logprob <= 0.0
+    assert again.logprob == pytest.approx(first.logprob, abs=0.1)

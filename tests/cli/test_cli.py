@@ -111,7 +111,13 @@ def test_batch_json_one_line_per_question_in_order(fakes: CliFakes, tmp_path: Pa
     assert (code, err) == (0, "")
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["id"] for r in records] == ["q-b", "q-a", "4"]  # without an id: the line number
-    assert [r["answer"] for r in records] == ["Triều Nguyễn [1].", "Đà Nẵng [1].", "Hà Nội [1]."]
+    # each checked phrase said as a sentence built from its question (answer_form = sentence)
+    assert [r["answer"] for r in records] == [
+        "Huế là cố đô của triều Nguyễn [1].",
+        "Cầu Rồng ở Đà Nẵng [1].",
+        "Thủ đô là Hà Nội [1].",
+    ]
+    assert [r["short_answer"] for r in records] == ["Triều Nguyễn", "Đà Nẵng", "Hà Nội"]
     assert [r["citations"][0]["source"] for r in records] == ["docs/hue.txt", "docs/da-nang.txt", "docs/ha-noi.txt"]
 
 
@@ -404,7 +410,8 @@ def test_a_citation_added_by_the_checks_finishes_the_streamed_line(fakes: CliFak
     fakes.replies = ["Hà Nội"]
     code, out, _ = run("ask", QUESTION, "--index", "idx")
     assert code == 0
-    assert out.startswith("Hà Nội [1].\n\nNguồn:\n[1] docs/ha-noi.txt")
+    # the checked phrase, cited, said as one sentence built from the question (answer_form = sentence)
+    assert out.startswith("Thủ đô của Việt Nam là thành phố Hà Nội [1].\n\nNguồn:\n[1] docs/ha-noi.txt")
 
 
 def test_summarize_a_document_by_file_name(fakes: CliFakes) -> None:

@@ -319,7 +319,10 @@ def test_eval_replays_recorded_replies(fakes: CliFakes) -> None:
     first, _ = evaluate("--limit", "1", "--replies", "replies.jsonl")
     fakes.replies = []  # a second run must not ask the model again
     second, rows = evaluate("--limit", "1", "--replies", "replies.jsonl")
-    assert (rows[0]["answer"], rows[0]["baseline_answer"]) == ("Hà Nội [1].", "Hà Nội [1].")
+    assert (rows[0]["answer"], rows[0]["baseline_answer"]) == (
+        "Thủ đô của Việt Nam là thành phố Hà Nội [1].",
+        "Hà Nội [1].",
+    )
     assert {k: v for k, v in first.items() if "_ms" not in k} == {k: v for k, v in second.items() if "_ms" not in k}
     assert len(Path("replies.jsonl").read_text(encoding="utf-8").splitlines()) == 2
 
