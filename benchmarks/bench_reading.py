@@ -18,7 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag.answer.assistant import Assistant
-from rag.eval.metrics import contains_answer, load_questions
+from rag.eval.metrics import contains_answer
+from rag.eval.questions import load_questions
 from rag.setup import wiring
 from rag.setup.config import load_settings
 
