@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from rag.answer.llama_cpu import EXTRA_BUFFERS
-from rag.answer.settings import AnswerSettings
+from rag.answer.settings import ANSWER_FORMS, PASSAGE_ORDERS, READINGS, AnswerSettings
 from rag.checks.grounding import GroundingSettings
 from rag.errors import ConfigError
 from rag.index.faiss.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
-from rag.retrieval.retriever import RetrievalSettings
+from rag.index.base import STORES
+from rag.retrieval.retriever import FUSIONS, MODES, RetrievalSettings
 from rag.text.chunking import ChunkSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,15 @@ def _default_cache_dir() -> Path:
 _CHUNKS, _RETRIEVAL, _CHECKS, _ANSWER = ChunkSettings(), RetrievalSettings(), GroundingSettings(), AnswerSettings()
 
 # Settings with a fixed set of values: a bad value is refused here, when settings are read, and nowhere else.
-CHOICES: dict[str, tuple[str, ...]] = {"llm_extra_buffers": EXTRA_BUFFERS}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "llm_extra_buffers": EXTRA_BUFFERS,
+    "retrieval": MODES,
+    "fusion": FUSIONS,
+    "store": STORES,
+    "passage_order": PASSAGE_ORDERS,
+    "reading": READINGS,
+    "answer_form": ANSWER_FORMS,
+}
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,23 @@ def test_a_bad_llm_extra_buffers_is_refused_when_settings_are_read(cwd: Path, mo
         "on",
         "off",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [
+        ("retrieval", "hybrid, dense, lexical"),
+        ("fusion", "zscore, rrf"),
+        ("store", "faiss, milvus"),
+        ("passage_order", "retrieval, evidence"),
+        ("reading", "joint, each, fallback"),
+        ("answer_form", "sentence, phrase"),
+    ],
+)
+def test_every_setting_with_fixed_values_is_refused_when_read(cwd: Path, name: str, allowed: str) -> None:
+    """Before any index is opened or built: the error names the value, where it came from and the allowed ones."""
+    env_name = f"RAG_{name.upper()}"
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env={env_name: "bogus"})
+    assert str(raised.value) == f"setting {name}='bogus' from {env_name}: use one of {allowed}"
+    assert getattr(load_settings(env={env_name: allowed.split(", ")[-1]}), name) == allowed.split(", ")[-1]
