@@ -305,18 +305,29 @@ class OpenAIGenerator:
         if info.ban:
             body["logit_bias"] = info.ban
         url = f"{self._base}/chat/completions"
-        try:
-            with self._http().stream("POST", url, json=body) as response:
-                self._check_status(url, response)
-                text: list[str] = []
-                for item in _read_events(url, response.iter_lines(), max_tokens):
-                    if isinstance(item, str):
-                        text.append(item)
-                        yield item
-                    else:  # llama-cpp-python streams no usage: count on the server's tokenizer
-                        yield self._usage_of(info, messages, item, "".join(text))
-        except httpx.HTTPError as e:
-            raise self._fail(url, e) from e
+        # A kept-alive connection the server has dropped (llama-cpp-python's does after a cancelled stream
+        # followed by a failed one) fails before any response arrives: that request is sent again, once.
+        stale = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+        for attempt in (1, 2):
+            answered = False
+            try:
+                with self._http().stream("POST", url, json=body) as response:
+                    answered = True
+                    self._check_status(url, response)
+                    text: list[str] = []
+                    for item in _read_events(url, response.iter_lines(), max_tokens):
+                        if isinstance(item, str):
+                            text.append(item)
+                            yield item
+                        else:  # llama-cpp-python streams no usage: count on the server's tokenizer
+                            yield self._usage_of(info, messages, item, "".join(text))
+                return
+            except stale as e:
+                if answered or attempt == 2:
+                    raise self._fail(url, e) from e
+                log.debug("LLM server %s dropped a kept-alive connection (%s): sending again", url, e)
+            except httpx.HTTPError as e:
+                raise self._fail(url, e) from e
 
 
 def _read_events(url: str, lines: Iterator[str], max_tokens: int) -> Iterator[str | Usage]:

@@ -77,6 +77,8 @@ class Scripted(BaseHTTPRequestHandler):
 
     status = 200
     body = b""
+    drops = 0  # chat requests answered by closing the connection without a response (a dropped keep-alive)
+    chats = 0
 
     def log_message(self, *args: object) -> None:
         pass
@@ -94,6 +96,11 @@ class Scripted(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path.endswith("/chat/completions"):
+            type(self).chats += 1
+            if type(self).drops > 0:
+                type(self).drops -= 1
+                self.close_connection = True
+                return
             self._send(self.status, self.body, "text/event-stream" if self.status == 200 else "application/json")
         else:
             self._send(404, b'{"error": "not found"}')
@@ -165,3 +172,27 @@ def test_rag_ask_with_an_unreachable_llm_url_prints_one_line(tmp_path, monkeypat
     assert (code, out) == (1, "")
     assert err.startswith(f"rag: error: LLM server {url}/models: cannot connect")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+SSE = (
+    'data: {"choices": [{"delta": {"content": "Hà Nội"}, "finish_reason": null}]}\n\n'
+    'data: {"choices": [{"delta": {}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 9, "completion_tokens": 2}}'
+    "\n\ndata: [DONE]\n\n"
+).encode()
+
+
+def test_a_dropped_connection_before_any_response_is_sent_again_once(scripted: tuple[str, type[Scripted]]) -> None:
+    url, handler = scripted
+    handler.body, handler.drops = SSE, 1
+    reply = OpenAIGenerator(url, timeout=5).stream(MESSAGES)
+    assert (reply.text(), reply.usage, handler.chats) == ("Hà Nội", Usage(9, 2), 2)
+
+
+def test_a_connection_dropped_twice_is_one_line_naming_the_url(scripted: tuple[str, type[Scripted]]) -> None:
+    url, handler = scripted
+    handler.body, handler.drops = SSE, 2
+    with pytest.raises(LlmServerError) as caught:
+        OpenAIGenerator(url, timeout=5).stream(MESSAGES).text()
+    failed = f"LLM server {url}/chat/completions: the connection failed (RemoteProtocolError"
+    assert str(caught.value).startswith(failed)
+    assert handler.chats == 2
