@@ -12,11 +12,13 @@ models; printed per document and per split (tune / test) and overall:
   cites (the summary re-checked with rag.checks.grounding.ground_summary);
 * vietnamese: the summary reads as Vietnamese; seconds: wall time of the summary.
 
-    PYTHONPATH=. flock /tmp/rag-heavy.lock python benchmarks/bench_summaries.py [--compress]
-        [--only ID ...] [--split tune|test] [--json OUT.jsonl]
+    PYTHONPATH=. flock /tmp/rag-heavy.lock python benchmarks/bench_summaries.py [--compress] [--fuse]
+        [--only ID ...] [--split tune|test] [--json OUT.jsonl] [--set NAME=VALUE ...]
 
 The default summary is extractive (no LLM call, seconds in all); --compress also has the LLM
-shorten the long sentences (about 8 s per sentence on 2 cores), as measured in README "Summaries".
+shorten the long sentences (about 8 s per sentence on 2 cores), --fuse has it join pairs of
+sentences so that more fit the sentence cap (SummarySettings.fuse), as measured in README
+"Summaries"; --set overrides SummarySettings fields (max_sentences=18 share=0.25).
 """
 
 from __future__ import annotations
@@ -108,12 +110,26 @@ def print_groups(rows: list[dict]) -> None:
             )
 
 
+def overrides(pairs: list[str]) -> dict:
+    """--set max_sentences=20 fuse=true: SummarySettings fields, typed as their defaults."""
+    defaults, out = SummarySettings(), {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if not hasattr(defaults, name):
+            raise SystemExit(f"--set {pair}: SummarySettings has no field {name!r}")
+        kind = type(getattr(defaults, name))
+        out[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--compress", action="store_true", help="the model shortens sentences over 25 words")
+    parser.add_argument("--fuse", action="store_true", help="the model joins pairs of sentences (SummarySettings.fuse)")
     parser.add_argument("--only", nargs="*", help="document ids")
     parser.add_argument("--split", choices=["tune", "test"])
     parser.add_argument("--json", type=Path, help="write one JSON row per document")
+    parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="SummarySettings fields")
     args = parser.parse_args()
 
     from rag.answer.prompting import PromptBuilder, PromptTemplates
@@ -124,10 +140,10 @@ def main() -> int:
 
     settings = load_settings()
     embedder = build_embedder(settings)
-    generator = build_generator(settings) if args.compress else None
+    generator = build_generator(settings) if args.compress or args.fuse else None
     builder = PromptBuilder(PromptTemplates.load(settings.prompts_dir), max_prompt_tokens=settings.n_ctx)
     grounding = grounding_settings(settings, embedder_id=embedder.model_id)
-    summary = replace(SummarySettings(), compress=generator is not None)
+    summary = replace(SummarySettings(), compress=args.compress, fuse=args.fuse, **overrides(args.set))
     summarizer = Summarizer(generator, builder, grounding=grounding, settings=summary)
     docs = json.loads(FACTS.read_text(encoding="utf-8"))["documents"]
     docs = [d for d in docs if (not args.only or d["id"] in args.only) and (not args.split or d["split"] == args.split)]

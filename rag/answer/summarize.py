@@ -13,13 +13,15 @@ fact to its document. Measured in benchmarks/bench_summaries.py (README, "Summar
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from rag.answer.cite import cite
+from rag.answer.summary_fusion import fuse_lines, fused_text
 from rag.answer.summary_units import Unit, content_words, fact_keys, sentence_units, weight, word_overlap
 from rag.checks.grounding import ANSWERED, GroundingSettings
 from rag.checks.support import check_answer, with_marker
@@ -30,6 +32,8 @@ from rag.types import Answer, Chunk, Hit, SentenceSupport, Timings, Usage
 if TYPE_CHECKING:
     from rag.answer.generate import Generator
     from rag.answer.prompting import PromptBuilder
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["Summarizer", "SummarySettings", "candidate_units", "fact_keys", "select_units", "word_overlap"]
 
@@ -56,6 +60,13 @@ class SummarySettings:
     # sentences (0: one part); measured on the tune half: 1,000-2,000 lowered recall to 0.70-0.72, so it is off
     part_words: int = 0
     subject_bonus: float = 1.0  # a unit naming its document's subject (a name of its title) gains this much more
+    # fuse: select up to fuse_pool units (within fuse_max_words), then have the model join two adjacent ones of
+    # the same passage into one sentence until max_sentences remain; a joined sentence is kept only when every
+    # fact of both survived, none is new to the passage and the support check backs it; the rest drops weakest first
+    fuse: bool = False
+    fuse_pool: int = 18
+    fuse_max_words: int = 900
+    fuse_words: int = 70  # two units longer than this together are not joined
 
 
 def candidate_units(chunks: Sequence[Chunk], *, settings: SummarySettings = SummarySettings()) -> list[Unit]:
@@ -150,6 +161,7 @@ def select_units(
     settings: SummarySettings = SummarySettings(),
     topic: str = "",
     lead: bool = True,
+    pick_order: bool = False,
 ) -> list[Unit]:
     """The units that state the most facts per word, best first, within the budget; returned in document order.
 
@@ -188,7 +200,7 @@ def select_units(
         best = max(fits, key=lambda u: (picks.gain(u) / picks.length(u) ** power, -u.position))
         picks.add(best)
         taken[part[best.position]] += 1
-    return sorted(picks.chosen, key=lambda u: u.position)
+    return list(picks.chosen) if pick_order else sorted(picks.chosen, key=lambda u: u.position)
 
 
 def budget(chunks: Sequence[Chunk], settings: SummarySettings, max_tokens: int | None = None) -> int:
@@ -247,17 +259,24 @@ class Summarizer:
         started = time.perf_counter()
         hits = [Hit(c, 0.0, i) for i, c in enumerate(chunks, start=1)]
         units = candidate_units(chunks, settings=self._settings)
+        settings = self._settings
+        if self._fusing:  # more units than the cap, joined in pairs below
+            settings = replace(settings, max_sentences=settings.fuse_pool, max_words=settings.fuse_max_words)
         chosen = select_units(
             units,
-            budget_words=budget(chunks, self._settings, max_tokens),
-            settings=self._settings,
+            budget_words=budget(chunks, settings, max_tokens),
+            settings=settings,
             topic=topic if on_topic else "",
+            pick_order=True,
         )
+        rank = {u.position: i for i, u in enumerate(chosen)}  # the order they were picked: best first
+        chosen = sorted(chosen, key=lambda u: u.position)
         run = _Run()
         checks: list[SentenceSupport] = []
         parts: list[str] = []
-        for unit in chosen:
-            text = self._compressed(unit, hits[unit.marker - 1], run) or unit.text
+        lines = self._fused(chosen, rank, hits, run) if self._fusing else [(u.text, u) for u in chosen]
+        for text, unit in lines:
+            text = text if self._fusing else self._compressed(unit, hits[unit.marker - 1], run) or unit.text
             check = self._check(text, unit.marker, hits)
             if check.status == "unsupported" and text != unit.text:  # the shorter form lost its backing
                 text = unit.text
@@ -285,6 +304,35 @@ class Summarizer:
             outcome=ANSWERED,
             passages=tuple(hits),
         )
+
+    @property
+    def _fusing(self) -> bool:
+        return self._settings.fuse and self._generator is not None and self._builder is not None
+
+    def _fused(
+        self, chosen: Sequence[Unit], rank: dict[int, int], hits: Sequence[Hit], run: _Run
+    ) -> list[tuple[str, Unit]]:
+        """The chosen units as at most max_sentences lines, pairs joined by the model (summary_fusion)."""
+
+        def join(first: Unit, second: Unit) -> str | None:
+            text = self._join(first, second, hits[first.marker - 1], run)
+            kept = text is not None and self._check(text, first.marker, hits).status != "unsupported"
+            _log.debug("join %r + %r -> %r (%s)", first.text, second.text, text, "kept" if kept else "refused")
+            return text if kept else None
+
+        s = self._settings
+        return fuse_lines(chosen, rank, join, max_sentences=s.max_sentences, max_words=s.fuse_words)
+
+    def _join(self, first: Unit, second: Unit, hit: Hit, run: _Run) -> str | None:
+        """The model's one sentence stating both units, when fused_text accepts it; else None."""
+        assert self._generator is not None and self._builder is not None
+        messages = self._builder.compress(f"{first.text} {second.text}", title=hit.chunk.title)
+        completion = self._generator.stream(messages, max_tokens=2 * (first.words + second.words) + 16, temperature=0.0)
+        reply = completion.text()
+        _log.debug("joined by the model: %r", reply)
+        usage, total = completion.usage, run.usage
+        run.usage = Usage(total.prompt_tokens + usage.prompt_tokens, total.completion_tokens + usage.completion_tokens)
+        return fused_text(first.text, second.text, reply, passage=hit.chunk.text)
 
     def _check(self, text: str, marker: int, hits: Sequence[Hit]) -> SentenceSupport:
         """The support check of one summary sentence citing passage [marker] (rag.checks.support)."""

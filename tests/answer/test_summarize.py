@@ -12,6 +12,7 @@ from rag.answer.summarize import (
     SummarySettings,
     candidate_units,
     fact_keys,
+    fused_text,
     select_units,
     shortened,
     word_overlap,
@@ -198,3 +199,52 @@ def test_people_weigh_like_numbers_and_the_subject_is_a_name_of_the_title() -> N
     )
     units = candidate_units([_chunk(text, source="tam-diep.txt", title="tam-diep")])
     assert _subjects(units) == {"tam-diep.txt": "p:tam điệp"}  # "Phó Bí" (4 units) is more frequent, not in the title
+
+
+FACTS = (  # one passage, five sentences with a figure each; the cap is 4
+    "Tỉnh mở 21 trường tiểu học cho 3.400 học sinh vùng cao.\n"
+    "Bệnh viện tỉnh nhận thêm 250 giường bệnh mới.\n"
+    "Tỉnh có 18 bác sĩ trẻ về các xã.\n"
+    "Nông dân trồng 900 héc-ta lúa nếp trên đồi.\n"
+    "Chợ phiên họp dưới 7 gốc đa cổ thụ của làng."
+)
+FUSE = replace(EXTRACTIVE, fuse=True, max_sentences=4, fuse_pool=5, fuse_max_words=1000, share=1.0)
+
+
+def test_fused_text_keeps_a_join_only_when_every_fact_of_both_survives_and_none_is_new() -> None:
+    a, b = "Bệnh viện tỉnh nhận thêm 250 giường bệnh mới.", "Tỉnh có 18 bác sĩ trẻ về các xã."
+    joined = "Câu viết lại (một câu): bệnh viện tỉnh nhận thêm 250 giường bệnh và có 18 bác sĩ trẻ về các xã."
+    assert (
+        fused_text(a, b, joined, passage=FACTS)
+        == "Bệnh viện tỉnh nhận thêm 250 giường bệnh và có 18 bác sĩ trẻ về các xã."
+    )
+    assert (
+        fused_text(a, b, "Bệnh viện tỉnh nhận thêm giường bệnh và có 18 bác sĩ trẻ về các xã.", passage=FACTS) is None
+    )
+    new = "Bệnh viện tỉnh nhận thêm 250 giường bệnh, có 18 bác sĩ trẻ và 40 y tá về các xã."  # 40: not in the passage
+    assert fused_text(a, b, new, passage=FACTS) is None
+    assert fused_text(a, b, f"{a} {b}", passage=FACTS) is None  # still two sentences
+
+
+def test_fusion_joins_two_sentences_of_a_passage_so_all_five_facts_fit_four_sentences() -> None:
+    # picked: the lead (21, 3.400), then 250, 18, 900, 7; the shortest pair (250 + 18, 18 words) is tried first
+    summarizer, generator = _summarizer(
+        ["Bệnh viện tỉnh nhận thêm 250 giường bệnh và có 18 bác sĩ trẻ về các xã."], FUSE
+    )
+    answer = collect(summarizer.stream([_chunk(FACTS)], topic="Báo cáo", asked="Báo cáo"))
+    assert answer.text == (
+        "Tỉnh mở 21 trường tiểu học cho 3.400 học sinh vùng cao [1]. Bệnh viện tỉnh nhận thêm 250 giường bệnh và "
+        "có 18 bác sĩ trẻ về các xã [1]. Nông dân trồng 900 héc-ta lúa nếp trên đồi [1]. Chợ phiên họp dưới 7 "
+        "gốc đa cổ thụ của làng [1]."
+    )
+    assert [s.status for s in answer.sentences] == ["supported"] * 4
+    assert "<câu>Bệnh viện tỉnh nhận thêm 250 giường bệnh mới. Tỉnh có 18 bác sĩ" in generator.prompts[0][1].content
+
+
+def test_a_join_that_lost_a_fact_keeps_the_originals_and_drops_the_last_picked_sentence() -> None:
+    summarizer, generator = _summarizer(["Bệnh viện tỉnh có thêm giường bệnh và 18 bác sĩ trẻ về các xã."] * 2, FUSE)
+    answer = collect(summarizer.stream([_chunk(FACTS)], topic="Báo cáo", asked="Báo cáo"))
+    assert len(generator.prompts) == 2  # two pairs tried, both refused (250 lost)
+    assert [s.text.split()[0] for s in answer.sentences] == ["Tỉnh", "Bệnh", "Tỉnh", "Nông"]
+    without = collect(_summarizer([], replace(FUSE, fuse=False))[0].stream([_chunk(FACTS)], topic="B", asked="B"))
+    assert answer.text == without.text  # the same four sentences as without fusion
