@@ -93,8 +93,7 @@ def main() -> None:
     base = wiring.build_assistant(settings, generator=generator, wrap_retriever=wrap)
     questions = load_questions(args.questions, limit=args.limit, strip_diacritics=args.strip_diacritics)
     grid = [
-        (name, [_value(v) for v in values.split(",")])
-        for name, values in (item.split("=", 1) for item in args.grid)
+        (name, [_value(v) for v in values.split(",")]) for name, values in (item.split("=", 1) for item in args.grid)
     ]
     for combo in itertools.product(*(values for _, values in grid)):
         changes = {name: value for (name, _), value in zip(grid, combo, strict=True)}

@@ -13,12 +13,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from rag.errors import ConfigError
-from rag.ingest.pipeline import IngestProgress
-from rag.setup.config import Settings
 from rag.ui.actions import ChatActions, Outputs, chat_messages
 from rag.ui.backend import Backend
 from rag.ui.render import CSS, JS, sources_html
+
+from rag.errors import ConfigError
+from rag.ingest.pipeline import IngestProgress
+from rag.setup.config import Settings
 
 log = logging.getLogger(__name__)
 

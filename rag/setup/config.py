@@ -17,8 +17,8 @@ from rag.answer.llama_cpu import EXTRA_BUFFERS
 from rag.answer.settings import ANSWER_FORMS, PASSAGE_ORDERS, READINGS, AnswerSettings
 from rag.checks.grounding import GroundingSettings
 from rag.errors import ConfigError
-from rag.index.faiss.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
 from rag.index.base import STORES
+from rag.index.faiss.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
 from rag.retrieval.retriever import FUSIONS, MODES, RetrievalSettings
 from rag.text.chunking import ChunkSettings
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 import rag.ui.app
+
 from tests.fakes import fake_cli_environment, run_cli
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rag.ui.backend import Backend
 
 from rag.setup.config import Settings
-from rag.ui.backend import Backend
 from tests.fakes import HashEmbedder, ThreadedGenerator
 
 HANOI = "Hà Nội là thủ đô của Việt Nam từ năm 1976."

@@ -6,10 +6,10 @@ import socket
 
 import httpx
 import pytest
-
-from rag.setup.config import Settings
 from rag.ui.app import build_app
 from rag.ui.backend import Backend
+
+from rag.setup.config import Settings
 from tests.fakes import HashEmbedder, ScriptedGenerator
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from rag.errors import IndexNotFoundError, ModelLoadError, QuestionError
-from rag.types import Answer, Chunk, Citation, Hit
 from rag.ui.backend import UploadTooLargeError, vietnamese_error
 from rag.ui.render import Turn, answer_html, final_answer_html, location, sources_html
+
+from rag.errors import IndexNotFoundError, ModelLoadError, QuestionError
+from rag.types import Answer, Chunk, Citation, Hit
 
 PASSAGE = "Năm 2021 có nhiều hoạt động. Ban đã mở được 04 lớp bồi dưỡng, có 386 học viên tham dự. Hết."
 CITED = Chunk("a-00001", "corpus/bao-cao.txt", "Báo cáo 2021", PASSAGE, 100, 100 + len(PASSAGE))
@@ -92,8 +93,9 @@ def test_errors_read_in_vietnamese() -> None:
 
 
 def test_checked_answer_shows_dropped_and_re_cited_sentences() -> None:
-    from rag.types import SentenceSupport
     from rag.ui.render import final_answer_html
+
+    from rag.types import SentenceSupport
 
     answer = Answer(
         "Mở bao nhiêu lớp?",
