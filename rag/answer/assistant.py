@@ -236,7 +236,8 @@ class Assistant:
             best = {p.hit.chunk.chunk_id: max((s.score for s in p.sentences), default=0.0) for p in analysis.passages}
             ordered = analysis.restrict(sorted(candidates, key=lambda h: -best[h.chunk.chunk_id]))
         if self._settings.prompt_chars:
-            texts = [excerpt(group) for group in ordered.select(max_chars=self._settings.prompt_chars)]
+            groups = ordered.select(max_chars=self._settings.prompt_chars, spread=self._settings.prompt_spread)
+            texts = [excerpt(group) for group in groups]
         else:  # whole passages, less any sentence addressed to the model
             texts = [excerpt(p.sentences) if p.instructions else p.hit.chunk.text for p in ordered.passages]
         return self._builder.build(

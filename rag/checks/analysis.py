@@ -91,16 +91,22 @@ class Analysis:
         """The question and the passages as the model saw them: words copied from them are not a language drift."""
         return "\n".join([self.question, *(p.text for p in self.passages)])
 
-    def select(self, *, max_chars: int, rank_penalty: float = 0.2) -> list[list[Sentence]]:
+    def select(self, *, max_chars: int, rank_penalty: float = 0.2, spread: bool = False) -> list[list[Sentence]]:
         """Per passage, its sentences most relevant to the question (in document order), max_chars in all.
 
         Sentences are taken best first by overlap score minus rank_penalty per passage rank (the
         retriever's order is evidence too); at least one sentence is always taken. On MLQA-vi dev
         (421 questions whose top 4 passages hold the answer) 1,000 characters kept the answer in
-        94% of prompts, with rank_penalty 0.2 (0.91 without it, 0.93 at 900 characters).
+        94% of prompts, with rank_penalty 0.2 (0.91 without it, 0.93 at 900 characters). With
+        spread, each passage's best sentence that shares a term with the question comes first, in
+        passage order, so the model sees every passage (without it most prompts hold one or two).
         """
         sentences = self.sentences
         order = sorted(sentences, key=lambda s: (-(s.score - rank_penalty * (s.marker - 1)), s.marker, s.start))
+        if spread:
+            firsts = [max(p.sentences, key=lambda s: (s.score, -s.start)) for p in self.passages if p.sentences]
+            firsts = [s for s in firsts if s.score > 0] or firsts[:1]
+            order = firsts + [s for s in order if all(s is not f for f in firsts)]
         chosen: set[tuple[int, int]] = set()
         used = 0
         for s in order:

@@ -175,6 +175,7 @@ def answer_settings(settings: Settings) -> AnswerSettings:
         temperature=settings.temperature,
         max_question_chars=settings.max_question_chars,
         prompt_chars=settings.prompt_chars,
+        prompt_spread=bool(settings.prompt_spread),
         answer_prompt_tokens=settings.answer_prompt_tokens or None,
         passage_order=settings.passage_order,
         reading=settings.reading,

@@ -254,3 +254,12 @@ def test_extractive_fallback_leaves_out_quoted_chinese_characters() -> None:
         "extractive",
         "Tần Văn công là con trai của Tương công, cai trị từ năm 766 TCN [1].",
     )
+
+
+def test_spread_selection_shows_every_passage_that_shares_a_term_best_sentence_first() -> None:
+    analysis = analyze("Kinh thành Huế xây dựng từ năm nào, bên sông nào?", _hits(HUE, HANOI, DANANG))
+    texts = [[s.text for s in group] for group in analysis.select(max_chars=100)]
+    assert texts == [["Huế là cố đô của triều Nguyễn.", "Kinh thành Huế được xây dựng từ năm 1805."], [], []]
+    spread = [[s.text for s in group] for group in analysis.select(max_chars=100, spread=True)]
+    # each passage's best sentence first, in passage order: passage 3's (50 characters) no longer fits the 100
+    assert spread == [["Kinh thành Huế được xây dựng từ năm 1805."], ["Thành phố nằm bên bờ sông Hồng."], []]
