@@ -44,7 +44,7 @@ class SummarySettings:
 
     max_sentences: int = 12
     min_sentences: int = 3  # taken by new words when too few sentences state a fact
-    share: float = 0.23  # of the document's words at most (tuned; the target is at most 25%)
+    share: float = 0.25  # of the document's words at most (tune half: 0.23 gave 0.755, 0.25 0.772; target ≤ 25%)
     max_words: int = 550  # tuned: 350 left long documents short of their 12 sentences
     min_words: int = 60  # a short document still gets a few sentences
     max_overlap: float = 0.6  # no two sentences share more of their content words
