@@ -15,7 +15,8 @@ ANSWER_FORMS = ("sentence", "phrase")  # rag.answer.sentence: a checked phrase a
 class AnswerSettings:
     """k: passages retrieved and given to the model; max_tokens: answer length limit;
     prompt_chars: characters of question-relevant passage sentences in the prompt (0: whole
-    passages); prompt_spread: every passage's best sentence first, so the prompt shows each passage; answer_prompt_tokens: passages are dropped, weakest first, until the prompt fits
+    passages); prompt_spread: every passage's best sentence first, so the prompt shows each
+    passage; answer_prompt_tokens: passages are dropped, weakest first, until the prompt fits
     (None: only the context limit); passage_order: "retrieval" (best retrieved first) or
     "evidence" (the passage whose best sentence covers the question's terms most first);
     reading: "joint" (one prompt with every passage), "each" (one prompt per passage, the best
