@@ -23,6 +23,7 @@ from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.grounding import (
     ANSWERED,
     MODEL_REFUSED,
+    NO_EVIDENCE,
     REFUSAL,
     REFUSED,
     UNANSWERABLE,
@@ -174,9 +175,14 @@ class Assistant:
         return reason, False
 
     def _refuse(self, shown: Analysis, reason: str) -> Grounded:
-        """The refusal, or with `hedge` the closest passage sentence where only the answerability model doubts."""
-        assert self._grounding is not None
-        return hedge(shown, reason) if self._grounding.hedge and reason == UNANSWERABLE else refusal(reason)
+        """The refusal, or with `hedge` the closest passage sentence where only the answerability model doubts
+        (or the evidence is low but at least evidence_hedge)."""
+        settings = self._grounding
+        assert settings is not None
+        borderline = reason == UNANSWERABLE or (
+            reason == NO_EVIDENCE and settings.evidence_hedge is not None and shown.evidence >= settings.evidence_hedge
+        )
+        return hedge(shown, reason) if settings.hedge and borderline else refusal(reason)
 
     def _read(
         self,

@@ -127,6 +127,8 @@ class Settings:
     keep_unchecked: int = int(_CHECKS.keep_unchecked)
     # 1: where retrieval or the support check would refuse, offer the closest passage sentence instead
     hedge: int = int(_CHECKS.hedge)
+    # with hedge: an evidence refusal whose evidence is at least this hedges instead (-1: evidence always refuses)
+    evidence_hedge: float = -1.0 if _CHECKS.evidence_hedge is None else _CHECKS.evidence_hedge
     # 1: where the answerability model would refuse, ask and keep a supported answer
     verify_unanswerable: int = int(_CHECKS.verify_unanswerable)
 

@@ -213,5 +213,6 @@ def grounding_settings(settings: Settings, *, embedder_id: str | None = None) ->
         extractive_key_threshold=None if settings.extractive_key_threshold < 0 else settings.extractive_key_threshold,
         keep_unchecked=bool(settings.keep_unchecked),
         hedge=bool(settings.hedge),
+        evidence_hedge=None if settings.evidence_hedge < 0 else settings.evidence_hedge,
         verify_unanswerable=bool(settings.verify_unanswerable),
     )

@@ -83,6 +83,31 @@ def test_no_passage_about_the_question_is_refused_without_asking_the_model(retri
     assert answer.usage.prompt_tokens == 0
 
 
+def test_borderline_evidence_hedges_with_the_closest_sentence_and_low_evidence_still_refuses(
+    retriever: DenseRetriever,
+) -> None:
+    # evidence 0.28: under the 0.3 that refuses, over evidence_hedge 0.2; the model is not asked either way
+    assistant, generator = _assistant(retriever, [])
+    _, answer = _run(assistant, "Tháp Eiffel ở Paris được xây dựng bên bờ sông Seine vào năm nào?")
+    assert (
+        answer.text
+        == "Tài liệu không nêu trực tiếp điều này; đoạn gần nhất: Huế là cố đô của triều Nguyễn, bên bờ sông Hương [1]."
+    )
+    assert (answer.outcome, answer.refusal_reason, generator.prompts) == ("hedged", "evidence", [])
+    assert [(s.status, s.supported_by) for s in answer.sentences] == [("extracted", 1)]
+    assert [c.chunk.source for c in answer.citations] == ["docs/hue.txt"]
+    off = GroundingSettings(support_threshold=0.6, evidence_threshold=0.3, evidence_hedge=None)
+    _, refused = _run(
+        _assistant(retriever, [], grounding=off)[0], "Tháp Eiffel ở Paris được xây dựng bên bờ sông Seine vào năm nào?"
+    )
+    assert (refused.text, refused.outcome) == (REFUSAL, "refused")
+    # a question the passages barely touch (its closest sentence would be a Hà Nội date) is still refused flatly
+    _, far = _run(
+        assistant, "Tháp Eiffel ở Paris, nước Pháp, được kỹ sư Gustave Eiffel xây vào năm nào, cao bao nhiêu mét?"
+    )
+    assert (far.text, far.outcome, far.refusal_reason) == (REFUSAL, "refused", "evidence")
+
+
 def test_a_question_without_diacritics_is_answered_not_refused(retriever: DenseRetriever) -> None:
     assistant, generator = _assistant(retriever, ["Hà Nội [1]."])
     _, answer = _run(assistant, "thu do cua viet nam la thanh pho nao")
