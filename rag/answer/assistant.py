@@ -23,16 +23,14 @@ from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.grounding import (
     ANSWERED,
     MODEL_REFUSED,
-    NO_EVIDENCE,
     REFUSAL,
     REFUSED,
     UNANSWERABLE,
     Grounded,
     GroundingSettings,
+    gate_refusal,
     ground,
-    hedge,
     is_refusal,
-    refusal,
     unanswerable,
 )
 from rag.errors import QuestionError
@@ -175,14 +173,9 @@ class Assistant:
         return reason, False
 
     def _refuse(self, shown: Analysis, reason: str) -> Grounded:
-        """The refusal, or with `hedge` the closest passage sentence where only the answerability model doubts
-        (or the evidence is low but at least evidence_hedge)."""
-        settings = self._grounding
-        assert settings is not None
-        borderline = reason == UNANSWERABLE or (
-            reason == NO_EVIDENCE and settings.evidence_hedge is not None and shown.evidence >= settings.evidence_hedge
-        )
-        return hedge(shown, reason) if settings.hedge and borderline else refusal(reason)
+        """The refusal, or the hedge where the checks find the case borderline (rag.checks.grounding.gate_refusal)."""
+        assert self._grounding is not None
+        return gate_refusal(shown, reason, self._grounding)
 
     def _read(
         self,

@@ -164,6 +164,16 @@ def short_answer(text: str, analysis: Analysis, *, max_words: int = 3) -> str | 
     return typed_answer(analysis.kind, fact, analysis.question) or fact
 
 
+def gate_refusal(analysis: Analysis, reason: str, settings: GroundingSettings) -> Grounded:
+    """What a refusal before the model is asked becomes: with hedge, the closest passage sentence where the case
+    is borderline (only the answerability model doubts, or the evidence is at least evidence_hedge); else the
+    refusal."""
+    borderline = reason == UNANSWERABLE or (
+        reason == NO_EVIDENCE and settings.evidence_hedge is not None and analysis.evidence >= settings.evidence_hedge
+    )
+    return hedge(analysis, reason) if settings.hedge and borderline else refusal(reason)
+
+
 def hedge(analysis: Analysis, reason: str, checks: Sequence[SentenceSupport] = ()) -> Grounded:
     """'Tài liệu không nêu trực tiếp điều này; đoạn gần nhất: … [n].', or the refusal when no sentence is near."""
     best = analysis.extractive
