@@ -24,7 +24,19 @@ def is_own_document(chunk: Chunk, question: Question) -> bool:
     return bool(question.title) and nfc(chunk.title) == question.title
 
 
-class WithoutOwnDocument:
+class _QuestionAware:
+    """Wraps a retriever for one question at a time: set ``question`` before each search."""
+
+    def __init__(self, retriever: Any) -> None:
+        self._retriever = retriever
+        self.question: Question | None = None
+
+    @property
+    def store(self) -> Any:
+        return self._retriever.store
+
+
+class WithoutOwnDocument(_QuestionAware):
     """A retriever that never sees the current question's article: what an index lacking it returns.
 
     Turns answerable questions into unanswerable ones without building a second index
@@ -34,14 +46,6 @@ class WithoutOwnDocument:
     frequencies still count the article).
     """
 
-    def __init__(self, retriever: Any) -> None:
-        self._retriever = retriever
-        self.question: Question | None = None
-
-    @property
-    def store(self) -> Any:
-        return self._retriever.store
-
     def search(self, query: str, k: int) -> list[Hit]:
         question = self.question
         if question is None:
@@ -49,7 +53,7 @@ class WithoutOwnDocument:
         return self._retriever.search(query, k, exclude=lambda chunk: is_own_document(chunk, question))
 
 
-class WithoutAnswerSentence:
+class WithoutAnswerSentence(_QuestionAware):
     """A retriever whose passages from the question's own article lack every sentence holding a gold answer.
 
     The adversarial unanswerable set (`rag eval --delete-answer-sentence`): the article is still
@@ -57,14 +61,6 @@ class WithoutAnswerSentence:
     and everything else in it is kept, but the sentence that answers is gone. Set ``question``
     before each search.
     """
-
-    def __init__(self, retriever: Any) -> None:
-        self._retriever = retriever
-        self.question: Question | None = None
-
-    @property
-    def store(self) -> Any:
-        return self._retriever.store
 
     def search(self, query: str, k: int) -> list[Hit]:
         hits = self._retriever.search(query, k)
