@@ -79,6 +79,16 @@ def _ask(page, question: str) -> None:  # noqa: ANN001 - a playwright Page
     page.keyboard.press("Enter")
 
 
+def _upload(page, doc: Path) -> None:  # noqa: ANN001
+    """Add one file through the Tài liệu tab and wait until it is indexed."""
+    page.get_by_text("Tài liệu", exact=True).click()
+    page.set_input_files("#rag-upload input[type=file]", str(doc))
+    page.click("#rag-add")
+    page.wait_for_function(
+        "() => document.querySelector('#rag-status').innerText.includes('Đã thêm 1')", timeout=180_000
+    )
+
+
 def _wait_answer(page) -> str:  # noqa: ANN001
     page.wait_for_selector("#rag-chat a.rag-cite", timeout=180_000)
     page.wait_for_function("() => !document.querySelector('#rag-chat').innerText.includes('▌')", timeout=180_000)
@@ -156,12 +166,7 @@ def test_upload_ask_summarise_and_remove_a_document(server, tmp_path: Path) -> N
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         page.wait_for_selector("#rag-question textarea", timeout=60_000)
-        page.get_by_text("Tài liệu", exact=True).click()
-        page.set_input_files("#rag-upload input[type=file]", str(doc))
-        page.click("#rag-add")
-        page.wait_for_function(
-            "() => document.querySelector('#rag-status').innerText.includes('Đã thêm 1')", timeout=180_000
-        )
+        _upload(page, doc)
 
         _ask(page, "Hợp tác xã Hoa Sen có bao nhiêu thành viên khi thành lập?")
         text = _wait_answer(page)
@@ -213,12 +218,7 @@ def test_markup_in_a_document_shows_as_text_and_runs_no_script(server, tmp_path:
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.goto(url)
         page.wait_for_selector("#rag-question textarea", timeout=60_000)
-        page.get_by_text("Tài liệu", exact=True).click()
-        page.set_input_files("#rag-upload input[type=file]", str(doc))
-        page.click("#rag-add")
-        page.wait_for_function(
-            "() => document.querySelector('#rag-status').innerText.includes('Đã thêm 1')", timeout=180_000
-        )
+        _upload(page, doc)
         _ask(page, "Hồ Tây rộng khoảng bao nhiêu héc-ta?")
         text = _wait_answer(page)
         assert "500" in text
