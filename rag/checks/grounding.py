@@ -7,13 +7,12 @@ and were tuned on MLQA-vi dev (README, "Answers you can trust").
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rag.checks.analysis import Analysis
 from rag.checks.answerability import AnswerabilityModel
-from rag.checks.phrases import bare_fact, leading_name, typed_answer
+from rag.checks.short import short_answer
 from rag.checks.support import check_answer, supported_text, with_marker
 from rag.text.chunking import passage_text
 from rag.text.vietnamese import nfc, passage_sentences, without_cjk
@@ -119,7 +118,7 @@ def ground(analysis: Analysis, answer: str, settings: GroundingSettings) -> Grou
     checks = check_answer(answer, analysis, threshold=settings.support_threshold, key_threshold=settings.key_threshold)
     if any(c.status != "unsupported" for c in checks):
         text = supported_text(answer, checks)
-        return Grounded(text, tuple(checks), ANSWERED, short_answer=short_answer(text, analysis))
+        return Grounded(text, tuple(checks), ANSWERED, short_answer=short_answer(text, analysis, checks))
     return fallback(analysis, settings, checks, answer)
 
 
@@ -134,34 +133,14 @@ def fallback(
     if best is None:
         if settings.keep_unchecked and answer.strip():
             unchecked = tuple(replace(c, status=UNCHECKED) if c.status == "unsupported" else c for c in checks)
-            return Grounded(answer.strip(), unchecked, UNCHECKED, short_answer=short_answer(answer, analysis))
+            return Grounded(answer.strip(), unchecked, UNCHECKED, short_answer=short_answer(answer, analysis, checks))
         if settings.hedge:
             return hedge(analysis, UNSUPPORTED, checks)
         return Grounded(REFUSAL, tuple(checks), REFUSED, UNSUPPORTED)
     text = without_cjk(best.text)  # a quoted Hán gloss would read as a drift into Chinese
     extracted = SentenceSupport(text, (), best.marker, round(best.score, 3), "extracted", (best.start, best.end))
-    short = typed_answer(analysis.kind, text, analysis.question) if analysis.kind else None
-    return Grounded(
-        with_marker(text, best.marker),
-        (*checks, extracted),
-        EXTRACTIVE,
-        short_answer=short or bare_fact(text, analysis.question),
-    )
-
-
-def short_answer(text: str, analysis: Analysis, *, max_words: int = 3) -> str | None:
-    """The bare fact of an answer; a longer one gives the year, number or name the question asks for, if any
-    (for "ai" / "ở đâu", the fact's first name: it opens what the answer adds, so its capital is a name's)."""
-    fact = bare_fact(text, analysis.question)
-    if fact is None or analysis.kind is None or len(fact.split()) <= max_words:
-        return fact
-    if analysis.kind in ("person", "place"):
-        lead = leading_name(fact, analysis.question)
-        # an answer's own first capital says nothing: there a name needs two words ("Con gái …" is none)
-        opens = re.sub(r"\s*\[\d+\]", "", nfc(text)).strip().startswith(fact)
-        if lead is not None and (not opens or len(lead.split()) > 1):
-            return lead
-    return typed_answer(analysis.kind, fact, analysis.question) or fact
+    short = short_answer(text, analysis, (extracted,))
+    return Grounded(with_marker(text, best.marker), (*checks, extracted), EXTRACTIVE, short_answer=short)
 
 
 def gate_refusal(analysis: Analysis, reason: str, settings: GroundingSettings) -> Grounded:

@@ -155,7 +155,35 @@ def bare_fact(answer: str, question: str) -> str | None:
     if not new:
         return text.rstrip(".!?…").strip() or None
     first, last = _whole_name(words, new[0], new[-1])
+    first, last = _whole_words(words, first, last, question)
     return " ".join(words[first : last + 1]).strip(".,;:!?…\"'()“”") or None
+
+
+def _whole_words(words: list[str], first: int, last: int, question: str) -> tuple[int, int]:
+    """Widen first..last by one syllable the question holds where it makes a word with the edge: "linh mục" stays
+    whole though the question says "Giám mục", "Chính phủ" though it says "chính trị"; not "môi trường" (the
+    question's own word) nor across a capital ("Tổng thống John Tyler")."""
+    keys = [folded_keys(w) for w in words]
+    q = folded_keys(question)
+    pairs = set(zip(q, q[1:], strict=False))
+
+    def joins(left: int, right: int) -> bool:
+        if not (0 <= left < right < len(words)) or not keys[left] or not keys[right]:
+            return False
+        if words[left].endswith((",", ";", ":", ".", ")")) or (keys[left][-1], keys[right][0]) in pairs:
+            return False
+        same_case = words[left][:1].isupper() == words[right][:1].isupper() or left == 0
+        edge = (keys[left][-1], keys[right][0])
+        return same_case and all(k not in _FOLDED_SKIP and not k.isdigit() for k in edge)
+
+    def free(i: int, j: int) -> bool:  # words i, j are not one of the question's own words
+        return not (0 <= i < j < len(words)) or not keys[i] or not keys[j] or (keys[i][-1], keys[j][0]) not in pairs
+
+    if joins(first - 1, first) and free(first - 2, first - 1):
+        first -= 1
+    if joins(last, last + 1) and free(last + 1, last + 2):
+        last += 1
+    return first, last
 
 
 def _whole_name(words: list[str], first: int, last: int) -> tuple[int, int]:

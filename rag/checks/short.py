@@ -1,0 +1,196 @@
+"""The bare fact of a checked answer (`short_answer` in JSON, issue 15.5), cut as a reader quotes it.
+
+MLQA-vi gold answers are short passage spans, and so is what a person wants to copy: a number
+with its unit ("12.961 hộ gia đình", "hơn 20.000"), a date as the passage writes it for a
+"khi nào" question ("tháng 9 năm 1974") but the bare year for "năm nào", a whole name, and for
+other questions the answer's first clause. Read from the tuning half of MLQA-vi dev (README,
+"Answers you can trust"). Pure Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.answer.cite import answer_sentences
+from rag.checks.analysis import Analysis
+from rag.checks.claims import STOPWORDS, names
+from rag.checks.phrases import bare_fact, folded_keys, leading_name, typed_answer
+from rag.text.vietnamese import fold_diacritics, nfc
+from rag.types import SentenceSupport
+
+_MAX_WORDS = 3  # a fact this short is the answer as it stands
+_DAY_ASKED = re.compile(r"\b(ngày nào|ngày bao nhiêu|ngày mấy|tháng nào)\b", re.IGNORECASE)
+_BARE_YEAR = re.compile(r"\b(năm nào|năm bao nhiêu|năm mấy)\b", re.IGNORECASE)
+# a date as a passage writes it: "ngày 31 tháng 8", "tháng 9 năm 1974", "28 tháng 5, 1738", "tháng 6-2007"
+_DATE = re.compile(
+    r"(?:ngày\s+)?(?:\d{1,2}\s+)?tháng\s+\d{1,2}(?:\s*(?:năm\s+|,\s*|-\s*)\d{3,4})?|\d{1,2}/\d{1,2}/\d{3,4}",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# what may stand before a number in the span ("hơn 20.000", "khoảng 16.500")
+_APPROX = frozenset("hơn khoảng gần chừng trên dưới".split())
+# what may follow it besides the question's own unit ("120 triệu", "30.000 USD", "20 km")
+_UNITS = frozenset(
+    "trăm nghìn ngàn vạn triệu tỷ tỉ % phần km m mét cm mm kg g tấn độ ha usd đô la euro bảng đồng feet dặm".split()
+)
+# how / why questions are answered by a clause; a plural question ("những chức vụ nào") by a list
+_CLAUSE = re.compile(r"\b(tại sao|vì sao|làm sao|ra sao|thế nào|như nào|bằng cách nào)\b", re.IGNORECASE)
+_LIST = re.compile(r"\b(những|các)\s+(?:\w+\s+){1,2}?(nào|gì)\b", re.IGNORECASE)
+_NAME_ASKED = re.compile(r"\b(tên\s+(?:\w+\s+){0,6}?là gì|tên gì|tên là gì|tên của)\b", re.IGNORECASE)
+
+
+def short_answer(
+    text: str, analysis: Analysis, checks: Sequence[SentenceSupport] = (), *, max_words: int = _MAX_WORDS
+) -> str | None:
+    """The bare fact of an answer (its first sentence that adds to the question), shaped by what was asked.
+
+    checks: the answer's sentence checks; the sentence that supports it is where a number's unit
+    or a date's day and month are read when the answer left them out ("1974" -> "tháng 9 năm 1974").
+    """
+    question = analysis.question
+    sentence = _fact_sentence(text, question)
+    fact = bare_fact(sentence, question) if sentence else None
+    if fact is None:
+        return None
+    shaped = _shaped(fact, [sentence, *_support_sentences(analysis, checks)], analysis)
+    if shaped is not None:
+        return shaped
+    named = _opening_name(sentence, question) if _NAME_ASKED.search(nfc(question)) else None
+    if named is not None:
+        return named
+    if len(fact.split()) <= max_words:
+        return fact
+    if analysis.kind in ("person", "place"):
+        lead = leading_name(fact, question)
+        # an answer's own first capital says nothing: there a name needs two words ("Con gái …" is none)
+        opens = sentence.startswith(fact)
+        if lead is not None and (not opens or len(lead.split()) > 1):
+            return lead
+    typed = typed_answer(analysis.kind, fact, question) if analysis.kind else None
+    return typed or _first_clause(fact, question)
+
+
+def _fact_sentence(text: str, question: str) -> str:
+    """The answer's first sentence that says something the question does not (a second one explains)."""
+    sentences = [s for s, _ in answer_sentences(text)]
+    asked = set(folded_keys(question))
+    for sentence in sentences:
+        if any(k not in asked for k in folded_keys(sentence)):
+            return sentence
+    return sentences[0] if sentences else ""
+
+
+def _support_sentences(analysis: Analysis, checks: Sequence[SentenceSupport]) -> list[str]:
+    """The passage sentences that support (or were extracted as) the answer, in check order."""
+    out = []
+    for check in checks:
+        marker, span = check.supported_by, check.span
+        if marker is None or span is None or not 1 <= marker <= len(analysis.passages):
+            continue
+        out.append(analysis.passages[marker - 1].hit.chunk.text[span[0] : span[1]])
+    return out
+
+
+def _shaped(fact: str, texts: Sequence[str], analysis: Analysis) -> str | None:
+    """A date, or a number with its unit, around the fact: the longest that the answer or a supporting sentence
+    writes ("31 tháng 8" said, "ngày 31 tháng 8" in the passage)."""
+    question = nfc(analysis.question)
+    kind = "year" if analysis.kind is None and _DAY_ASKED.search(question) else analysis.kind
+    number = _NUMBER.search(fact)
+    if kind not in ("year", "number") or number is None:
+        return None
+    bare_year = kind == "year" and bool(_BARE_YEAR.search(question))
+    shaped = []
+    for text in texts[:1] if bare_year else texts:  # a year question: only a date the answer gives itself
+        at = _find(number.group(0), text)
+        if at is not None:
+            found = _date(text, at, bare_year=bare_year) if kind == "year" else _with_unit(text, at, question)
+            shaped += [found] if found is not None and found != number.group(0) else []
+    best = max(shaped, key=len, default=None)
+    # "Hơn 20.000", "Ngày 30 tháng 4": a sentence's capital on a common word
+    return best[0].lower() + best[1:] if best and best.split()[0].lower() in _APPROX | {"ngày", "tháng"} else best
+
+
+def _find(number: str, text: str) -> tuple[int, int] | None:
+    """The span of number in text, standing alone (not inside a longer number)."""
+    match = re.search(rf"(?<![\d.,]){re.escape(number)}(?![\d]|[.,]\d)", nfc(text))
+    return (match.start(), match.end()) if match else None
+
+
+def _date(text: str, at: tuple[int, int], *, bare_year: bool) -> str | None:
+    """The date written around the number at `at` ("ngày 31 tháng 8"); for a "năm nào" question only a whole
+    date the answer itself gives, with its year ("ngày 26 tháng 11 năm 1990"), never "năm 1976"."""
+    text = nfc(text)
+    for match in _DATE.finditer(text):
+        if match.start() <= at[0] and at[1] <= match.end():
+            date = match.group(0).strip(" ,-")
+            if bare_year and not re.search(r"\d{3,4}$", date):
+                return None  # "ngày 26 tháng 11" for a year question: the year is elsewhere
+            return date
+    return None
+
+
+def _with_unit(text: str, at: tuple[int, int], question: str) -> str | None:
+    """The number at `at` with an approximation word before it and its unit after it, as the text writes them."""
+    text = nfc(text)
+    before = text[: at[0]].split()
+    after = re.findall(r"[^\W\d_]+|%|/", text[at[1] :])
+    unit = _question_unit(question)
+    start = at[0]
+    if before and before[-1].lower() in _APPROX:
+        start = text.rindex(before[-1], 0, at[0])
+    taken = 0
+    for word in after[:4]:
+        key = word.lower()
+        if key in unit or key in _UNITS or fold_diacritics(key) in _UNITS:
+            taken += 1
+            continue
+        break
+    end = at[1]
+    if taken:
+        pattern = r"\s*" + r"\s*".join(re.escape(w) for w in after[:taken])
+        match = re.match(pattern, text[at[1] :])
+        end = at[1] + (match.end() if match else 0)
+    return text[start:end].strip()
+
+
+def _question_unit(question: str) -> set[str]:
+    """The words the question puts after its 'bao nhiêu' / 'mấy' ("bao nhiêu hộ gia đình" -> hộ, gia, đình)."""
+    match = re.search(r"\b(?:bao nhiêu|mấy)\s+((?:[^\W\d_]+\s*){1,3})", nfc(question), flags=re.IGNORECASE)
+    unit = []
+    for word in match.group(1).split() if match else []:
+        if word.lower() in STOPWORDS:
+            break  # "bao nhiêu nhân viên trên thế giới": the unit ends where the phrase goes on
+        unit.append(word.lower())
+    return set(unit)
+
+
+def _opening_name(sentence: str, question: str) -> str | None:
+    """The name an answer to "tên … là gì" opens with ("George, Hoàng tử xứ Wales" -> "George"): capitalised
+    words up to a comma, two or more of them, or the whole answer; None when it opens otherwise or the name is
+    one the question says whole ("George III")."""
+    words = nfc(sentence).split()
+    run: list[str] = []
+    closed = False
+    for word in words:
+        core = word.strip(".,;:!?…\"'()“”")
+        if not core or not core[0].isupper():
+            break
+        run.append(core)
+        if core != word.rstrip(".!?…"):  # a comma or bracket ends the name
+            closed = True
+            break
+    if not run or not (closed or len(run) > 1 or len(run) == len(words)):
+        return None
+    said = {tuple(fold_diacritics(k) for k in n) for n in names(question)}
+    return None if tuple(folded_keys(" ".join(run))) in said else " ".join(run)
+
+
+def _first_clause(fact: str, question: str) -> str:
+    """A long fact cut at its first comma, unless the question asks how or why (a clause) or for several things."""
+    body = nfc(question)
+    if _CLAUSE.search(body) or _LIST.search(body):
+        return fact
+    head = re.split(r"[,;:]\s|\s\(", fact, maxsplit=1)[0].strip()
+    return head if len(head.split()) >= 2 else fact

@@ -1,0 +1,99 @@
+"""short_answer: the bare fact cut as a passage span would be (a number's unit, a date, a name, a first clause).
+
+The examples are shaped like the MLQA-vi tuning-half rows they came from (gold spans in the comments).
+"""
+
+from __future__ import annotations
+
+from rag.checks.analysis import analyze
+from rag.checks.grounding import GroundingSettings, ground
+from rag.checks.short import short_answer
+from rag.types import Chunk, Hit
+
+SETTINGS = GroundingSettings(extractive_key_threshold=0.3, keep_unchecked=False, hedge=False)
+
+
+def _hits(*texts: str) -> list[Hit]:
+    return [Hit(Chunk(f"c{i}", f"d/{i}.txt", "", t, 0, len(t)), 1.0, i) for i, t in enumerate(texts, 1)]
+
+
+def _short(answer: str, question: str, *passages: str) -> str | None:
+    grounded = ground(analyze(question, _hits(*passages)), answer, SETTINGS)
+    assert grounded.outcome in ("answered", "extractive"), grounded
+    return grounded.short_answer
+
+
+def test_a_number_keeps_the_unit_the_question_asks_in_and_its_approximation() -> None:
+    # gold "12.961 hộ gia đình": the unit is the question's own words after "bao nhiêu"
+    question = "Có bao nhiêu hộ gia đình theo báo cáo?"
+    passage = "Theo báo cáo năm 2000, có 12.961 hộ gia đình sinh sống tại thành phố."
+    assert _short("Có 12.961 hộ gia đình theo báo cáo [1].", question, passage) == "12.961 hộ gia đình"
+    # the model said the bare number: the unit is read from the sentence that supports it
+    assert _short("12.961 [1].", question, passage) == "12.961 hộ gia đình"
+    # gold "hơn 20.000": an approximation word is part of the figure; the unit ends before "trên thế giới"
+    workers = "Vestas có hơn 20.000 nhân viên trên thế giới."
+    question = "Vestas có bao nhiêu nhân viên trên thế giới?"
+    assert _short("Hơn 20.000 nhân viên [1].", question, workers) == "hơn 20.000 nhân viên"
+    # a magnitude or a measure after the number: "120 triệu", "1.120 mét"
+    sold = "Ông bán 120 triệu bản ghi."
+    assert _short("120 triệu bản [1].", "Springsteen đã bán bao nhiêu triệu bản ghi?", sold) == "120 triệu bản ghi"
+    assert _short("1.120 mét [1].", "Núi Qix cao bao nhiêu?", "Núi Qix cao 1.120 mét so với mực nước biển.") == (
+        "1.120 mét"
+    )
+
+
+def test_a_when_question_gets_the_date_as_the_passage_writes_it_and_a_year_question_the_year() -> None:
+    passage = "Hoàng đế Haile Selassie bị lật đổ vào tháng 9 năm 1974 sau nạn đói."
+    # gold "tháng 9 năm 1974" though the model only said the year
+    assert _short("1974 [1].", "Hoàng đế Haile Selassie bị lật đổ khi nào?", passage) == "tháng 9 năm 1974"
+    # gold "1974" for "năm nào": the bare year stays
+    assert _short("Năm 1974 [1].", "Hoàng đế Haile Selassie bị lật đổ năm nào?", passage) == "1974"
+    # gold "ngày 31 tháng 8": the day word comes with the date
+    storm = "Vào ngày 31 tháng 8, cơn bão trở thành cận nhiệt đới."
+    assert _short("31 tháng 8 [1].", "Vào ngày nào cơn bão trở thành cận nhiệt đới?", storm) == "ngày 31 tháng 8"
+    # gold "30 tháng 4 năm 1888": a whole date, not just its year
+    born = "Antonio Sant'Elia sinh ngày 30 tháng 4 năm 1888 tại Como."
+    assert _short("Ngày 30 tháng 4 năm 1888 [1].", "Antonio Sant'Elia được sinh ra khi nào?", born) == (
+        "ngày 30 tháng 4 năm 1888"
+    )
+
+
+def test_a_long_fact_is_cut_at_its_first_comma_unless_a_list_or_a_clause_is_asked() -> None:
+    # gold "thành viên trong Nghị viện"
+    wilkes = "John Wilkes, một thành viên trong Nghị viện, đã xuất bản tờ The North Briton."
+    assert _short("Giang khách [1].", "John Wilkes thuộc nhóm nào?", wilkes) == "thành viên trong Nghị viện"
+    # a plural question asks for the whole list (gold "giữ cửa, đọc sách, … phó tế và linh mục")
+    orders = "Giám mục phải trải qua các chức: giữ cửa, đọc sách, giúp lễ, phó tế và linh mục."
+    question = "Một Giám mục phải trải qua những chức vụ nào?"
+    answer = "Giám mục phải trải qua: giữ cửa, đọc sách, giúp lễ, phó tế và linh mục [1]."
+    # the list keeps its last word though the question holds it ("Giám mục" / "linh mục")
+    assert _short(answer, question, orders) == "giữ cửa, đọc sách, giúp lễ, phó tế và linh mục"
+    # how / why: the answer is a clause, commas and all
+    colour = "Màu lông thay đổi từ màu sáng đến màu xám bạc, đến màu nâu đỏ và nâu đậm."
+    said = "Màu lông thay đổi từ màu sáng đến màu xám bạc, đến màu nâu đỏ và nâu đậm [1]."
+    assert _short(said, "Màu lông của sư tử thay đổi như thế nào?", colour) == (
+        "màu sáng đến màu xám bạc, đến màu nâu đỏ và nâu đậm"
+    )
+
+
+def test_a_second_sentence_that_explains_is_not_part_of_the_fact() -> None:
+    question = "Stark đã làm gì để phá hủy tàu mẹ Chitauri?"
+    passage = "Stark đã lái tên lửa hạt nhân vào cánh cổng. Chiếc tàu mẹ bị phá hủy khiến tất cả Chitauri chết."
+    answer = "Stark đã lái tên lửa hạt nhân vào cánh cổng [1]. Chiếc tàu mẹ bị phá hủy khiến tất cả Chitauri chết [1]."
+    assert _short(answer, question, passage) == "lái tên lửa hạt nhân vào cánh cổng"
+
+
+def test_a_question_asking_for_a_name_gets_the_name_the_answer_opens_with() -> None:
+    # gold "George": the name the answer opens with, though the question holds "George III"
+    passage = "Con trai cả của George III là George, Hoàng tử xứ Wales, sinh năm 1762."
+    answer = "George, Hoàng tử xứ Wales [1]."
+    assert _short(answer, "Tên của con trai cả của George III là gì?", passage) == "George"
+    # a name the question says whole is no answer to it
+    assert short_answer("George III [1].", analyze("Tên của cha George IV là gì?", [])) == "George III"
+
+
+def test_a_compound_word_is_not_cut_where_the_question_holds_one_of_its_syllables() -> None:
+    # "Chính phủ": the question says "chính trị", not "chính phủ"
+    question = "Quần đảo Solomon có liên minh chính trị gì?"
+    answer = "Chính phủ Quần đảo Solomon có các liên minh rất yếu [1]."
+    assert short_answer(answer, analyze(question, [])).startswith("Chính phủ")
