@@ -119,6 +119,9 @@ def as_sentence(grounded: Grounded, question: str) -> Grounded:
     check = grounded.sentences[0]
     phrase = re.sub(r"\s*\[\d+\]", "", grounded.text).strip().rstrip(".!?…").strip()
     fact = _phrase_fact(phrase, question)
+    short = grounded.short_answer
+    if fact and short and fact in short and len(short.split()) <= _MAX_FACT_WORDS:
+        fact = short  # the passage's fuller span of the same fact: "1974" -> "tháng 9 năm 1974" (rag.checks.short)
     built = answer_sentence(question, fact, check.supported_by) if fact else None
     if built is None:
         return grounded

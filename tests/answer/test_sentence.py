@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rag.answer.sentence import answer_sentence, as_sentence
@@ -89,3 +91,19 @@ def test_the_bare_fact_keeps_a_whole_name_and_a_person_is_the_leading_name() -> 
     assert short_answer("Victoria và Elizabeth II sống lâu hơn ông [1].", kind) == "Victoria và Elizabeth II"
     both = "Victoria và Elizabeth II"
     assert leading_name(f"{both} sống lâu hơn", "Ai sống lâu hơn George III?") == both
+
+
+def test_the_sentence_says_the_passage_span_the_short_answer_found_for_the_same_fact() -> None:
+    # the model said "1974"; the sentence that supports it says "tháng 9 năm 1974" (rag.checks.short)
+    grounded = replace(_answered("1974 [1].", 1), short_answer="tháng 9 năm 1974")
+    built = as_sentence(grounded, "Hoàng đế Haile Selassie bị lật đổ khi nào?")
+    assert built.text == "Hoàng đế Haile Selassie bị lật đổ vào tháng 9 năm 1974 [1]."
+    counted = replace(_answered("12.961 [1].", 1), short_answer="12.961 hộ gia đình")
+    assert as_sentence(counted, "Có bao nhiêu hộ gia đình theo báo cáo?").text == (
+        "Có 12.961 hộ gia đình theo báo cáo [1]."
+    )
+    # a short answer that is not a fuller span of the model's fact is not put in its place
+    other = replace(_answered("1974 [1].", 1), short_answer="1975")
+    assert as_sentence(other, "Hoàng đế Haile Selassie bị lật đổ khi nào?").text == (
+        "Hoàng đế Haile Selassie bị lật đổ vào năm 1974 [1]."
+    )
