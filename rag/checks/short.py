@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from rag.answer.cite import answer_sentences
 from rag.checks.analysis import Analysis
 from rag.checks.claims import STOPWORDS, names
-from rag.checks.phrases import bare_fact, folded_keys, leading_name, typed_answer
+from rag.checks.phrases import bare_fact, expected_type, folded_keys, leading_name, typed_answer
 from rag.text.vietnamese import fold_diacritics, nfc
 from rag.types import SentenceSupport
 
@@ -75,10 +75,11 @@ def _fact_sentence(text: str, question: str) -> str:
     """The answer's first sentence that says something the question does not (a second one explains)."""
     sentences = [s for s, _ in answer_sentences(text)]
     asked = set(folded_keys(question))
-    for sentence in sentences:
-        if any(k not in asked for k in folded_keys(sentence)):
-            return sentence
-    return sentences[0] if sentences else ""
+    adding = [s for s in sentences if any(k not in asked for k in folded_keys(s))]
+    kind = expected_type(question)
+    # a "who" / "where" / "when" / "how many" answer: the first sentence holding a value of that type
+    typed = [s for s in adding if kind is not None and typed_answer(kind, s, question) is not None]
+    return (typed or adding or sentences or [""])[0]
 
 
 def _support_sentences(analysis: Analysis, checks: Sequence[SentenceSupport]) -> list[str]:
@@ -100,12 +101,13 @@ def _shaped(fact: str, texts: Sequence[str], analysis: Analysis) -> str | None:
     number = _NUMBER.search(fact)
     if kind not in ("year", "number") or number is None:
         return None
-    bare_year = kind == "year" and bool(_BARE_YEAR.search(question))
+    if kind == "year" and _BARE_YEAR.search(question):
+        return None  # "năm nào": the bare year (12 of 13 such tuning golds), though the passage gives a whole date
     shaped = []
-    for text in texts[:1] if bare_year else texts:  # a year question: only a date the answer gives itself
+    for text in texts:
         at = _find(number.group(0), text)
         if at is not None:
-            found = _date(text, at, bare_year=bare_year) if kind == "year" else _with_unit(text, at, question)
+            found = _date(text, at) if kind == "year" else _with_unit(text, at, question)
             shaped += [found] if found is not None and found != number.group(0) else []
     best = max(shaped, key=len, default=None)
     # "Hơn 20.000", "Ngày 30 tháng 4": a sentence's capital on a common word
@@ -118,16 +120,12 @@ def _find(number: str, text: str) -> tuple[int, int] | None:
     return (match.start(), match.end()) if match else None
 
 
-def _date(text: str, at: tuple[int, int], *, bare_year: bool) -> str | None:
-    """The date written around the number at `at` ("ngày 31 tháng 8"); for a "năm nào" question only a whole
-    date the answer itself gives, with its year ("ngày 26 tháng 11 năm 1990"), never "năm 1976"."""
+def _date(text: str, at: tuple[int, int]) -> str | None:
+    """The date written around the number at `at` ("ngày 31 tháng 8", "tháng 9 năm 1974"), or None."""
     text = nfc(text)
     for match in _DATE.finditer(text):
         if match.start() <= at[0] and at[1] <= match.end():
-            date = match.group(0).strip(" ,-")
-            if bare_year and not re.search(r"\d{3,4}$", date):
-                return None  # "ngày 26 tháng 11" for a year question: the year is elsewhere
-            return date
+            return match.group(0).strip(" ,-")
     return None
 
 
@@ -141,7 +139,7 @@ def _with_unit(text: str, at: tuple[int, int], question: str) -> str | None:
     if before and before[-1].lower() in _APPROX:
         start = text.rindex(before[-1], 0, at[0])
     taken = 0
-    for word in after[:4]:
+    for word in after[:4] if not after or after[0] != "%" else ["%"]:  # "98%" is the unit: "98% độ bao phủ"
         key = word.lower()
         if key in unit or key in _UNITS or fold_diacritics(key) in _UNITS:
             taken += 1

@@ -97,3 +97,18 @@ def test_a_compound_word_is_not_cut_where_the_question_holds_one_of_its_syllable
     question = "Quần đảo Solomon có liên minh chính trị gì?"
     answer = "Chính phủ Quần đảo Solomon có các liên minh rất yếu [1]."
     assert short_answer(answer, analyze(question, [])).startswith("Chính phủ")
+
+
+def test_a_year_question_keeps_the_bare_year_and_a_percentage_takes_no_unit() -> None:
+    # gold "1894" though the passage gives the whole date
+    born = "Percy Lebaron Spencer sinh ngày 19 tháng 07 năm 1894 tại Howland."
+    assert _short("Năm 1900 [1].", "Vào năm nào Percy Lebaron Spencer được sinh ra?", born) == "1894"
+    # "98% độ bao phủ": the percent sign is the unit
+    cover = "CS-1 có 98% độ bao phủ thông thường."
+    assert _short("98% [1].", "Tỷ lệ bao phủ thông thường mà CS-1 có là bao nhiêu?", cover) == "98%"
+
+
+def test_the_noun_a_question_asks_about_is_not_part_of_the_fact() -> None:
+    # gold "nucleic": "Loại axit nào" names the noun, the answer adds "nucleic"
+    question = "Loại axit nào liên kết với nhau để tạo thành DNA?"
+    assert short_answer("Axit nucleic [1].", analyze(question, [])) == "nucleic"
