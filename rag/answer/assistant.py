@@ -30,6 +30,7 @@ from rag.checks.grounding import (
     GroundingSettings,
     gate_refusal,
     ground,
+    verified,
     is_refusal,
     unanswerable,
 )
@@ -155,22 +156,30 @@ class Assistant:
             read_as, prompt, shown, analysis, joint if streamed else None, started, **opts
         )
         reply = replace(reply, hits=seen.hits)  # per passage, every candidate passage was read: [n] is candidates[n-1]
-        grounded = self._check(seen, run)
-        if borderline and grounded.outcome != ANSWERED:
-            grounded = self._refuse(shown, UNANSWERABLE)
+        grounded = self._check(seen, run, doubted=borderline is not None)
+        if borderline is not None and not self._verified(grounded, seen):
+            grounded = self._refuse(shown, borderline)
         if self._settings.answer_form == "sentence":  # "1226 [1]." -> "Nhà Trần được thành lập vào năm 1226 [1]."
             grounded = as_sentence(grounded, question)  # as typed: a restored reading may misspell a name
         yield self._answer(reply, grounded, run, model_answer)
 
-    def _gate(self, retrieved: Analysis, shown: Analysis) -> tuple[str | None, bool]:
-        """Why the checks refuse before the model is asked (None: ask it), and whether the case is borderline
-        (the answerability model would refuse, but with verify_unanswerable the model is asked and its
-        answer kept only if a passage sentence confirms it)."""
+    def _gate(self, retrieved: Analysis, shown: Analysis) -> tuple[str | None, str | None]:
+        """Why the checks refuse before the model is asked (None: ask it), and the reason they doubt where the model
+        is asked anyway and its answer kept only if verified (verify_unanswerable: the answerability model's
+        doubt; verify_key: either gate's)."""
         settings = self._grounding
         reason = None if settings is None else unanswerable(retrieved, shown, settings)
         if reason == UNANSWERABLE and settings is not None and settings.verify_unanswerable:
-            return None, True
-        return reason, False
+            return None, UNANSWERABLE
+        if reason is not None and settings is not None and settings.verify_key is not None and shown.passages:
+            return None, reason
+        return reason, None
+
+    def _verified(self, grounded: Grounded, seen: Analysis) -> bool:
+        """A doubted answer stands: supported, and with verify_key by sentences about what was asked."""
+        assert self._grounding is not None
+        key = self._grounding.verify_key
+        return grounded.outcome == ANSWERED if key is None else verified(grounded, seen, key)
 
     def _refuse(self, shown: Analysis, reason: str) -> Grounded:
         """The refusal, or the hedge where the checks find the case borderline (rag.checks.grounding.gate_refusal)."""
@@ -275,13 +284,16 @@ class Assistant:
             return question
         return nfc(self._spell(question)) or question
 
-    def _check(self, shown: Analysis, run: Run) -> Grounded:
+    def _check(self, shown: Analysis, run: Run, *, doubted: bool = False) -> Grounded:
+        """The checked answer; doubted: a gate doubted it and the model was asked anyway, so the evidence
+        threshold is not applied a second time (the verification decides)."""
         if self._grounding is None:
             run.cited = run.cited or cite(run.raw, shown.hits)
             if is_refusal(run.cited.text):
                 return Grounded(run.cited.text, (), REFUSED, MODEL_REFUSED)
             return Grounded(run.cited.text, (), ANSWERED)
-        return ground(shown, run.raw, self._grounding)
+        settings = replace(self._grounding, evidence_threshold=0.0) if doubted else self._grounding
+        return ground(shown, run.raw, settings)
 
     def _answer(self, reply: _Reply, grounded: Grounded, run: Run, unchecked: str | None = None) -> Answer:
         hits = reply.hits

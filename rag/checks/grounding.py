@@ -71,6 +71,10 @@ class GroundingSettings:
     evidence_hedge: float | None = 0.2  # tuning half: flat false refusals 0.050 -> 0.025
     # where the answerability model would refuse, ask the model anyway and keep only a supported answer
     verify_unanswerable: bool = False
+    # where either gate (evidence, answerability) would refuse, ask the model anyway and keep its answer only if
+    # every kept sentence is supported by a passage sentence holding this share of the question's key terms
+    # (None: the gates refuse or hedge as they did); see verified()
+    verify_key: float | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,22 @@ def fallback(
     extracted = SentenceSupport(text, (), best.marker, round(best.score, 3), "extracted", (best.start, best.end))
     short = short_answer(text, analysis, (extracted,))
     return Grounded(with_marker(text, best.marker), (*checks, extracted), EXTRACTIVE, short_answer=short)
+
+
+def verified(grounded: Grounded, analysis: Analysis, min_key: float) -> bool:
+    """An answer the gates doubted stands: answered, and each kept sentence's supporting passage sentence (with its
+    title) holds at least min_key of the question's key terms, so a name found anywhere does not pass."""
+    if grounded.outcome != ANSWERED:
+        return False
+    for check in grounded.sentences:
+        if check.status == "unsupported":
+            continue
+        if check.supported_by is None or check.span is None or not 1 <= check.supported_by <= len(analysis.passages):
+            return False
+        passage = analysis.passages[check.supported_by - 1]
+        if not any(s.key >= min_key for s in passage.sentences if (s.start, s.end) == tuple(check.span)):
+            return False
+    return True
 
 
 def gate_refusal(analysis: Analysis, reason: str, settings: GroundingSettings) -> Grounded:

@@ -182,7 +182,6 @@ def _whole_words(words: list[str], first: int, last: int, question: str) -> tupl
     def head(i: int) -> bool:  # the noun the question asks about: "Loại axit nào" + "Axit nucleic" -> "nucleic"
         return bool(keys[i]) and any((keys[i][-1], w) in pairs for w in ("nao", "gi"))
 
-
     if joins(first - 1, first) and free(first - 2, first - 1) and not head(first - 1):
         first -= 1
     if joins(last, last + 1) and free(last + 1, last + 2):

@@ -108,6 +108,28 @@ def test_borderline_evidence_hedges_with_the_closest_sentence_and_low_evidence_s
     assert (far.text, far.outcome, far.refusal_reason) == (REFUSAL, "refused", "evidence")
 
 
+def test_with_verify_key_a_doubted_question_is_asked_and_only_an_answer_about_what_was_asked_stands(
+    retriever: DenseRetriever,
+) -> None:
+    # an evidence gate that refuses every question (threshold over 1); with verify_key the model is asked anyway
+    strict = GroundingSettings(support_threshold=0.6, evidence_threshold=1.01, evidence_hedge=None, hedge=False)
+    question = "Cầu Rồng bắc qua sông nào?"
+    _, gated = _run(_assistant(retriever, ["Sông Hàn [1]."], grounding=strict)[0], question)
+    assert (gated.outcome, gated.refusal_reason) == ("refused", "evidence")
+    verify = GroundingSettings(
+        support_threshold=0.6, evidence_threshold=1.01, evidence_hedge=None, hedge=False, verify_key=0.5
+    )
+    assistant, generator = _assistant(retriever, ["Sông Hàn [1]."], grounding=verify)
+    _, kept = _run(assistant, question)
+    # supported by "Đà Nẵng có cầu Rồng bắc qua sông Hàn, dài 666 mét.", which holds the question's key terms
+    assert (kept.outcome, kept.refusal_reason, len(generator.prompts)) == ("answered", None, 1)
+    assert kept.text == "Sông Hàn [1]."
+    assert [c.chunk.source for c in kept.citations] == ["docs/da-nang.txt"]
+    # a river named in a sentence about something else (Huế, key share 0.1) does not stand: the gate's refusal
+    _, doubted = _run(_assistant(retriever, ["Sông Hương [2]."], grounding=verify)[0], question)
+    assert (doubted.text, doubted.outcome, doubted.refusal_reason) == (REFUSAL, "refused", "evidence")
+
+
 def test_a_question_without_diacritics_is_answered_not_refused(retriever: DenseRetriever) -> None:
     assistant, generator = _assistant(retriever, ["Hà Nội [1]."])
     _, answer = _run(assistant, "thu do cua viet nam la thanh pho nao")
