@@ -30,9 +30,9 @@ from rag.checks.grounding import (
     GroundingSettings,
     gate_refusal,
     ground,
-    verified,
     is_refusal,
     unanswerable,
+    verified,
 )
 from rag.errors import QuestionError
 from rag.text.vietnamese import has_diacritics, is_vietnamese, nfc, reads_vietnamese
