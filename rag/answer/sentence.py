@@ -119,9 +119,12 @@ def as_sentence(grounded: Grounded, question: str) -> Grounded:
     check = grounded.sentences[0]
     phrase = re.sub(r"\s*\[\d+\]", "", grounded.text).strip().rstrip(".!?…").strip()
     fact = _phrase_fact(phrase, question)
-    short = grounded.short_answer
-    if fact and short and fact in short and len(short.split()) <= _MAX_FACT_WORDS:
-        fact = short  # the passage's fuller span of the same fact: "1974" -> "tháng 9 năm 1974" (rag.checks.short)
+    short, slot = grounded.short_answer, _slot(question)
+    # the passage's fuller span of the same date or count: "1974" -> "tháng 9 năm 1974" (rag.checks.short); not in
+    # a plain slot, whose question words may say it already in other words ("vào thập kỷ" + "thập niên 1960")
+    fuller = slot is not None and slot[0] in ("when", "number")
+    if fact and short and fuller and fact in short and len(short.split()) <= _MAX_FACT_WORDS:
+        fact = short
     built = answer_sentence(question, fact, check.supported_by) if fact else None
     if built is None:
         return grounded

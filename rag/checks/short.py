@@ -20,13 +20,18 @@ from rag.text.vietnamese import fold_diacritics, nfc
 from rag.types import SentenceSupport
 
 _MAX_WORDS = 3  # a fact this short is the answer as it stands
-_DAY_ASKED = re.compile(r"\b(ngày nào|ngày bao nhiêu|ngày mấy|tháng nào)\b", re.IGNORECASE)
+_NAME_WORDS = 4  # a phrase answer to "tên … là gì" up to this long is the name
+_DAY_ASKED = re.compile(r"\b(ngày nào|ngày bao nhiêu|ngày mấy|tháng nào|thập kỷ nào|thập niên nào)\b", re.IGNORECASE)
 _BARE_YEAR = re.compile(r"\b(năm nào|năm bao nhiêu|năm mấy)\b", re.IGNORECASE)
-# a date as a passage writes it: "ngày 31 tháng 8", "tháng 9 năm 1974", "28 tháng 5, 1738", "tháng 6-2007"
+# a date as a passage writes it: "ngày 31 tháng 8", "tháng 9 năm 1974", "28 tháng 5, 1738", "tháng 6-2007";
+# a decade: "giữa những năm 1770", "thập niên 1960"
 _DATE = re.compile(
-    r"(?:ngày\s+)?(?:\d{1,2}\s+)?tháng\s+\d{1,2}(?:\s*(?:năm\s+|,\s*|-\s*)\d{3,4})?|\d{1,2}/\d{1,2}/\d{3,4}",
+    r"(?:ngày\s+)?(?:\d{1,2}\s+)?tháng\s+\d{1,2}(?:\s*(?:năm\s+|,\s*|-\s*)\d{3,4})?|\d{1,2}/\d{1,2}/\d{3,4}"
+    r"|(?:(?:giữa|đầu|cuối)\s+)?những\s+năm\s+\d{2,4}|thập\s+(?:niên|kỷ|kỉ)\s+\d{2,4}",
     re.IGNORECASE,
 )
+# numbers written as words, which a "bao nhiêu" answer often is ("ba ngày", "hai")
+_NUMBER_WORDS = frozenset("một hai ba bốn năm sáu bảy tám chín mười mươi trăm nghìn ngàn".split())
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # what may stand before a number in the span ("hơn 20.000", "khoảng 16.500")
 _APPROX = frozenset("hơn khoảng gần chừng trên dưới".split())
@@ -56,9 +61,18 @@ def short_answer(
     shaped = _shaped(fact, [sentence, *_support_sentences(analysis, checks)], analysis)
     if shaped is not None:
         return shaped
-    named = _opening_name(sentence, question) if _NAME_ASKED.search(nfc(question)) else None
-    if named is not None:
-        return named
+    if _NAME_ASKED.search(nfc(question)):
+        # a name asked for: a phrase answer is the name whole ("Điều luật Clarendon"), else the name it opens with
+        phrase = sentence.rstrip(".!?…").strip()
+        whole = len(phrase.split()) <= _NAME_WORDS and phrase[:1].isupper()
+        named = phrase if whole and not _asked(phrase, set(folded_keys(question))) else None
+        named = named or _opening_name(sentence, question)
+        if named is not None:
+            return named
+    if analysis.kind == "place":
+        placed = _after_preposition(fact, question)
+        if placed is not None:
+            return placed
     if len(fact.split()) <= max_words:
         return fact
     if analysis.kind in ("person", "place"):
@@ -98,6 +112,10 @@ def _shaped(fact: str, texts: Sequence[str], analysis: Analysis) -> str | None:
     writes ("31 tháng 8" said, "ngày 31 tháng 8" in the passage)."""
     question = nfc(analysis.question)
     kind = "year" if analysis.kind is None and _DAY_ASKED.search(question) else analysis.kind
+    if kind == "number":
+        counted = _counted(texts, question)
+        if counted is not None:
+            return _common_lower(counted)
     number = _NUMBER.search(fact)
     if kind not in ("year", "number") or number is None:
         return None
@@ -110,8 +128,40 @@ def _shaped(fact: str, texts: Sequence[str], analysis: Analysis) -> str | None:
             found = _date(text, at) if kind == "year" else _with_unit(text, at, question)
             shaped += [found] if found is not None and found != number.group(0) else []
     best = max(shaped, key=len, default=None)
-    # "Hơn 20.000", "Ngày 30 tháng 4": a sentence's capital on a common word
-    return best[0].lower() + best[1:] if best and best.split()[0].lower() in _APPROX | {"ngày", "tháng"} else best
+    return _common_lower(best) if best else None
+
+
+def _common_lower(text: str) -> str:
+    """ "Hơn 20.000", "Ngày 30 tháng 4", "Ba ngày": a sentence's capital on a common word, lowered."""
+    first = text.split()[0].lower()
+    common = first in _APPROX | _NUMBER_WORDS | {"ngày", "tháng", "giữa", "đầu", "cuối", "những", "thập"}
+    return text[0].lower() + text[1:] if common else text
+
+
+def _counted(texts: Sequence[str], question: str) -> str | None:
+    """A count followed by the question's own unit: "ba ngày" for "trong bao nhiêu ngày" where "tháng 9" also
+    holds a number. Digits first, then number words, each in the first text (answer, support) that has one."""
+    unit = _question_unit(question, ordered=True)
+    if not unit:
+        return None
+    words = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+    asked = set(folded_keys(question))
+    for count in (r"\d+(?:[.,]\d+)*", rf"(?:{words})(?:\s+(?:{words}))*"):
+        pattern = rf"(?<![\w.,]){count}(?=\s+{re.escape(unit[0])}(?!\w))"
+        found = []
+        for text in texts:
+            match = next(
+                (m for m in re.finditer(pattern, nfc(text), flags=re.IGNORECASE) if not _asked(m.group(0), asked)),
+                None,
+            )
+            found += [_with_unit(text, (match.start(), match.end()), question)] if match else []
+        if found:  # the longest of the answer's and the support's ("120 triệu bản" said, "… bản ghi" written)
+            return max(found, key=len)
+    return None
+
+
+def _asked(text: str, asked: set[str]) -> bool:
+    return all(k in asked for k in folded_keys(text))  # the question's own "mười ngày" counts nothing
 
 
 def _find(number: str, text: str) -> tuple[int, int] | None:
@@ -153,7 +203,7 @@ def _with_unit(text: str, at: tuple[int, int], question: str) -> str | None:
     return text[start:end].strip()
 
 
-def _question_unit(question: str) -> set[str]:
+def _question_unit(question: str, *, ordered: bool = False):  # noqa: ANN202 - set, or list when ordered
     """The words the question puts after its 'bao nhiêu' / 'mấy' ("bao nhiêu hộ gia đình" -> hộ, gia, đình)."""
     match = re.search(r"\b(?:bao nhiêu|mấy)\s+((?:[^\W\d_]+\s*){1,3})", nfc(question), flags=re.IGNORECASE)
     unit = []
@@ -161,7 +211,7 @@ def _question_unit(question: str) -> set[str]:
         if word.lower() in STOPWORDS:
             break  # "bao nhiêu nhân viên trên thế giới": the unit ends where the phrase goes on
         unit.append(word.lower())
-    return set(unit)
+    return unit if ordered else set(unit)
 
 
 def _opening_name(sentence: str, question: str) -> str | None:
@@ -183,6 +233,18 @@ def _opening_name(sentence: str, question: str) -> str | None:
         return None
     said = {tuple(fold_diacritics(k) for k in n) for n in names(question)}
     return None if tuple(folded_keys(" ".join(run))) in said else " ".join(run)
+
+
+def _after_preposition(fact: str, question: str) -> str | None:
+    """For "từ đâu" / "ở đâu", what follows the same preposition in a longer fact: "Thả tiền từ trực thăng" ->
+    "trực thăng" (the gold spans leave the preposition out: "Solomons", "thành phố Kuwait")."""
+    asked = re.search(r"\b(ở|từ|tại|đến|tới|về)\s+đâu\b", nfc(question), flags=re.IGNORECASE)
+    if asked is None or len(fact.split()) < 3:
+        return None
+    match = re.search(rf"(?<!\w){asked.group(1)}\s+([^,;:.]+)", fact, flags=re.IGNORECASE)
+    if match is None or match.start() == 0:
+        return None
+    return match.group(1).strip() or None
 
 
 def _first_clause(fact: str, question: str) -> str:

@@ -112,3 +112,22 @@ def test_the_noun_a_question_asks_about_is_not_part_of_the_fact() -> None:
     # gold "nucleic": "Loại axit nào" names the noun, the answer adds "nucleic"
     question = "Loại axit nào liên kết với nhau để tạo thành DNA?"
     assert short_answer("Axit nucleic [1].", analyze(question, [])) == "nucleic"
+
+
+def test_a_count_is_the_number_before_the_question_unit_in_digits_or_words() -> None:
+    # gold "ba ngày": "tháng 9" holds a number too, but not one of days
+    visit = "Vào tháng 9 năm 1992, Đa-lai Lạt-ma thứ 14 đã viếng thăm Tuva trong ba ngày."
+    assert _short("Tháng 9 [1].", "Lạt-ma đã viếng thăm Tuva trong bao nhiêu ngày?", visit) == "ba ngày"
+    # a decade as the passage writes it (gold "giữa những năm 1770")
+    decade = "George được lòng dân, nhưng giữa những năm 1770 mất đi sự trung thành từ người dân Bắc Mỹ."
+    question = "Trong khoảng thời gian nào vua George đã mất đi sự trung thành từ người dân Mỹ?"
+    assert _short("1770 [1].", question, decade) == "giữa những năm 1770"
+
+
+def test_a_name_asked_for_is_the_phrase_answer_whole_and_a_place_what_follows_the_question_preposition() -> None:
+    # gold "Điều luật Clarendon"
+    question = "Trong thời đại của Charles, bộ luật được ban hành bởi nghị viện có tên gọi là gì?"
+    assert short_answer("Điều luật Clarendon [1].", analyze(question, [])) == "Điều luật Clarendon"
+    # gold "từ trực thăng": the answer's first word is no place
+    question = "Nhà kinh tế học Friedman đã ví von tiền được phát hành từ đâu?"
+    assert short_answer("Thả tiền từ trực thăng [1].", analyze(question, [])) == "trực thăng"
