@@ -75,6 +75,8 @@ class GroundingSettings:
     # every kept sentence is supported by a passage sentence holding this share of the question's key terms
     # (None: the gates refuse or hedge as they did); see verified()
     verify_key: float | None = None
+    # only the retriever's first this many passages of the prompt can support an answer (None: every one)
+    support_ranks: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,13 @@ def ground(analysis: Analysis, answer: str, settings: GroundingSettings) -> Grou
         return refusal(NO_EVIDENCE)
     if is_refusal(answer):
         return refusal(MODEL_REFUSED)
-    checks = check_answer(answer, analysis, threshold=settings.support_threshold, key_threshold=settings.key_threshold)
+    checks = check_answer(
+        answer,
+        analysis,
+        threshold=settings.support_threshold,
+        key_threshold=settings.key_threshold,
+        support_ranks=settings.support_ranks,
+    )
     if any(c.status != "unsupported" for c in checks):
         text = supported_text(answer, checks)
         return Grounded(text, tuple(checks), ANSWERED, short_answer=short_answer(text, analysis, checks))

@@ -45,6 +45,7 @@ def check_answer(
     question: str = "",
     key_threshold: float = 0.0,
     phrases: bool = True,
+    support_ranks: int | None = None,
 ) -> list[SentenceSupport]:
     """Per sentence of answer (markers [n] refer to passage n): who supports it, how, and with which sentence.
 
@@ -52,6 +53,7 @@ def check_answer(
     sentence must add to), or plain passage texts, analysed here for question. key_threshold:
     the share of the question's key terms the supporting sentence (with its document title) must
     hold, so that a name occurring somewhere in a passage does not pass (rag.checks.analysis).
+    support_ranks: only the first this many passages can support a sentence (None: all).
     """
     analysis = passages if isinstance(passages, Analysis) else _analysed(passages, question)
     n = len(analysis.passages)
@@ -64,8 +66,9 @@ def check_answer(
         found = {
             m: support(text, analysis, m, threshold=threshold, key_threshold=key_threshold, phrases=phrases)
             for m in range(1, n + 1)
+            if support_ranks is None or m <= support_ranks
         }
-        best_cited = max(cited, key=lambda m: found[m][0], default=None)
+        best_cited = max((m for m in cited if m in found), key=lambda m: found[m][0], default=None)
         if best_cited is not None and found[best_cited][0] >= threshold:
             score, span = found[best_cited]
             out.append(SentenceSupport(text, cited, best_cited, round(score, 3), "supported", span))
