@@ -16,7 +16,7 @@ from rag.answer.cite import answer_sentences
 from rag.checks.analysis import Analysis
 from rag.checks.claims import STOPWORDS, names
 from rag.checks.phrases import bare_fact, expected_type, folded_keys, leading_name, typed_answer
-from rag.text.vietnamese import fold_diacritics, nfc
+from rag.text.vietnamese import fold_diacritics, has_diacritics, nfc
 from rag.types import SentenceSupport
 
 _MAX_WORDS = 3  # a fact this short is the answer as it stands
@@ -42,7 +42,30 @@ _UNITS = frozenset(
 # how / why questions are answered by a clause; a plural question ("những chức vụ nào") by a list
 _CLAUSE = re.compile(r"\b(tại sao|vì sao|làm sao|ra sao|thế nào|như nào|bằng cách nào)\b", re.IGNORECASE)
 _LIST = re.compile(r"\b(những|các)\s+(?:\w+\s+){1,2}?(nào|gì)\b", re.IGNORECASE)
+_UNIT_ASKED = re.compile(r"\b(?:bao nhiêu|mấy)\s+((?:[^\W\d_]+\s*){1,3})", re.IGNORECASE)
+_PREPOSITION_ASKED = re.compile(r"\b(ở|từ|tại|đến|tới|về)\s+đâu\b", re.IGNORECASE)
+# where a unit ends in a question typed without marks (the folded stopwords would also end "ho" = "hộ" = "họ")
+_FOLDED_UNIT_ENDS = frozenset(
+    fold_diacritics(w) for w in "của ở tại trên trong theo cho với được đã là có vào từ đến tới về khi mà thì".split()
+)
 _NAME_ASKED = re.compile(r"\b(tên\s+(?:\w+\s+){0,6}?là gì|tên gì|tên là gì|tên của)\b", re.IGNORECASE)
+
+
+def _asks(pattern: re.Pattern[str], question: str) -> re.Match[str] | None:
+    """pattern in the question; one typed without diacritics is matched folded ("nam nao" for "năm nào")."""
+    question = nfc(question)
+    if has_diacritics(question):
+        return pattern.search(question)
+    return re.search(fold_diacritics(pattern.pattern), fold_diacritics(question), flags=pattern.flags)
+
+
+def _in(pattern: str, text: str, fold: bool) -> list[re.Match[str]]:
+    """The matches of pattern in text (NFC), compared folded when the question was typed without marks; folding
+    keeps an NFC text's length, so a match's span is the same in the text as written."""
+    text = nfc(text)
+    if fold and len(fold_diacritics(text)) == len(text):
+        return list(re.finditer(fold_diacritics(pattern), fold_diacritics(text), flags=re.IGNORECASE))
+    return list(re.finditer(pattern, text, flags=re.IGNORECASE))
 
 
 def short_answer(
@@ -61,7 +84,7 @@ def short_answer(
     shaped = _shaped(fact, [sentence, *_support_sentences(analysis, checks)], analysis)
     if shaped is not None:
         return shaped
-    if _NAME_ASKED.search(nfc(question)):
+    if _asks(_NAME_ASKED, question):
         # a name asked for: a phrase answer is the name whole ("Điều luật Clarendon"), else the name it opens with
         phrase = sentence.rstrip(".!?…").strip()
         whole = len(phrase.split()) <= _NAME_WORDS and phrase[:1].isupper()
@@ -111,7 +134,7 @@ def _shaped(fact: str, texts: Sequence[str], analysis: Analysis) -> str | None:
     """A date, or a number with its unit, around the fact: the longest that the answer or a supporting sentence
     writes ("31 tháng 8" said, "ngày 31 tháng 8" in the passage)."""
     question = nfc(analysis.question)
-    kind = "year" if analysis.kind is None and _DAY_ASKED.search(question) else analysis.kind
+    kind = "year" if analysis.kind is None and _asks(_DAY_ASKED, question) else analysis.kind
     if kind == "number":
         counted = _counted(texts, question)
         if counted is not None:
@@ -119,7 +142,7 @@ def _shaped(fact: str, texts: Sequence[str], analysis: Analysis) -> str | None:
     number = _NUMBER.search(fact)
     if kind not in ("year", "number") or number is None:
         return None
-    if kind == "year" and _BARE_YEAR.search(question):
+    if kind == "year" and _asks(_BARE_YEAR, question):
         return None  # "năm nào": the bare year (12 of 13 such tuning golds), though the passage gives a whole date
     shaped = []
     for text in texts:
@@ -145,15 +168,12 @@ def _counted(texts: Sequence[str], question: str) -> str | None:
     if not unit:
         return None
     words = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
-    asked = set(folded_keys(question))
+    asked, fold = set(folded_keys(question)), not has_diacritics(question)
     for count in (r"\d+(?:[.,]\d+)*", rf"(?:{words})(?:\s+(?:{words}))*"):
         pattern = rf"(?<![\w.,]){count}(?=\s+{re.escape(unit[0])}(?!\w))"
         found = []
         for text in texts:
-            match = next(
-                (m for m in re.finditer(pattern, nfc(text), flags=re.IGNORECASE) if not _asked(m.group(0), asked)),
-                None,
-            )
+            match = next((m for m in _in(pattern, text, fold) if not _asked(m.group(0), asked)), None)
             found += [_with_unit(text, (match.start(), match.end()), question)] if match else []
         if found:  # the longest of the answer's and the support's ("120 triệu bản" said, "… bản ghi" written)
             return max(found, key=len)
@@ -184,14 +204,14 @@ def _with_unit(text: str, at: tuple[int, int], question: str) -> str | None:
     text = nfc(text)
     before = text[: at[0]].split()
     after = re.findall(r"[^\W\d_]+|%|/", text[at[1] :])
-    unit = _question_unit(question)
+    unit = {fold_diacritics(u) for u in _question_unit(question)}
     start = at[0]
     if before and before[-1].lower() in _APPROX:
         start = text.rindex(before[-1], 0, at[0])
     taken = 0
     for word in after[:4] if not after or after[0] != "%" else ["%"]:  # "98%" is the unit: "98% độ bao phủ"
         key = word.lower()
-        if key in unit or key in _UNITS or fold_diacritics(key) in _UNITS:
+        if fold_diacritics(key) in unit or key in _UNITS or fold_diacritics(key) in _UNITS:
             taken += 1
             continue
         break
@@ -205,10 +225,10 @@ def _with_unit(text: str, at: tuple[int, int], question: str) -> str | None:
 
 def _question_unit(question: str, *, ordered: bool = False):  # noqa: ANN202 - set, or list when ordered
     """The words the question puts after its 'bao nhiêu' / 'mấy' ("bao nhiêu hộ gia đình" -> hộ, gia, đình)."""
-    match = re.search(r"\b(?:bao nhiêu|mấy)\s+((?:[^\W\d_]+\s*){1,3})", nfc(question), flags=re.IGNORECASE)
+    match = _asks(_UNIT_ASKED, question)
     unit = []
     for word in match.group(1).split() if match else []:
-        if word.lower() in STOPWORDS:
+        if word.lower() in (STOPWORDS if has_diacritics(question) else _FOLDED_UNIT_ENDS):
             break  # "bao nhiêu nhân viên trên thế giới": the unit ends where the phrase goes on
         unit.append(word.lower())
     return unit if ordered else set(unit)
@@ -238,19 +258,20 @@ def _opening_name(sentence: str, question: str) -> str | None:
 def _after_preposition(fact: str, question: str) -> str | None:
     """For "từ đâu" / "ở đâu", what follows the same preposition in a longer fact: "Thả tiền từ trực thăng" ->
     "trực thăng" (the gold spans leave the preposition out: "Solomons", "thành phố Kuwait")."""
-    asked = re.search(r"\b(ở|từ|tại|đến|tới|về)\s+đâu\b", nfc(question), flags=re.IGNORECASE)
+    asked = _asks(_PREPOSITION_ASKED, question)
     if asked is None or len(fact.split()) < 3:
         return None
-    match = re.search(rf"(?<!\w){asked.group(1)}\s+([^,;:.]+)", fact, flags=re.IGNORECASE)
+    found = _in(rf"(?<!\w){asked.group(1)}\s+([^,;:.]+)", fact, not has_diacritics(question))
+    match = found[0] if found else None
     if match is None or match.start() == 0:
         return None
-    return match.group(1).strip() or None
+    return fact[match.start(1) : match.end(1)].strip() or None
 
 
 def _first_clause(fact: str, question: str) -> str:
     """A long fact cut at its first comma, unless the question asks how or why (a clause) or for several things."""
     body = nfc(question)
-    if _CLAUSE.search(body) or _LIST.search(body):
+    if _asks(_CLAUSE, body) or _asks(_LIST, body):
         return fact
     head = re.split(r"[,;:]\s|\s\(", fact, maxsplit=1)[0].strip()
     return head if len(head.split()) >= 2 else fact

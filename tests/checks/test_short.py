@@ -131,3 +131,11 @@ def test_a_name_asked_for_is_the_phrase_answer_whole_and_a_place_what_follows_th
     # gold "từ trực thăng": the answer's first word is no place
     question = "Nhà kinh tế học Friedman đã ví von tiền được phát hành từ đâu?"
     assert short_answer("Thả tiền từ trực thăng [1].", analyze(question, [])) == "trực thăng"
+
+
+def test_a_question_typed_without_diacritics_gets_the_same_short_answer() -> None:
+    passage = "Hoàng đế Haile Selassie bị lật đổ vào tháng 9 năm 1974 sau nạn đói."
+    assert _short("1974 [1].", "hoang de haile selassie bi lat do khi nao", passage) == "tháng 9 năm 1974"
+    assert _short("1974 [1].", "hoang de haile selassie bi lat do nam nao", passage) == "1974"
+    households = "Theo báo cáo, có 12.961 hộ gia đình sinh sống tại thành phố."
+    assert _short("12.961 [1].", "co bao nhieu ho gia dinh theo bao cao", households) == "12.961 hộ gia đình"
