@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.answer.cite import cite
+from rag.answer.copying import copy_grammar, is_span, prompt_passages, takes_grammar
 from rag.answer.reading import EACH, FALLBACK, Candidate, choose, renumber
 from rag.answer.reply import Run, drained, ms, stream_reply
 from rag.answer.sentence import as_sentence
@@ -33,7 +34,7 @@ from rag.checks.grounding import (
     is_refusal,
     unanswerable,
 )
-from rag.errors import QuestionError
+from rag.errors import ConfigError, QuestionError
 from rag.text.vietnamese import has_diacritics, is_vietnamese, nfc, reads_vietnamese
 from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
 
@@ -98,6 +99,11 @@ class Assistant:
         self._grounding = grounding
         self._spell = spell
         self._summary = summary or SummarySettings()
+        if self._settings.copy_span != "off" and generator is not None and not takes_grammar(generator):
+            raise ConfigError(
+                f"copy_span = {self._settings.copy_span} needs a generator that takes a GBNF grammar "
+                f"({generator.model_id} does not): set copy_span = off"
+            )
 
     @property
     def retriever(self) -> Retriever:
@@ -141,7 +147,8 @@ class Assistant:
         joint = Run()
         streamed = reason is None and self._settings.reading != EACH
         if streamed or unchecked:  # rag eval wants the model's own answer even where the checks refuse first
-            pieces = self._stream(prompt.messages, len(prompt.hits), started, joint, **opts)
+            grammar = self._grammar(prompt) if self._settings.copy_span == "always" else None
+            pieces = self._stream(prompt.messages, len(prompt.hits), started, joint, grammar=grammar, **opts)
             yield from pieces if streamed else drained(pieces)
         if unchecked:
             joint.cited = cite(joint.raw, shown.hits)
@@ -195,6 +202,8 @@ class Assistant:
             off_language = not joint.raw or not reads_vietnamese(joint.raw, context=shown.context())
             if self._grounding is not None and off_language and not is_refusal(joint.raw):
                 joint = self._in_vietnamese(prompt, shown, joint, started, **opts)
+            if self._settings.copy_span == "fallback" and not is_refusal(joint.raw):
+                joint = self._copied(prompt, joint, started, **opts)
             if self._settings.reading != FALLBACK or self._grounding is None:
                 return joint, shown
             if ground(shown, joint.raw, self._grounding).outcome == ANSWERED:
@@ -215,6 +224,23 @@ class Assistant:
         if joint is None:  # nothing was streamed yet: show the chosen reply
             yield cite(run.raw, every.hits).text
         return run, every
+
+    def _grammar(self, prompt: Prompt) -> str | None:
+        """The grammar of the prompt's passage spans (rag.answer.copying); None when no passage has a word."""
+        passages = prompt_passages(prompt.messages[-1].content)
+        return copy_grammar(passages) if any(p.text.strip() for p in passages) else None
+
+    def _copied(self, prompt: Prompt, run: Run, started: float, **opts: Any) -> Run:
+        """The reply as it was where it is a passage span already; else asked again, decoded under the grammar
+        of the prompt's passage spans (not streamed: the checked answer replaces it). Usage counts both calls."""
+        passages = prompt_passages(prompt.messages[-1].content)
+        grammar = self._grammar(prompt)
+        if grammar is None or is_span(run.raw, passages):
+            return run
+        copied = Run(first_token_ms=run.first_token_ms, usage=run.usage)
+        for _ in self._stream(prompt.messages, len(prompt.hits), started, copied, grammar=grammar, **opts):
+            pass
+        return copied if copied.raw else run
 
     def _read_one(self, read_as: str, alone: Analysis, started: float, **opts: Any) -> Run:
         """The model's reply to the question over one passage alone (its best sentences, passage_chars)."""
@@ -306,14 +332,24 @@ class Assistant:
             short_answer=grounded.short_answer,
         )
 
-    def _stream(self, messages: list[Message], n_passages: int, started: float, run: Run, **opts: Any) -> Iterator[str]:
-        """The model's reply streamed, markers cleaned (rag.answer.reply); run gets its text, timings and usage."""
+    def _stream(
+        self, messages: list[Message], n_passages: int, started: float, run: Run, *, grammar: str | None = None, **opts: Any
+    ) -> Iterator[str]:
+        """The model's reply streamed, markers cleaned (rag.answer.reply); run gets its text, timings and usage.
+        grammar: GBNF the reply must follow (copy_span)."""
         assert self._generator is not None
         limit = opts.get("max_tokens") or self._settings.max_tokens
         temperature = opts.get("temperature")
         temperature = self._settings.temperature if temperature is None else temperature
         return stream_reply(
-            self._generator, messages, n_passages, started, run, max_tokens=limit, temperature=temperature
+            self._generator,
+            messages,
+            n_passages,
+            started,
+            run,
+            max_tokens=limit,
+            temperature=temperature,
+            grammar=grammar,
         )
 
     def ask(

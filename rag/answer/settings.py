@@ -8,7 +8,10 @@ from rag.errors import ConfigError
 
 PASSAGE_ORDERS = ("retrieval", "evidence")
 READINGS = ("joint", "each", "fallback")  # rag.answer.reading
-ANSWER_FORMS = ("sentence", "phrase")  # rag.answer.sentence: a checked phrase answer as one sentence, or as written
+ANSWER_FORMS = ("sentence", "phrase")
+# rag.answer.copying: the answer copied from a passage under a grammar: never, only where the free reply is no
+# passage span (a second call), or always (the one call constrained)
+COPY_SPANS = ("off", "fallback", "always")  # rag.answer.sentence: a checked phrase answer as one sentence, or as written
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,9 @@ class AnswerSettings:
     and of its supporting sentence's share of the question's key terms in that choice;
     passage_chars and passage_max_tokens: one passage's prompt text and reply length there;
     answer_form: "sentence" (a checked bare phrase becomes one sentence built from the question:
-    rag.answer.sentence) or "phrase" (as the model wrote it)."""
+    rag.answer.sentence) or "phrase" (as the model wrote it); copy_span: "off", "fallback" (a reply
+    that is no span of a passage is asked again, decoded under a grammar that admits only a passage
+    span and its marker: rag.answer.copying) or "always" (the one reply decoded so)."""
 
     k: int = 4
     max_tokens: int = 384
@@ -41,6 +46,7 @@ class AnswerSettings:
     passage_chars: int = 600
     passage_max_tokens: int = 128
     answer_form: str = "sentence"
+    copy_span: str = "off"
 
     def __post_init__(self) -> None:
         if self.passage_order not in PASSAGE_ORDERS:
@@ -49,5 +55,7 @@ class AnswerSettings:
             )
         if self.answer_form not in ANSWER_FORMS:
             raise ConfigError(f"answer_form {self.answer_form!r} is unknown: use one of {', '.join(ANSWER_FORMS)}")
+        if self.copy_span not in COPY_SPANS:
+            raise ConfigError(f"copy_span {self.copy_span!r} is unknown: use one of {', '.join(COPY_SPANS)}")
         if self.reading not in READINGS:
             raise ConfigError(f"reading {self.reading!r} is unknown: use one of {', '.join(READINGS)}")
