@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.answer.cite import cite
-from rag.answer.copying import copy_grammar, is_span, prompt_passages, takes_grammar
+from rag.answer.copying import COPIED, copy_grammar, is_span, prompt_passages, takes_grammar
 from rag.answer.reading import EACH, FALLBACK, Candidate, choose, renumber
 from rag.answer.reply import Run, drained, ms, stream_reply
 from rag.answer.sentence import as_sentence
@@ -238,9 +238,13 @@ class Assistant:
         if grammar is None or is_span(run.raw, passages):
             return run
         copied = Run(first_token_ms=run.first_token_ms, usage=run.usage)
-        for _ in self._stream(prompt.messages, len(prompt.hits), started, copied, grammar=grammar, **opts):
+        limit = min(opts.pop("max_tokens", None) or self._settings.max_tokens, self._settings.copy_max_tokens)
+        for _ in self._stream(
+            prompt.messages, len(prompt.hits), started, copied, grammar=grammar, max_tokens=limit, **opts
+        ):
             pass
-        return copied if copied.raw else run
+        # a span cut by the token limit, or a refusal where the free reply answered: the free reply stays
+        return copied if COPIED.search(copied.raw) else run
 
     def _read_one(self, read_as: str, alone: Analysis, started: float, **opts: Any) -> Run:
         """The model's reply to the question over one passage alone (its best sentences, passage_chars)."""

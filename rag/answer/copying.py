@@ -2,7 +2,7 @@
 
 A 1.5B model often names the right thing in its own words, or something no passage says. With
 ``copy`` on, the answer is decoded under a grammar whose sentences are exactly: a run of
-consecutive words of one passage line (its first letter in either case), then that passage's
+consecutive words of one passage sentence (its first letter in either case), then that passage's
 marker, " [n]."; or the refusal sentence. The grammar works on characters, so how the model's
 BPE splits a Vietnamese word does not matter; llama.cpp masks every token that would leave it.
 
@@ -23,6 +23,8 @@ from rag.text.vietnamese import nfc
 # the user message's fences, as prompts/passage.txt writes them: number, title line, text
 _FENCED = re.compile(r'<tài_liệu số="(\d+)">\n(.*?)\n</tài_liệu>', re.DOTALL)
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # a full stop and a space: "1.610" stays one run
+COPIED = re.compile(r" \[\d{1,3}\]\.$")  # how every span the grammar admits ends
 _MARKERS = re.compile(r"\s*\[\s*\d{1,3}\s*\]")
 # a span does not end on an opening mark, a comma-like mark or a full stop (the marker brings its own)
 _NO_END = frozenset("([{“‘«\"',;:-–—/.!?…")
@@ -88,9 +90,9 @@ def _first(token: str) -> str:
 
 
 def _lines(text: str) -> list[list[tuple[str, str]]]:
-    """Each line's tokens with the separator before the next token ("" or " ")."""
+    """Each sentence's tokens (one per line of the passage at most) with the separator before the next token."""
     lines = []
-    for line in text.splitlines():
+    for line in (s for row in text.splitlines() for s in _SENTENCE_END.split(row)):
         matches = list(_TOKEN.finditer(line))
         tokens = []
         for i, m in enumerate(matches):

@@ -30,7 +30,8 @@ class AnswerSettings:
     answer_form: "sentence" (a checked bare phrase becomes one sentence built from the question:
     rag.answer.sentence) or "phrase" (as the model wrote it); copy_span: "off", "fallback" (a reply
     that is no span of a passage is asked again, decoded under a grammar that admits only a passage
-    span and its marker: rag.answer.copying) or "always" (the one reply decoded so)."""
+    span and its marker: rag.answer.copying) or "always" (the one reply decoded so); copy_max_tokens:
+    the copied reply's length limit in fallback (a longer span keeps the free reply)."""
 
     k: int = 4
     max_tokens: int = 384
@@ -47,6 +48,7 @@ class AnswerSettings:
     passage_max_tokens: int = 128
     answer_form: str = "sentence"
     copy_span: str = "off"
+    copy_max_tokens: int = 48
 
     def __post_init__(self) -> None:
         if self.passage_order not in PASSAGE_ORDERS:
