@@ -146,3 +146,10 @@ def test_recorded_replies_are_keyed_by_the_grammar_and_old_keys_stay_valid(tmp_p
     again = RecordedGenerator(GrammarScripted([]), tmp_path / "replies.jsonl")  # nothing left to generate
     assert again.stream(messages, max_tokens=16, grammar='root ::= "Hà [1]."').text() == "Hà [1]."
     assert again.stream(messages, max_tokens=16).text() == "Hà Nội [1]."
+
+
+def test_a_span_ends_at_its_sentence_but_a_number_with_a_dot_is_one_run() -> None:
+    grammar = copy_grammar([Passage(1, "Giá 1.610 đồng. Sau đó tăng.")])
+    assert 'c1l0t1 ::= p1l0t2 | m1' in grammar and 'p1l0t3 ::= "610" c1l0t3' in grammar  # "1.610" goes on
+    assert 'c1l0t4 ::= m1' in grammar  # "đồng" ends the first sentence: nothing leads into "Sau"
+    assert '( [Ss] "au" c1l1t0 )' in grammar  # the next sentence is a span of its own
