@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -67,14 +66,24 @@ def main(argv: list[str] | None = None) -> int:
         passages = prompt_passages(seen.last[-1].content) if seen.last else []
         model = answer.unchecked or ""
         gold_in = any(contains_answer(p.text, q.answers) for p in passages)
-        rows.append({"id": q.id, "model_answer": model, "answers": list(q.answers), "passages_shown": len(passages),
-                     "gold_in_prompt": gold_in, "class": classify(model, q.answers, passages)})
+        rows.append(
+            {
+                "id": q.id,
+                "model_answer": model,
+                "answers": list(q.answers),
+                "passages_shown": len(passages),
+                "gold_in_prompt": gold_in,
+                "class": classify(model, q.answers, passages),
+            }
+        )
     if args.out:
         args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     summary = {
         "questions": len(rows),
         "model_answer": dict(Counter(r["class"] for r in rows)),
-        "wrong_with_gold_in_prompt": dict(Counter(r["class"] for r in rows if r["gold_in_prompt"] and r["class"] != "right")),
+        "wrong_with_gold_in_prompt": dict(
+            Counter(r["class"] for r in rows if r["gold_in_prompt"] and r["class"] != "right")
+        ),
         "passages_shown": dict(sorted(Counter(r["passages_shown"] for r in rows).items())),
         "gold_in_prompt": sum(r["gold_in_prompt"] for r in rows),
         "generated": seen._inner.generated,  # noqa: SLF001

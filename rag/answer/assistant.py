@@ -337,7 +337,14 @@ class Assistant:
         )
 
     def _stream(
-        self, messages: list[Message], n_passages: int, started: float, run: Run, *, grammar: str | None = None, **opts: Any
+        self,
+        messages: list[Message],
+        n_passages: int,
+        started: float,
+        run: Run,
+        *,
+        grammar: str | None = None,
+        **opts: Any,
     ) -> Iterator[str]:
         """The model's reply streamed, markers cleaned (rag.answer.reply); run gets its text, timings and usage.
         grammar: GBNF the reply must follow (copy_span)."""

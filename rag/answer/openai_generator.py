@@ -261,7 +261,12 @@ class OpenAIGenerator:
         return count
 
     def stream(
-        self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0, grammar: str | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        grammar: str | None = None,
     ) -> Completion:
         """This call's Completion: text pieces as the server sends them; closing it closes the HTTP stream.
 
@@ -289,7 +294,12 @@ class OpenAIGenerator:
         return Usage(prompt, completion)
 
     def complete(
-        self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0, grammar: str | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        grammar: str | None = None,
     ) -> Iterator[str | Usage]:
         """Text pieces, then this call's Usage last (all state local to the call)."""
         import httpx

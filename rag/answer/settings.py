@@ -11,7 +11,11 @@ READINGS = ("joint", "each", "fallback")  # rag.answer.reading
 ANSWER_FORMS = ("sentence", "phrase")
 # rag.answer.copying: the answer copied from a passage under a grammar: never, only where the free reply is no
 # passage span (a second call), or always (the one call constrained)
-COPY_SPANS = ("off", "fallback", "always")  # rag.answer.sentence: a checked phrase answer as one sentence, or as written
+COPY_SPANS = (
+    "off",
+    "fallback",
+    "always",
+)  # rag.answer.sentence: a checked phrase answer as one sentence, or as written
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,12 @@ class RecordedGenerator:
         return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode("utf-8")).hexdigest()
 
     def stream(
-        self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0, grammar: str | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        grammar: str | None = None,
     ) -> Completion:
         key = self.key(messages, max_tokens, temperature, grammar)
         if key in self._replies:

@@ -28,7 +28,12 @@ class GrammarScripted(ScriptedGenerator):
         self.grammars: list[str | None] = []
 
     def stream(
-        self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0, grammar: str | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        grammar: str | None = None,
     ) -> Completion:
         self.grammars.append(grammar)
         return super().stream(messages, max_tokens=max_tokens, temperature=temperature)
@@ -59,9 +64,9 @@ def test_the_grammar_of_one_line_is_a_chain_of_its_tokens_with_the_marker_after_
 
 def test_spans_do_not_cross_lines_and_quotes_are_escaped() -> None:
     grammar = copy_grammar([Passage(1, 'Tựa\nGiá "1.610" đồng')])
-    assert 'c1l0t0 ::= m1' in grammar  # the title line "Tựa" ends there: no rule leads into the next line
+    assert "c1l0t0 ::= m1" in grammar  # the title line "Tựa" ends there: no rule leads into the next line
     assert 'p1l1t1 ::= "\\"" c1l1t1' in grammar
-    assert 'c1l1t2 ::= p1l1t3 | m1' in grammar and 'p1l1t3 ::= "." c1l1t3' in grammar  # 1.610: "1" may end
+    assert "c1l1t2 ::= p1l1t3 | m1" in grammar and 'p1l1t3 ::= "." c1l1t3' in grammar  # 1.610: "1" may end
     with pytest.raises(ValueError, match="no passage has a word"):
         copy_grammar([Passage(1, "... ,")])
 
@@ -94,7 +99,9 @@ def _assistant(tmp_path: Path, replies: list[str], **options):  # noqa: ANN202
     generator = GrammarScripted(replies)
     builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=4096 - 384)
     grounding = GroundingSettings(support_threshold=0.6, evidence_threshold=0.3)
-    assistant = make_assistant(dense_retriever(DOCS, tmp_path / "idx"), generator, builder, grounding=grounding, **options)
+    assistant = make_assistant(
+        dense_retriever(DOCS, tmp_path / "idx"), generator, builder, grounding=grounding, **options
+    )
     return assistant, generator
 
 
@@ -150,6 +157,6 @@ def test_recorded_replies_are_keyed_by_the_grammar_and_old_keys_stay_valid(tmp_p
 
 def test_a_span_ends_at_its_sentence_but_a_number_with_a_dot_is_one_run() -> None:
     grammar = copy_grammar([Passage(1, "Giá 1.610 đồng. Sau đó tăng.")])
-    assert 'c1l0t1 ::= p1l0t2 | m1' in grammar and 'p1l0t3 ::= "610" c1l0t3' in grammar  # "1.610" goes on
-    assert 'c1l0t4 ::= m1' in grammar  # "đồng" ends the first sentence: nothing leads into "Sau"
+    assert "c1l0t1 ::= p1l0t2 | m1" in grammar and 'p1l0t3 ::= "610" c1l0t3' in grammar  # "1.610" goes on
+    assert "c1l0t4 ::= m1" in grammar  # "đồng" ends the first sentence: nothing leads into "Sau"
     assert '( [Ss] "au" c1l1t0 )' in grammar  # the next sentence is a span of its own

@@ -28,7 +28,10 @@ def _messages(question: str) -> list[Message]:
         t.fill("passage", number=str(n), title=title, text=text)
         for n, title, text in ((1, "Nhà Trần", TRAN), (2, "Thủ môn", KEEPER))
     )
-    return [Message("system", t.fill("answer_system")), Message("user", t.fill("answer_user", passages=fenced, question=question))]
+    return [
+        Message("system", t.fill("answer_system")),
+        Message("user", t.fill("answer_user", passages=fenced, question=question)),
+    ]
 
 
 @pytest.fixture(params=["llama-cpp", "openai-http"])
