@@ -202,7 +202,7 @@ class Assistant:
             off_language = not joint.raw or not reads_vietnamese(joint.raw, context=shown.context())
             if self._grounding is not None and off_language and not is_refusal(joint.raw):
                 joint = self._in_vietnamese(prompt, shown, joint, started, **opts)
-            if self._settings.copy_span == "fallback" and not is_refusal(joint.raw):
+            if self._copy_wanted(shown, joint.raw):
                 joint = self._copied(prompt, joint, started, **opts)
             if self._settings.reading != FALLBACK or self._grounding is None:
                 return joint, shown
@@ -230,18 +230,26 @@ class Assistant:
         passages = prompt_passages(prompt.messages[-1].content)
         return copy_grammar(passages) if any(p.text.strip() for p in passages) else None
 
+    def _copy_wanted(self, shown: Analysis, raw: str) -> bool:
+        """copy_span fallback: any answer (not a refusal); unsupported: one the checks would not keep as it is."""
+        mode = self._settings.copy_span
+        if mode not in ("fallback", "unsupported") or not raw or is_refusal(raw):
+            return False
+        return mode == "fallback" or self._grounding is None or ground(shown, raw, self._grounding).outcome != ANSWERED
+
     def _copied(self, prompt: Prompt, run: Run, started: float, **opts: Any) -> Run:
-        """The reply as it was where it is a passage span already; else asked again, decoded under the grammar
-        of the prompt's passage spans (not streamed: the checked answer replaces it). Usage counts both calls."""
+        """The reply as it was where it is a passage span already; else the model is asked to copy its answer
+        verbatim, decoded under the grammar of the prompt's passage spans (not streamed: the checked answer
+        replaces it). Usage counts both calls."""
+        assert self._builder is not None
         passages = prompt_passages(prompt.messages[-1].content)
         grammar = self._grammar(prompt)
         if grammar is None or is_span(run.raw, passages):
             return run
         copied = Run(first_token_ms=run.first_token_ms, usage=run.usage)
         limit = min(opts.pop("max_tokens", None) or self._settings.max_tokens, self._settings.copy_max_tokens)
-        for _ in self._stream(
-            prompt.messages, len(prompt.hits), started, copied, grammar=grammar, max_tokens=limit, **opts
-        ):
+        messages = self._builder.copy_request(prompt.messages, run.raw)
+        for _ in self._stream(messages, len(prompt.hits), started, copied, grammar=grammar, max_tokens=limit, **opts):
             pass
         # a span cut by the token limit, or a refusal where the free reply answered: the free reply stays
         return copied if COPIED.search(copied.raw) else run

@@ -8,14 +8,10 @@ from rag.errors import ConfigError
 
 PASSAGE_ORDERS = ("retrieval", "evidence")
 READINGS = ("joint", "each", "fallback")  # rag.answer.reading
-ANSWER_FORMS = ("sentence", "phrase")
+ANSWER_FORMS = ("sentence", "phrase")  # rag.answer.sentence: a checked phrase answer as one sentence, or as written
 # rag.answer.copying: the answer copied from a passage under a grammar: never, only where the free reply is no
-# passage span (a second call), or always (the one call constrained)
-COPY_SPANS = (
-    "off",
-    "fallback",
-    "always",
-)  # rag.answer.sentence: a checked phrase answer as one sentence, or as written
+# passage span (a second call), only where that reply also fails the checks (unsupported), or always (one call)
+COPY_SPANS = ("off", "fallback", "unsupported", "always")
 
 
 @dataclass(frozen=True)
@@ -34,7 +30,8 @@ class AnswerSettings:
     answer_form: "sentence" (a checked bare phrase becomes one sentence built from the question:
     rag.answer.sentence) or "phrase" (as the model wrote it); copy_span: "off", "fallback" (a reply
     that is no span of a passage is asked again, decoded under a grammar that admits only a passage
-    span and its marker: rag.answer.copying) or "always" (the one reply decoded so); copy_max_tokens:
+    span and its marker: rag.answer.copying), "unsupported" (that only where the checks would not keep
+    the reply as it is) or "always" (the one reply decoded so); copy_max_tokens:
     the copied reply's length limit in fallback (a longer span keeps the free reply)."""
 
     k: int = 4

@@ -114,13 +114,25 @@ def test_fallback_asks_again_under_the_grammar_only_when_the_reply_is_no_passage
     answer = _final(assistant, "Thủ đô của Việt Nam là thành phố nào?")
     assert generator.grammars[0] is None and generator.grammars[1] is not None
     assert '( [Hh] "à" c1l1t0 )' in generator.grammars[1]  # "Hà" of passage [1]'s text line
-    assert generator.prompts[1] == generator.prompts[0]  # the same prompt, decoded again under the grammar
+    first, again = generator.prompts
+    assert again[:2] == first and again[2] == Message("assistant", "Thủ đô là TP Hà Nội [1].")
+    assert again[3].content.startswith("Chép lại nguyên văn từ một tài liệu cụm từ ngắn nhất")  # prompts/answer_copy
     assert answer.text == "Hà Nội [1]."
     assert answer.usage.completion_tokens == 7 + 3  # both calls counted (a word is a token here)
 
     assistant, generator = _assistant(tmp_path, ["Hà Nội [1]."], copy_span="fallback")
     assert _final(assistant, "Thủ đô của Việt Nam là thành phố nào?").text == "Hà Nội [1]."
     assert generator.grammars == [None]  # already a span: one call
+
+
+def test_unsupported_copies_only_a_reply_the_checks_would_not_keep(tmp_path: Path) -> None:
+    # "Thủ đô là Hà Nội" is no passage span but the checks keep it (supported by passage [1]): not asked again
+    assistant, generator = _assistant(tmp_path, ["Thủ đô là Hà Nội [1]."], copy_span="unsupported")
+    assert _final(assistant, "Thủ đô của Việt Nam là thành phố nào?").text == "Thủ đô là Hà Nội [1]."
+    assert generator.grammars == [None]
+    assistant, generator = _assistant(tmp_path, ["Thủ đô là Sài Gòn [1].", "Hà Nội [1]."], copy_span="unsupported")
+    assert _final(assistant, "Thủ đô của Việt Nam là thành phố nào?").text == "Hà Nội [1]."
+    assert generator.grammars[0] is None and generator.grammars[1] is not None
 
 
 def test_always_constrains_the_one_call_and_a_refusal_is_never_asked_again(tmp_path: Path) -> None:
