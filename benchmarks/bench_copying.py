@@ -41,7 +41,7 @@ class _Grammars:
     def stream(self, messages, *, grammar=None, **kw):  # noqa: ANN001, ANN003, ANN201
         if grammar is not None:
             started = time.perf_counter()
-            copy_grammar(prompt_passages(messages[-1].content))
+            copy_grammar(prompt_passages(next(m.content for m in messages if m.role == "user")))
             self.build_ms.append((time.perf_counter() - started) * 1000)
             self.rules.append(grammar.count("\n"))
             self.chars.append(len(grammar))
