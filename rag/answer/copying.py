@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.checks.grounding import REFUSAL
+from rag.errors import ConfigError
 from rag.text.vietnamese import nfc
 
 # the user message's fences, as prompts/passage.txt writes them: number, title line, text
@@ -47,6 +48,15 @@ def takes_grammar(generator: object) -> bool:
         return stream is not None and "grammar" in inspect.signature(stream).parameters
     except (TypeError, ValueError):  # a builtin without a signature
         return False
+
+
+def require_grammar(generator: object, mode: str) -> None:
+    """ConfigError naming the fix where copy_span is on and the generator cannot take a grammar."""
+    if not takes_grammar(generator):
+        model = getattr(generator, "model_id", type(generator).__name__)
+        raise ConfigError(
+            f"copy_span = {mode} needs a generator that takes a GBNF grammar ({model} does not): set copy_span = off"
+        )
 
 
 def prompt_passages(user_message: str) -> list[Passage]:
@@ -103,6 +113,14 @@ def _lines(text: str) -> list[list[tuple[str, str]]]:
         if tokens:
             lines.append(tokens)
     return lines
+
+
+def span_grammar(passages: Sequence[Passage]) -> str | None:
+    """copy_grammar(passages), or None when no passage has a word to copy (the reply is decoded freely then)."""
+    try:
+        return copy_grammar(passages)
+    except ValueError:
+        return None
 
 
 def copy_grammar(passages: Sequence[Passage], *, refusal: str = REFUSAL) -> str:
