@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.answer.cite import cite
+from rag.answer.copying import COPIED, is_span, prompt_passages, require_grammar, span_grammar
 from rag.answer.reading import EACH, FALLBACK, Candidate, choose, renumber
 from rag.answer.reply import Run, drained, ms, stream_reply
 from rag.answer.sentence import as_sentence
@@ -99,6 +100,8 @@ class Assistant:
         self._grounding = grounding
         self._spell = spell
         self._summary = summary or SummarySettings()
+        if self._settings.copy_span != "off" and generator is not None:
+            require_grammar(generator, self._settings.copy_span)
 
     @property
     def retriever(self) -> Retriever:
@@ -142,7 +145,9 @@ class Assistant:
         joint = Run()
         streamed = reason is None and self._settings.reading != EACH
         if streamed or unchecked:  # rag eval wants the model's own answer even where the checks refuse first
-            pieces = self._stream(prompt.messages, len(prompt.hits), started, joint, **opts)
+            always = self._settings.copy_span == "always"
+            grammar = span_grammar(prompt_passages(prompt.messages[-1].content)) if always else None
+            pieces = self._stream(prompt.messages, len(prompt.hits), started, joint, grammar=grammar, **opts)
             yield from pieces if streamed else drained(pieces)
         if unchecked:
             joint.cited = cite(joint.raw, shown.hits)
@@ -204,6 +209,7 @@ class Assistant:
             off_language = not joint.raw or not reads_vietnamese(joint.raw, context=shown.context())
             if self._grounding is not None and off_language and not is_refusal(joint.raw):
                 joint = self._in_vietnamese(prompt, shown, joint, started, **opts)
+            joint = self._copied(prompt, shown, joint, started, **opts)
             if self._settings.reading != FALLBACK or self._grounding is None:
                 return joint, shown
             if ground(shown, joint.raw, self._grounding).outcome == ANSWERED:
@@ -224,6 +230,26 @@ class Assistant:
         if joint is None:  # nothing was streamed yet: show the chosen reply
             yield cite(run.raw, every.hits).text
         return run, every
+
+    def _copied(self, prompt: Prompt, shown: Analysis, run: Run, started: float, **opts: Any) -> Run:
+        """copy_span fallback: a reply that is no passage span (unsupported: and that the checks would not keep) is
+        asked again to be copied verbatim, decoded under the grammar of the prompt's passage spans (not streamed:
+        the checked answer replaces it); a copy cut by copy_max_tokens, or refused, keeps it. Usage counts both."""
+        assert self._builder is not None
+        mode, grounding = self._settings.copy_span, self._grounding
+        passages = prompt_passages(prompt.messages[-1].content)
+        grammar = span_grammar(passages)
+        kept = mode not in ("fallback", "unsupported") or grammar is None or is_refusal(run.raw)
+        if kept or is_span(run.raw, passages):
+            return run
+        if mode == "unsupported" and grounding is not None and ground(shown, run.raw, grounding).outcome == ANSWERED:
+            return run
+        copied = Run(first_token_ms=run.first_token_ms, usage=run.usage)
+        limit = min(opts.pop("max_tokens", None) or self._settings.max_tokens, self._settings.copy_max_tokens)
+        messages = self._builder.copy_request(prompt.messages, run.raw)
+        for _ in self._stream(messages, len(prompt.hits), started, copied, grammar=grammar, max_tokens=limit, **opts):
+            pass
+        return copied if COPIED.search(copied.raw) else run
 
     def _read_one(self, read_as: str, alone: Analysis, started: float, **opts: Any) -> Run:
         """The model's reply to the question over one passage alone (its best sentences, passage_chars)."""
@@ -319,14 +345,14 @@ class Assistant:
         )
 
     def _stream(self, messages: list[Message], n_passages: int, started: float, run: Run, **opts: Any) -> Iterator[str]:
-        """The model's reply streamed, markers cleaned (rag.answer.reply); run gets its text, timings and usage."""
+        """The model's reply streamed, markers cleaned (rag.answer.reply); run gets its text, timings and usage.
+        opts: max_tokens, temperature, grammar (GBNF the reply must follow: copy_span)."""
         assert self._generator is not None
         limit = opts.get("max_tokens") or self._settings.max_tokens
         temperature = opts.get("temperature")
         temperature = self._settings.temperature if temperature is None else temperature
-        return stream_reply(
-            self._generator, messages, n_passages, started, run, max_tokens=limit, temperature=temperature
-        )
+        call = (self._generator, messages, n_passages, started, run)
+        return stream_reply(*call, max_tokens=limit, temperature=temperature, grammar=opts.get("grammar"))
 
     def ask(
         self,

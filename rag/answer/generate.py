@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from rag.answer.completion import LENGTH, STOP, CallState, Completion, exclusive
 from rag.answer.llama_cpu import CpuPath, current_path, model_params_override
-from rag.errors import ModelLoadError
+from rag.errors import ConfigError, ModelLoadError
 from rag.types import Message, Usage
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,19 @@ class _Likelihood:
         if self._scores is not None:
             self.total += float(self._scores[token]) - self._log_norm
         return self.total
+
+
+def parse_grammar(llm, grammar: str):  # noqa: ANN001, ANN201 - llama_cpp.Llama -> llama_cpp.LlamaGrammar
+    """A LlamaGrammar, once llama.cpp's own parser has accepted the text: a grammar it rejects gives a NULL
+    sampler, which llama-cpp-python would add to its chain and crash on."""
+    import llama_cpp
+
+    vocab = llm._model.vocab  # noqa: SLF001 - the parser needs the vocabulary
+    probe = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode("utf-8"), b"root")
+    if not probe:
+        raise ConfigError(f"llama.cpp cannot parse the GBNF grammar beginning {grammar[:80]!r}: fix the grammar")
+    llama_cpp.llama_sampler_free(probe)
+    return llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
 
 
 def _version() -> str:
@@ -192,10 +205,21 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self._load().tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion:
-        """Text pieces as tokens are decoded (whole UTF-8 characters only); usage on the Completion."""
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        grammar: str | None = None,
+    ) -> Completion:
+        """Text pieces as tokens are decoded (whole UTF-8 characters only); usage on the Completion.
+
+        grammar: GBNF the reply must follow (rag.answer.copying); llama.cpp masks every token that leaves it."""
         messages = list(messages)
-        return exclusive(self._run_lock, lambda state: self._generate(messages, max_tokens, temperature, state))
+        return exclusive(
+            self._run_lock, lambda state: self._generate(messages, max_tokens, temperature, state, grammar)
+        )
 
     def _generate(
         self,
@@ -203,11 +227,13 @@ class LlamaCppGenerator:
         max_tokens: int,
         temperature: float,
         state: CallState,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         """Runs with the model's lock held (on exclusive()'s worker thread)."""
         import llama_cpp
 
         llm = self._load()
+        constraint = parse_grammar(llm, grammar) if grammar else None
         prompt = self._prompt_tokens(messages)
         budget = min(max_tokens, self._n_ctx - len(prompt))
         if budget <= 0:
@@ -229,6 +255,7 @@ class LlamaCppGenerator:
             min_p=0.0 if temperature == 0 else 0.05,
             repeat_penalty=1.0,
             reset=True,
+            grammar=constraint,
         ):
             if llama_cpp.llama_vocab_is_eog(vocab, token) or state.stopped.is_set():
                 break

@@ -260,11 +260,20 @@ class OpenAIGenerator:
             self._counts[text] = count
         return count
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion:
-        """This call's Completion: text pieces as the server sends them; closing it closes the HTTP stream."""
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        grammar: str | None = None,
+    ) -> Completion:
+        """This call's Completion: text pieces as the server sends them; closing it closes the HTTP stream.
+
+        grammar: GBNF the reply must follow, sent as llama.cpp's servers take it (a "grammar" field)."""
 
         def produce(state: CallState) -> Iterator[str]:
-            for item in self.complete(messages, max_tokens=max_tokens, temperature=temperature):
+            for item in self.complete(messages, max_tokens=max_tokens, temperature=temperature, grammar=grammar):
                 if isinstance(item, Usage):
                     state.usage = item
                 else:
@@ -285,7 +294,12 @@ class OpenAIGenerator:
         return Usage(prompt, completion)
 
     def complete(
-        self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        grammar: str | None = None,
     ) -> Iterator[str | Usage]:
         """Text pieces, then this call's Usage last (all state local to the call)."""
         import httpx
@@ -304,6 +318,13 @@ class OpenAIGenerator:
             body |= {"top_k": 1 if temperature == 0 else 40, "repeat_penalty": 1.0, "min_p": 0.0}
         if info.ban:
             body["logit_bias"] = info.ban
+        if grammar is not None:
+            if info.flavour == "other":  # OpenAI's API and vLLM's take no GBNF: the answer would not be copied
+                raise ConfigError(
+                    f"LLM server {self._base} is not llama.cpp's: it takes no GBNF grammar, so copy_span needs "
+                    "llama-cpp-python's or llama.cpp's server (or set copy_span = off)"
+                )
+            body["grammar"] = grammar
         url = f"{self._base}/chat/completions"
         # A kept-alive connection the server has dropped (llama-cpp-python's does after a cancelled stream
         # followed by a failed one) fails before any response arrives: that request is sent again, once.

@@ -25,6 +25,7 @@ TEMPLATE_NAMES = (
     "summary_system",
     "summary_user",
     "vietnamese_only",
+    "answer_copy",
 )
 
 # A document must not open or close a passage fence, nor smuggle in chat-template control
@@ -121,6 +122,10 @@ class PromptBuilder:
     def vietnamese_only(self, messages: Sequence[Message], reply: str) -> list[Message]:
         """The same conversation, the off-language reply, and a request to answer again in Vietnamese."""
         return [*messages, Message("assistant", reply), Message("user", self._t.fill("vietnamese_only"))]
+
+    def copy_request(self, messages: Sequence[Message], reply: str) -> list[Message]:
+        """The same conversation, the reply that is no passage span, and a request to copy the answer verbatim."""
+        return [*messages, Message("assistant", reply), Message("user", self._t.fill("answer_copy"))]
 
     def condense(self, history: Sequence[tuple[str, str]], question: str) -> list[Message]:
         """Messages asking the model to rewrite a follow-up into a standalone question."""

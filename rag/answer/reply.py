@@ -41,16 +41,19 @@ def stream_reply(
     *,
     max_tokens: int,
     temperature: float,
+    grammar: str | None = None,
 ) -> Iterator[str]:
     """Stream the model's reply with markers cleaned on the fly; run gets the raw text and timings.
 
     Generation stops at a repeated sentence (a small model looping at temperature 0) and at
-    the first CJK character (drift into Chinese), which is cut off.
+    the first CJK character (drift into Chinese), which is cut off. grammar: GBNF the reply must
+    follow (rag.answer.copying), passed only when given, so a generator without it still serves the rest.
     """
     markers = MarkerStream(n_passages)
     raw: list[str] = []
     started_text = False
-    completion = generator.stream(messages, max_tokens=max_tokens, temperature=temperature)
+    constraint = {"grammar": grammar} if grammar is not None else {}
+    completion = generator.stream(messages, max_tokens=max_tokens, temperature=temperature, **constraint)
     with completion:  # stopping early must release the model at once
         for piece in completion:
             if run.first_token_ms is None:

@@ -9,6 +9,9 @@ from rag.errors import ConfigError
 PASSAGE_ORDERS = ("retrieval", "evidence")
 READINGS = ("joint", "each", "fallback")  # rag.answer.reading
 ANSWER_FORMS = ("sentence", "phrase")  # rag.answer.sentence: a checked phrase answer as one sentence, or as written
+# rag.answer.copying: the answer copied from a passage under a grammar: never, only where the free reply is no
+# passage span (a second call), only where that reply also fails the checks (unsupported), or always (one call)
+COPY_SPANS = ("off", "fallback", "unsupported", "always")
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,11 @@ class AnswerSettings:
     and of its supporting sentence's share of the question's key terms in that choice;
     passage_chars and passage_max_tokens: one passage's prompt text and reply length there;
     answer_form: "sentence" (a checked bare phrase becomes one sentence built from the question:
-    rag.answer.sentence) or "phrase" (as the model wrote it)."""
+    rag.answer.sentence) or "phrase" (as the model wrote it); copy_span: "off", "fallback" (a reply
+    that is no span of a passage is asked again, decoded under a grammar that admits only a passage
+    span and its marker: rag.answer.copying), "unsupported" (that only where the checks would not keep
+    the reply as it is) or "always" (the one reply decoded so); copy_max_tokens:
+    the copied reply's length limit in fallback (a longer span keeps the free reply)."""
 
     k: int = 4
     max_tokens: int = 384
@@ -41,6 +48,8 @@ class AnswerSettings:
     passage_chars: int = 600
     passage_max_tokens: int = 128
     answer_form: str = "sentence"
+    copy_span: str = "off"
+    copy_max_tokens: int = 48
 
     def __post_init__(self) -> None:
         if self.passage_order not in PASSAGE_ORDERS:
@@ -49,5 +58,7 @@ class AnswerSettings:
             )
         if self.answer_form not in ANSWER_FORMS:
             raise ConfigError(f"answer_form {self.answer_form!r} is unknown: use one of {', '.join(ANSWER_FORMS)}")
+        if self.copy_span not in COPY_SPANS:
+            raise ConfigError(f"copy_span {self.copy_span!r} is unknown: use one of {', '.join(COPY_SPANS)}")
         if self.reading not in READINGS:
             raise ConfigError(f"reading {self.reading!r} is unknown: use one of {', '.join(READINGS)}")

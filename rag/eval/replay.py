@@ -48,12 +48,22 @@ class RecordedGenerator:
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
         return self._generator.count_prompt_tokens(messages)
 
-    def key(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> str:
+    def key(self, messages: Sequence[Message], max_tokens: int, temperature: float, grammar: str | None = None) -> str:
+        """The prompt's key; a grammar (copy_span) is part of it, and a call without one keeps the old key."""
         data = [self.model_id, max_tokens, temperature, [(m.role, m.content) for m in messages]]
+        if grammar is not None:
+            data.append(grammar)
         return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode("utf-8")).hexdigest()
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 384, temperature: float = 0.0) -> Completion:
-        key = self.key(messages, max_tokens, temperature)
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        grammar: str | None = None,
+    ) -> Completion:
+        key = self.key(messages, max_tokens, temperature, grammar)
         if key in self._replies:
             pieces, usage, finish, logprob = self._replies[key]
             self.replayed += 1
@@ -64,7 +74,8 @@ class RecordedGenerator:
                 state.finish_reason = finish
 
             return Completion(replay)
-        inner = self._generator.stream(messages, max_tokens=max_tokens, temperature=temperature)
+        constraint = {"grammar": grammar} if grammar is not None else {}
+        inner = self._generator.stream(messages, max_tokens=max_tokens, temperature=temperature, **constraint)
 
         def record(state: CallState) -> Iterator[str]:
             pieces: list[str] = []

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answer.llama_cpu import EXTRA_BUFFERS
-from rag.answer.settings import ANSWER_FORMS, PASSAGE_ORDERS, READINGS, AnswerSettings
+from rag.answer.settings import ANSWER_FORMS, COPY_SPANS, PASSAGE_ORDERS, READINGS, AnswerSettings
 from rag.checks.grounding import GroundingSettings
 from rag.errors import ConfigError
 from rag.index.base import STORES
@@ -42,6 +42,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "passage_order": PASSAGE_ORDERS,
     "reading": READINGS,
     "answer_form": ANSWER_FORMS,
+    "copy_span": COPY_SPANS,
 }
 
 
@@ -101,6 +102,8 @@ class Settings:
     likelihood_weight: float = _ANSWER.likelihood_weight  # weight of a reply's mean token log-prob (reading each)
     key_weight: float = _ANSWER.key_weight  # weight of its supporting sentence's share of the question's key terms
     answer_form: str = _ANSWER.answer_form  # sentence: "… vào năm 1226 [1]." from a checked "1226 [1]." | phrase
+    # off | fallback: a reply that is no passage span is decoded again under a grammar of passage spans | always
+    copy_span: str = _ANSWER.copy_span
     prompt_chars: int = (
         _ANSWER.prompt_chars
     )  # characters of question-relevant passage sentences in the prompt; 0: whole passages

@@ -182,6 +182,7 @@ def answer_settings(settings: Settings) -> AnswerSettings:
         likelihood_weight=settings.likelihood_weight,
         key_weight=settings.key_weight,
         answer_form=settings.answer_form,
+        copy_span=settings.copy_span,
     )
 
 

@@ -196,3 +196,10 @@ def test_a_connection_dropped_twice_is_one_line_naming_the_url(scripted: tuple[s
     failed = f"LLM server {url}/chat/completions: the connection failed (RemoteProtocolError"
     assert str(caught.value).startswith(failed)
     assert handler.chats == 2
+
+
+def test_a_grammar_for_a_server_that_is_not_llama_cpp_is_a_config_error_naming_the_fix(rag_serve: str) -> None:
+    llm = OpenAIGenerator(rag_serve, api_key="k", timeout=10)
+    with pytest.raises(ConfigError, match=r"takes no GBNF grammar, so copy_span needs .* \(or set copy_span = off\)"):
+        llm.stream(MESSAGES, max_tokens=8, grammar='root ::= "Hà Nội [1]."').text()
+    assert llm.stream(MESSAGES, max_tokens=64).text() == ANSWER  # and without one it answers as before
