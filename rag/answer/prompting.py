@@ -25,8 +25,10 @@ TEMPLATE_NAMES = (
     "summary_system",
     "summary_user",
     "vietnamese_only",
-    "answer_copy",
 )
+# Templates only an optional setting uses: a prompts folder written before them still loads, and the error
+# comes when the setting asks for one (answer_copy: copy_span).
+OPTIONAL_TEMPLATES = ("answer_copy",)
 
 # A document must not open or close a passage fence, nor smuggle in chat-template control
 # tokens (the tokenizer would read "<|im_start|>" in a document as the real thing).
@@ -46,20 +48,30 @@ TokenCounter = Callable[[list[Message]], int]
 @dataclass(frozen=True)
 class PromptTemplates:
     templates: dict[str, string.Template]
+    folder: Path | None = None
 
     @classmethod
     def load(cls, folder: Path) -> PromptTemplates:
         folder = Path(folder)
         loaded = {}
-        for name in TEMPLATE_NAMES:
+        for name in (*TEMPLATE_NAMES, *OPTIONAL_TEMPLATES):
             path = folder / f"{name}.txt"
             if not path.is_file():
-                raise ConfigError(f"prompt template {path} is missing: restore prompts/ or set RAG_PROMPTS_DIR")
+                if name in OPTIONAL_TEMPLATES:
+                    continue
+                raise ConfigError(_missing(path))
             loaded[name] = string.Template(path.read_text(encoding="utf-8").strip())
-        return cls(loaded)
+        return cls(loaded, folder)
 
     def fill(self, name: str, **values: str) -> str:
-        return self.templates[name].substitute(**values)
+        template = self.templates.get(name)
+        if template is None:
+            raise ConfigError(_missing((self.folder or Path("prompts")) / f"{name}.txt"))
+        return template.substitute(**values)
+
+
+def _missing(path: Path) -> str:
+    return f"prompt template {path} is missing: restore prompts/ or set RAG_PROMPTS_DIR"
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,8 @@ def build_assistant(
     builder = None
     if generator is not None:
         templates = PromptTemplates.load(settings.prompts_dir)
+        if settings.copy_span != "off":
+            templates.fill("answer_copy")  # a prompts folder without it: the error now, not mid-answer
         builder = PromptBuilder(templates, max_prompt_tokens=settings.n_ctx - settings.max_tokens)
     return Assistant(
         retriever,

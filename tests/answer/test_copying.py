@@ -15,7 +15,7 @@ from rag.checks.grounding import REFUSAL, GroundingSettings
 from rag.errors import ConfigError
 from rag.eval.replay import RecordedGenerator
 from rag.types import Answer, Document, Message
-from tests.fakes import ScriptedGenerator, dense_retriever, make_assistant
+from tests.fakes import HashEmbedder, ScriptedGenerator, dense_retriever, make_assistant
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -172,3 +172,32 @@ def test_a_span_ends_at_its_sentence_but_a_number_with_a_dot_is_one_run() -> Non
     assert "c1l0t1 ::= p1l0t2 | m1" in grammar and 'p1l0t3 ::= "610" c1l0t3' in grammar  # "1.610" goes on
     assert "c1l0t4 ::= m1" in grammar  # "đồng" ends the first sentence: nothing leads into "Sau"
     assert '( [Ss] "au" c1l1t0 )' in grammar  # the next sentence is a span of its own
+
+
+def test_a_prompts_folder_without_the_copy_template_loads_and_names_it_only_when_copying_asks(tmp_path: Path) -> None:
+    """A RAG_PROMPTS_DIR written before copying existed keeps working with copy_span off; turned on, the wiring
+    refuses at once, naming the missing file, instead of failing in the middle of an answer."""
+    from rag.setup.config import load_settings
+    from rag.setup.wiring import build_assistant
+
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    for path in (REPO / "prompts").glob("*.txt"):
+        if path.name != "answer_copy.txt":
+            (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    templates = PromptTemplates.load(folder)
+    assert "answer_copy" not in templates.templates
+    with pytest.raises(ConfigError, match=r"answer_copy\.txt is missing"):
+        templates.fill("answer_copy")
+    dense = dense_retriever([Document("a.txt", "A", "Nhà Trần được thành lập vào năm 1226.")], tmp_path / "idx")
+    store, embedder = dense.store, HashEmbedder()
+    env = {"RAG_PROMPTS_DIR": str(folder), "RAG_INDEX": str(tmp_path / "idx")}
+    off = build_assistant(load_settings(env), store=store, embedder=embedder, generator=GrammarScripted(["1226 [1]."]))
+    assert off.ask("Nhà Trần được thành lập vào năm nào?").text.startswith("Nhà Trần")
+    with pytest.raises(ConfigError, match=r"answer_copy\.txt is missing"):
+        build_assistant(
+            load_settings({**env, "RAG_COPY_SPAN": "fallback"}),
+            store=store,
+            embedder=embedder,
+            generator=GrammarScripted(["1226 [1]."]),
+        )
