@@ -106,8 +106,10 @@ def word_overlap(a: str, b: str) -> float:
     return len(wa & wb) / min(len(wa), len(wb))
 
 
-def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40) -> list[Unit]:
+def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool = False) -> list[Unit]:
     """Every sentence of the passages worth a summary line; long sentences as their clauses.
+
+    trim: each without the parts that state no fact (trimmed).
 
     Headings, title lines, short fragments and repeats (chunks overlap) are left out; CJK
     glosses are removed (a summary must read as Vietnamese).
@@ -123,6 +125,8 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40) -> list[Uni
                 continue
             for piece in _pieces(sentence, long_words):
                 piece = without_cjk(_LIST_MARKER.sub("", piece)).strip()
+                if trim and piece.endswith((".", "!", "?", "…")):  # a list line keeps its parts ("…, Thứ trưởng")
+                    piece = trimmed(piece)
                 words = len(piece.split())
                 key = " ".join(tokens(piece))
                 if words < 6 or key in seen:
@@ -159,3 +163,53 @@ def _pieces(sentence: str, long_words: int) -> list[str]:
         part = part[0].upper() + part[1:]
         out.append(part if part.endswith((".", "!", "?", "…")) else part.rstrip(",") + ".")
     return out
+
+
+_PAREN = re.compile(r"\s*\(([^()]*)\)")
+# a clause opening like this is a time, place or purpose, not yet what happened: "Ngày 23 tháng 2 năm 1974, …"
+_OPENERS = frozenset(
+    "ngày năm tháng vào trong tại từ sau trước khi đến theo hiện với đầu cuối thời để nhằm do vì nhờ".split()
+)
+# a tail opening like this qualifies what comes before: dropping it would change the claim
+_QUALIFIERS = frozenset("nhưng tuy song trừ ngoại không chưa chỉ riêng hoặc".split())
+
+
+def trimmed(text: str) -> str:
+    """The sentence without what states no fact: a parenthesised list of names, trailing clauses without a fact.
+
+    "… huyện Yên Khánh (Khánh Hòa, Khánh Phú, Khánh An)." loses the list (three or more items, no
+    figure); "… bắn một phát giết chết quân Việt hàng vạn người, bắn ba phát giết đến ba vạn." its
+    last clause (four or more words, no fact key, no capitalised word: a name or a title such as
+    "Thứ trưởng Thường trực") when what remains is a clause of its own: at least 8 words, its last
+    part at least 5 and not a time, place or purpose opener ("ngày 9 tháng 3 năm 1945", "để …"),
+    no bracket or quote left open.
+    """
+    text = _PAREN.sub(_unless_list, text)
+    end = text[-1] if text[-1:] in (".", "!", "?", "…") else ""
+    segments = (text[: -len(end)] if end else text).split(", ")
+    while len(segments) > 1:
+        tail, head = segments[-1].split(), segments[:-1]
+        if len(tail) < 4 or tail[0].lower() in _QUALIFIERS or any(w[:1].isupper() for w in tail):
+            break
+        if fact_keys(segments[-1]) or not balanced(", ".join(head)):
+            break
+        opener = all(_first(part) in _OPENERS for part in head) or _first(head[-1]) in _OPENERS
+        if len(", ".join(head).split()) < 8 or len(head[-1].split()) < 5 or opener:
+            break
+        segments = head
+    return ", ".join(segments) + end
+
+
+def balanced(text: str) -> bool:
+    """No bracket or quote left open ("… (bên cạnh lửa" was cut inside a parenthesis)."""
+    return text.count("(") == text.count(")") and text.count('"') % 2 == 0 and text.count("“") == text.count("”")
+
+
+def _first(part: str) -> str:
+    return part.split()[0].lower() if part.split() else ""
+
+
+def _unless_list(match: re.Match[str]) -> str:
+    """A parenthesis as written, or nothing when it lists three or more items without a figure."""
+    inside = match.group(1)
+    return "" if inside.count(",") >= 2 and not re.search(r"\d", inside) else match.group(0)
