@@ -9,7 +9,8 @@ models; printed per document and per split (tune / test) and overall:
 * length: summary words (markers left out) / document words, and sentences;
 * overlap: the largest share of content words two summary sentences have in common;
 * cited / supported: share of summary sentences carrying a marker / backed by the passage it
-  cites (the summary re-checked with rag.checks.grounding.ground_summary);
+  cites (the summary re-checked with rag.checks.grounding.ground_summary; a joined line
+  "A [3]; b [5]." as its two halves, each against its own passage); joined: such lines;
 * vietnamese: the summary reads as Vietnamese; seconds: wall time of the summary.
 
     PYTHONPATH=. flock /tmp/rag-heavy.lock python benchmarks/bench_summaries.py [--compress] [--fuse]
@@ -18,7 +19,7 @@ models; printed per document and per split (tune / test) and overall:
 The default summary is extractive (no LLM call, seconds in all); --compress also has the LLM
 shorten the long sentences (about 8 s per sentence on 2 cores), --fuse has it join pairs of
 sentences so that more fit the sentence cap (SummarySettings.fuse), as measured in README
-"Summaries"; --set overrides SummarySettings fields (max_sentences=18 share=0.25).
+"Summaries"; --set overrides SummarySettings fields (max_sentences=18 share=0.25 join_words=35 trim=false).
 """
 
 from __future__ import annotations

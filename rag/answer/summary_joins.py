@@ -7,7 +7,9 @@ document order, of one document, both short, of the same kind (two sentences, or
 items) and sharing a content word, are put in one sentence joined by ";" without any model:
 "Tam Điệp cách Hà Nội 105 km [3]; thị xã được thành lập năm 1982 [5]." Each half keeps its own
 marker and is checked against its own passage. A joined line has at most join_words words (35
-by default), so joining cannot turn the cap into run-on sentences.
+as measured), so joining cannot turn the cap into run-on sentences. Measured in
+benchmarks/bench_summaries.py --set join_words=35: no fact more on the tune half, so it is off
+(SummarySettings.join_words = 0; docs/summaries.md).
 """
 
 from __future__ import annotations
