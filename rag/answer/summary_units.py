@@ -51,7 +51,6 @@ _PRAISE = (
 )
 _LIST_MARKER = re.compile(r"^(?:\d{1,2}|[IVX]{1,4}|[a-zđ])[.)]\s+")
 _HEADING = re.compile(r"^\s*(?:#|=)")
-_CLAUSE_BREAK = re.compile(r"[;:]\s+")
 
 
 @dataclass(frozen=True)
@@ -123,8 +122,9 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
             sentence = text[start:end]
             if _HEADING.match(sentence) or sentence.strip() == chunk.title.strip():
                 continue
-            for piece in _pieces(sentence, long_words):
-                piece = without_cjk(_LIST_MARKER.sub("", piece)).strip()
+            pieces = [p for part in run_ons(sentence) for p in _pieces(part, long_words)]
+            for piece in pieces:
+                piece = tidied(without_cjk(_LIST_MARKER.sub("", piece)).strip())
                 if trim and piece.endswith((".", "!", "?", "…")):  # a list line keeps its parts ("…, Thứ trưởng")
                     piece = trimmed(piece)
                 words = len(piece.split())
@@ -148,21 +148,93 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
 
 
 def _pieces(sentence: str, long_words: int) -> list[str]:
-    """The sentence, or its clauses at ';' and ':' when it is long (each clause made a sentence)."""
+    """The sentence, or its clauses at ';' and ':' when it is long (each clause made a sentence).
+
+    Never inside brackets or quotes: "… (bên cạnh lửa; đất …)" stays whole. A clause that
+    announced a list ("… gồm:") keeps its colon for tidied to remove with the dangling word.
+    """
     if len(sentence.split()) <= long_words:
         return [sentence]
-    parts = [p.strip(" ;:") for p in _CLAUSE_BREAK.split(sentence)]
+    parts = [p.strip(" ;") for p in _clauses(sentence)]
     merged: list[str] = []
     for part in parts:
         if merged and len(part.split()) < 6:  # "Ca dao:" or a short tail belongs to its neighbour
-            merged[-1] = f"{merged[-1]}; {part}"
+            merged[-1] = f"{merged[-1].rstrip(':')}; {part}"
         elif part:
             merged.append(part)
     out = []
     for part in merged:
         part = part[0].upper() + part[1:]
-        out.append(part if part.endswith((".", "!", "?", "…")) else part.rstrip(",") + ".")
+        out.append(part if part.endswith((".", "!", "?", "…", ":")) else part.rstrip(",") + ".")
     return out
+
+
+def _clauses(sentence: str) -> list[str]:
+    """The sentence cut after each ';' or ':' that is outside brackets and quotes (the ':' kept)."""
+    parts, start, depth, quoted = [], 0, 0, False
+    for i, char in enumerate(sentence):
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth = max(0, depth - 1)
+        elif char == '"':
+            quoted = not quoted
+        elif char in "“”":
+            quoted = char == "“"
+        elif char in ";:" and not depth and not quoted and sentence[i + 1 : i + 2].isspace():
+            parts.append(sentence[start : i + 1] if char == ":" else sentence[start:i])
+            start = i + 1
+    return [*parts, sentence[start:]]
+
+
+# words that announce a list: before ':' (or where a cut left them) they end no sentence ("… đối ngoại gồm:")
+_ANNOUNCES = ("gồm có", "bao gồm", "như sau", "sau đây", "gồm", "như", "là", "sau", "các", "những")
+_ALWAYS_DANGLING = ("gồm có", "bao gồm", "gồm", "như", "là")  # never the last word of a sentence
+_CONNECTORS = frozenset("của và với hoặc hay cho về".split())  # a clause ending so has lost its object
+_RUN_ON = re.compile(
+    r"(?<=[a-zà-ỹđ0-9]) (?=(?:Theo|Ngày|Năm|Nhưng|Tuy nhiên|Sau đó|Hiện nay|Ngoài ra|Trong đó|Đến năm|Từ năm)"
+    r" [a-zà-ỹđ0-9])"
+)
+
+
+def run_ons(sentence: str) -> list[str]:
+    """A source sentence that lost its full stop, as the sentences it holds.
+
+    "… vào tháng 4 năm 2015 Theo quy hoạch …" is two: a sentence opener written with a capital
+    after a lower-case word or a number, and followed by one, starts a sentence when both sides have
+    six words or more (a name such as "Đàng Trong" or "Đảng ủy Ngoài nước" does not match)."""
+    cuts, last = [], 0
+    for match in _RUN_ON.finditer(sentence):  # each sentence of six words or more ("Vở kịch Ngày mai …": a title)
+        if len(sentence[last : match.start()].split()) >= 6 and len(sentence[match.start() :].split()) >= 6:
+            cuts.append(last := match.start())
+    if not cuts:
+        return [sentence]
+    bounds = [0, *cuts, len(sentence)]
+    parts = [sentence[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [p if p.endswith((".", "!", "?", "…", ":", ";")) else p.rstrip(",") + "." for p in parts[:-1]] + parts[-1:]
+
+
+def tidied(piece: str) -> str:
+    """A unit that ends as a sentence: no list announcement left dangling, no doubled full stop.
+
+    "… về đối ngoại gồm:" -> "… về đối ngoại."; "… loại II.." -> "… loại II."; a clause ending
+    in a connector ("… của.") says nothing whole: "" (left out)."""
+    if piece.endswith("..") and not piece.endswith("..."):
+        piece = piece.rstrip(".") + "."
+    body, end = (piece[:-1], piece[-1]) if piece[-1:] in ".!?…:" else (piece, "")
+    if end not in (".", ":"):
+        return piece
+    words = body.rstrip(" ,").split()
+    dangling = _ANNOUNCES if end == ":" else _ALWAYS_DANGLING
+    changed = end == ":"
+    while words:
+        tail = next((d for d in dangling if " ".join(words[-len(d.split()) :]).lower() == d), None)
+        if tail is None:
+            break
+        words, changed = words[: -len(tail.split())], True
+    if words and words[-1].lower() in _CONNECTORS:
+        return ""
+    return " ".join(words).rstrip(" ,") + "." if changed else piece
 
 
 _PAREN = re.compile(r"\s*\(([^()]*)\)")
