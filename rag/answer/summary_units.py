@@ -67,6 +67,7 @@ class Unit:
     sentence: bool = True  # ends like a sentence in the document (not a list item or a heading-like line)
     source: str = ""  # the document it comes from
     title: str = ""  # that document's title
+    section: tuple[tuple[int, str], ...] = ()  # the headings it is under, (level, text): ((2, "Công nghiệp"), …)
 
 
 def fact_keys(text: str) -> set[str]:
@@ -116,12 +117,17 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
     units: list[Unit] = []
     seen: set[str] = set()
     lead_taken: set[str] = set()
+    headings: dict[str, list[tuple[int, str]]] = {}  # each document's open headings: (level, text)
     for marker, chunk in enumerate(chunks, start=1):
         text = chunk.text
         for start, end in passage_sentences(text):
             sentence = text[start:end]
-            if _HEADING.match(sentence) or sentence.strip() == chunk.title.strip():
+            if _HEADING.match(sentence):
+                _open_heading(headings.setdefault(chunk.source, []), sentence)
                 continue
+            if sentence.strip() == chunk.title.strip():
+                continue
+            section = tuple(headings.get(chunk.source, []))
             pieces = [p for part in run_ons(sentence) for p in _pieces(part, long_words)]
             for piece in pieces:
                 piece = tidied(without_cjk(_LIST_MARKER.sub("", piece)).strip())
@@ -142,9 +148,20 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
                 # a line without a full stop is a list item, unless it is long enough to be cut into clauses
                 full = sentence.rstrip().endswith((".", "!", "?", "…")) or len(sentence.split()) > long_words
                 units.append(
-                    Unit(piece, marker, len(units), facts, words, praise, lead, full, chunk.source, chunk.title)
+                    Unit(
+                        piece, marker, len(units), facts, words, praise, lead, full, chunk.source, chunk.title, section
+                    )
                 )
     return units
+
+
+def _open_heading(path: list[tuple[int, str]], line: str) -> None:
+    """A heading line ("== Công nghiệp ==", "### Lịch sử") closes the headings of its level and below."""
+    marks = re.match(r"\s*([#=]+)", line)
+    level = len(marks.group(1)) if marks else 1
+    while path and path[-1][0] >= level:
+        path.pop()
+    path.append((level, line.strip().strip("#= ")))
 
 
 def _pieces(sentence: str, long_words: int) -> list[str]:
