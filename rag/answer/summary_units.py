@@ -111,7 +111,8 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
 
     trim: each without the parts that state no fact (trimmed).
 
-    Headings, title lines, short fragments and repeats (chunks overlap) are left out; CJK
+    Headings, title lines, short fragments, the lower-case rest of a sentence cut at an ellipsis and
+    repeats (chunks overlap) are left out; CJK
     glosses are removed (a summary must read as Vietnamese).
     """
     units: list[Unit] = []
@@ -125,8 +126,8 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
             if _HEADING.match(sentence):
                 _open_heading(headings.setdefault(chunk.source, []), sentence)
                 continue
-            if sentence.strip() == chunk.title.strip():
-                continue
+            if sentence.strip() == chunk.title.strip() or sentence[:1].islower():
+                continue  # a title line, or the rest of a sentence cut at an ellipsis ("… khác... nên Phủ Lý …")
             section = tuple(headings.get(chunk.source, []))
             pieces = [p for part in run_ons(sentence) for p in _pieces(part, long_words)]
             for piece in pieces:

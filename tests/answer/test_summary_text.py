@@ -76,3 +76,14 @@ def test_a_source_sentence_without_its_full_stop_is_split_where_the_next_one_sta
         "Vở kịch Ngày mai tươi sáng được công diễn năm 1960.",
     ):
         assert run_ons(name) == [name]
+
+
+def test_the_rest_of_a_sentence_cut_at_an_ellipsis_is_no_summary_sentence() -> None:
+    text = (
+        "Phủ Lý nằm liền kề khu vực có nguồn vật liệu xây dựng lớn như đá vôi, xi măng Bút Sơn và các nguồn vật "
+        "liệu xây dựng khác... nên Phủ Lý có nhiều cơ hội tận dụng lợi thế này để phát triển công nghiệp."
+    )
+    assert _units(text) == [
+        "Phủ Lý nằm liền kề khu vực có nguồn vật liệu xây dựng lớn như đá vôi, xi măng Bút Sơn và các nguồn vật "
+        "liệu xây dựng khác..."
+    ]
