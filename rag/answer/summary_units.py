@@ -111,8 +111,7 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
 
     trim: each without the parts that state no fact (trimmed).
 
-    Headings, title lines, short fragments, the lower-case rest of a sentence cut at an ellipsis and
-    repeats (chunks overlap) are left out; CJK
+    Headings, title lines, short fragments and repeats (chunks overlap) are left out; CJK
     glosses are removed (a summary must read as Vietnamese).
     """
     units: list[Unit] = []
@@ -121,13 +120,12 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
     headings: dict[str, list[tuple[int, str]]] = {}  # each document's open headings: (level, text)
     for marker, chunk in enumerate(chunks, start=1):
         text = chunk.text
-        for start, end in passage_sentences(text):
-            sentence = text[start:end]
+        for sentence in _sentences(text):
             if _HEADING.match(sentence):
                 _open_heading(headings.setdefault(chunk.source, []), sentence)
                 continue
-            if sentence.strip() == chunk.title.strip() or sentence[:1].islower():
-                continue  # a title line, or the rest of a sentence cut at an ellipsis ("… khác... nên Phủ Lý …")
+            if sentence.strip() == chunk.title.strip():
+                continue
             section = tuple(headings.get(chunk.source, []))
             pieces = [p for part in run_ons(sentence) for p in _pieces(part, long_words)]
             for piece in pieces:
@@ -154,6 +152,22 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
                     )
                 )
     return units
+
+
+def _sentences(text: str) -> list[str]:
+    """The passage's sentences; one going on in lower case after an ellipsis is still the one before.
+
+    "… và các nguồn vật liệu xây dựng khác... nên Phủ Lý có nhiều cơ hội …" is one sentence: its
+    second half alone ("nên Phủ Lý …") would start a summary line in mid-thought."""
+    out: list[str] = []
+    previous_end = -1
+    for start, end in passage_sentences(text):
+        if out and text[start : start + 1].islower() and "\n" not in text[previous_end:start]:
+            out[-1] = f"{out[-1]} {text[start:end]}"
+        else:
+            out.append(text[start:end])
+        previous_end = end
+    return out
 
 
 def _open_heading(path: list[tuple[int, str]], line: str) -> None:

@@ -78,12 +78,13 @@ def test_a_source_sentence_without_its_full_stop_is_split_where_the_next_one_sta
         assert run_ons(name) == [name]
 
 
-def test_the_rest_of_a_sentence_cut_at_an_ellipsis_is_no_summary_sentence() -> None:
+def test_a_sentence_going_on_in_lower_case_after_an_ellipsis_stays_one_sentence() -> None:
     text = (
         "Phủ Lý nằm liền kề khu vực có nguồn vật liệu xây dựng lớn như đá vôi, xi măng Bút Sơn và các nguồn vật "
-        "liệu xây dựng khác... nên Phủ Lý có nhiều cơ hội tận dụng lợi thế này để phát triển công nghiệp."
+        "liệu xây dựng khác... nên Phủ Lý có nhiều cơ hội phát triển công nghiệp.\nnên đây là dòng mới của danh sách."
     )
     assert _units(text) == [
         "Phủ Lý nằm liền kề khu vực có nguồn vật liệu xây dựng lớn như đá vôi, xi măng Bút Sơn và các nguồn vật "
-        "liệu xây dựng khác..."
+        "liệu xây dựng khác... nên Phủ Lý có nhiều cơ hội phát triển công nghiệp.",
+        "nên đây là dòng mới của danh sách.",  # a new line is a new sentence, whatever its case
     ]
