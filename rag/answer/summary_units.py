@@ -157,13 +157,14 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
 def _sentences(text: str) -> list[str]:
     """The passage's sentences; one going on in lower case after an ellipsis is still the one before.
 
-    "… và các nguồn vật liệu xây dựng khác... nên Phủ Lý có nhiều cơ hội …" is one sentence: its
-    second half alone ("nên Phủ Lý …") would start a summary line in mid-thought."""
+    "… và các nguồn vật liệu xây dựng khác... nên Phủ Lý có nhiều cơ hội …" is one sentence, its
+    ellipsis written "…," so that a reader (rag.answer.cite) does not cut it: its second half alone
+    ("nên Phủ Lý …") would start a summary line in mid-thought, and its first would be uncited."""
     out: list[str] = []
     previous_end = -1
     for start, end in passage_sentences(text):
         if out and text[start : start + 1].islower() and "\n" not in text[previous_end:start]:
-            out[-1] = f"{out[-1]} {text[start:end]}"
+            out[-1] = f"{out[-1].rstrip('.…')}…, {text[start:end]}"  # "khác…, nên": read as one sentence
         else:
             out.append(text[start:end])
         previous_end = end

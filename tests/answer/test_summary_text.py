@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rag.answer.cite import answer_sentences
 from rag.answer.summarize import candidate_units
 from rag.answer.summary_units import run_ons, tidied
 from rag.types import Chunk
@@ -85,6 +86,7 @@ def test_a_sentence_going_on_in_lower_case_after_an_ellipsis_stays_one_sentence(
     )
     assert _units(text) == [
         "Phủ Lý nằm liền kề khu vực có nguồn vật liệu xây dựng lớn như đá vôi, xi măng Bút Sơn và các nguồn vật "
-        "liệu xây dựng khác... nên Phủ Lý có nhiều cơ hội phát triển công nghiệp.",
+        "liệu xây dựng khác…, nên Phủ Lý có nhiều cơ hội phát triển công nghiệp.",
         "nên đây là dòng mới của danh sách.",  # a new line is a new sentence, whatever its case
     ]
+    assert len(answer_sentences(_units(text)[0] + " [1]")) == 1  # read back as one cited sentence
