@@ -9,7 +9,8 @@ models; printed per document and per split (tune / test) and overall:
 * length: summary words (markers left out) / document words, and sentences;
 * overlap: the largest share of content words two summary sentences have in common;
 * cited / supported: share of summary sentences carrying a marker / backed by the passage it
-  cites (the summary re-checked with rag.checks.grounding.ground_summary);
+  cites (the summary re-checked with rag.checks.grounding.ground_summary; a joined line
+  "A [3]; b [5]." as its two halves, each against its own passage); joined: such lines;
 * vietnamese: the summary reads as Vietnamese; seconds: wall time of the summary.
 
     PYTHONPATH=. flock /tmp/rag-heavy.lock python benchmarks/bench_summaries.py [--compress] [--fuse]
@@ -18,7 +19,7 @@ models; printed per document and per split (tune / test) and overall:
 The default summary is extractive (no LLM call, seconds in all); --compress also has the LLM
 shorten the long sentences (about 8 s per sentence on 2 cores), --fuse has it join pairs of
 sentences so that more fit the sentence cap (SummarySettings.fuse), as measured in README
-"Summaries"; --set overrides SummarySettings fields (max_sentences=18 share=0.25).
+"Summaries"; --set overrides SummarySettings fields (max_sentences=18 share=0.25 join_words=35 trim=false).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from rag.answer.assistant import collect  # noqa: E402
 from rag.answer.cite import answer_sentences  # noqa: E402
 from rag.answer.summarize import Summarizer, SummarySettings, word_overlap  # noqa: E402
+from rag.answer.summary_joins import clause_sentences  # noqa: E402
 from rag.checks.grounding import ground_summary  # noqa: E402
 from rag.text.vietnamese import fold_diacritics, nfc, reads_vietnamese  # noqa: E402
 from rag.types import Hit  # noqa: E402
@@ -67,7 +69,9 @@ def measure(doc: dict, answer, seconds: float, document_words: int, hits: list[H
     plain = re.sub(r"\s*\[\d+\]", "", text)
     words = len(plain.split())
     overlaps = [word_overlap(a, b) for (a, _), (b, _) in itertools.combinations(sentences, 2)]
-    checked = ground_summary(text, hits, grounding).sentences if grounding is not None and text else ()
+    # a joined line "A [3]; b [5]." is checked as its two cited halves, each against its own passage
+    halves = clause_sentences(text)
+    checked = ground_summary(halves, hits, grounding).sentences if grounding is not None and text else ()
     found = [fact_found(f, text) for f in doc["facts"]]
     return {
         "id": doc["id"],
@@ -79,6 +83,7 @@ def measure(doc: dict, answer, seconds: float, document_words: int, hits: list[H
         "words": words,
         "length": round(words / document_words, 3),
         "sentences": len(sentences),
+        "joined": len(re.findall(r"\]; ", text)),  # lines of two halves (summary_joins)
         "max_overlap": round(max(overlaps, default=0.0), 3),
         "cited": round(sum(1 for _, m in sentences if m) / len(sentences), 3) if sentences else 0.0,
         "supported": round(sum(1 for s in checked if s.status != "unsupported") / len(checked), 3) if checked else 0.0,
@@ -161,7 +166,7 @@ def main() -> int:
         rows.append(row)
         print(
             f"{row['id']:<22} {row['split']:<5} recall {row['recall']:.2f}  length {row['length']:.3f} "
-            f"({row['words']} of {row['doc_words']} words, {row['sentences']} sentences)  "
+            f"({row['words']} of {row['doc_words']} words, {row['sentences']} sentences, {row['joined']} joined)  "
             f"overlap {row['max_overlap']:.2f}  cited {row['cited']:.2f}  supported {row['supported']:.2f}  "
             f"vi {row['vietnamese']}  {row['seconds']:.1f}s",
             flush=True,

@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING
 
 from rag.answer.cite import cite
 from rag.answer.summary_fusion import fuse_lines, fused_text
+from rag.answer.summary_joins import joined_text, pack
+from rag.answer.summary_salience import with_salience
+from rag.answer.summary_settings import SummarySettings
 from rag.answer.summary_units import Unit, content_words, fact_keys, sentence_units, weight, word_overlap
 from rag.checks.grounding import ANSWERED, GroundingSettings
 from rag.checks.support import check_answer, with_marker
@@ -35,43 +38,16 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
+DEFAULTS = SummarySettings()
+
 __all__ = ["Summarizer", "SummarySettings", "candidate_units", "fact_keys", "select_units", "word_overlap"]
 
 
-@dataclass(frozen=True)
-class SummarySettings:
-    """Length and dedup limits of a summary; tuned on half of benchmarks/bench_summaries.py."""
-
-    max_sentences: int = 12
-    min_sentences: int = 3  # taken by new words when too few sentences state a fact
-    share: float = 0.25  # of the document's words at most (tune half: 0.23 gave 0.755, 0.25 0.772; target ≤ 25%)
-    max_words: int = 550  # tuned: 350 left long documents short of their 12 sentences
-    min_words: int = 60  # a short document still gets a few sentences
-    max_overlap: float = 0.6  # no two sentences share more of their content words
-    long_sentence_words: int = 40  # longer sentences are cut at ';' and ':' into clauses
-    compress_words: int = 25  # longer units are shortened by the model (when compress is on)
-    compress: bool = False  # measured: the 1.5B model's shorter sentences lost a fact and cost ~8 s each
-    compressed_share: float = 0.65  # the length a shortened unit is budgeted at, of its own
-    length_power: float = 0.0  # units are ranked by new facts / words ** length_power (tuned: the sentence cap binds)
-    repeated_fact: float = 6.0  # a fact stated in more units than this counts less (the document's own subject)
-    list_item_weight: float = 0.5  # a line without a full stop (a list item) counts as one fact, times this
-    fact_decay: float = 0.8  # the i-th new fact of a unit (heaviest first) counts fact_decay ** i: a list is one fact
-    # a document longer than this is summarised in parts of about this many words, each with its share of the
-    # sentences (0: one part); measured on the tune half: 1,000-2,000 lowered recall to 0.70-0.72, so it is off
-    part_words: int = 0
-    subject_bonus: float = 1.0  # a unit naming its document's subject (a name of its title) gains this much more
-    # fuse: select up to fuse_pool units (within fuse_max_words), then have the model join two adjacent ones of
-    # the same passage into one sentence until max_sentences remain; a joined sentence is kept only when every
-    # fact of both survived, none is new to the passage and the support check backs it; the rest drops weakest first
-    fuse: bool = False
-    fuse_pool: int = 18
-    fuse_max_words: int = 900
-    fuse_words: int = 70  # two units longer than this together are not joined
-
-
-def candidate_units(chunks: Sequence[Chunk], *, settings: SummarySettings = SummarySettings()) -> list[Unit]:
+def candidate_units(chunks: Sequence[Chunk], *, settings: SummarySettings = DEFAULTS) -> list[Unit]:
     """Every sentence of the passages worth a summary line; long sentences as their clauses."""
-    return sentence_units(chunks, long_words=settings.long_sentence_words)
+    units = sentence_units(chunks, long_words=settings.long_sentence_words, trim=settings.trim)
+    long = {source for source, n in document_words(chunks).items() if n >= settings.salient_min_words}
+    return with_salience(units, top=settings.salient_terms, sources=long) if settings.salient_terms and long else units
 
 
 @dataclass
@@ -88,7 +64,7 @@ class _Picks:
         for unit in units:
             for key in unit.facts:
                 frequency[key] = frequency.get(key, 0) + 1
-        self.salient = {k: weight(k) * min(1.0, settings.repeated_fact / n) for k, n in frequency.items()}
+        self.salient = {k: _weight(k, settings) * min(1.0, settings.repeated_fact / n) for k, n in frequency.items()}
         self.subjects = _subjects(units)
         self.settings, self.budget_words = settings, budget_words
         self.chosen: list[Unit] = []
@@ -114,17 +90,34 @@ class _Picks:
         return unit.words
 
     def fits(self, unit: Unit) -> bool:
-        """Not chosen yet, within the budget, and not repeating a chosen sentence."""
+        """Not chosen yet, within the budget and the sentence cap, and not repeating a chosen sentence."""
         return (
             unit not in self.chosen
             and self.used + self.length(unit) <= self.budget_words
             and all(word_overlap(unit.text, c.text) < self.settings.max_overlap for c in self.chosen)
+            and self.lines_with(unit) <= self.settings.max_sentences
         )
+
+    def lines_with(self, unit: Unit) -> int:
+        """Summary lines the chosen units and this one make (two short neighbours may share one)."""
+        units = [*self.chosen, unit]
+        if not self.settings.join_words:
+            return len(units)
+        return len(pack(sorted(units, key=lambda u: u.position), max_words=self.settings.join_words))
 
     def add(self, unit: Unit) -> None:
         self.chosen.append(unit)
         self.covered |= unit.facts
         self.used += self.length(unit)
+
+
+def _section(unit: Unit, level: int) -> tuple[str, tuple[str, ...]]:
+    """The unit's document and its headings of this level or above ("== Công nghiệp ==" for level 2)."""
+    return unit.source, tuple(text for depth, text in unit.section if depth <= level)
+
+
+def _weight(key: str, settings: SummarySettings) -> float:
+    return settings.salient_weight if key.startswith("s:") else weight(key)
 
 
 _WORD_BREAK = re.compile(r"[\W_]+")
@@ -158,7 +151,7 @@ def select_units(
     units: Sequence[Unit],
     *,
     budget_words: int,
-    settings: SummarySettings = SummarySettings(),
+    settings: SummarySettings = DEFAULTS,
     topic: str = "",
     lead: bool = True,
     pick_order: bool = False,
@@ -184,9 +177,12 @@ def select_units(
     taken = [0] * parts
     for unit in picks.chosen:
         taken[part[unit.position]] += 1
-    while len(picks.chosen) < settings.max_sentences:
+    while True:  # until no unit fits (fits counts the sentence cap)
         fits = [u for u in pool if picks.gain(u) > 0 and picks.fits(u)]
         fits = [u for u in fits if taken[part[u.position]] < quota] or fits
+        if settings.sections:  # a heading not yet visited first
+            visited = {_section(c, settings.sections) for c in picks.chosen}
+            fits = [u for u in fits if _section(u, settings.sections) not in visited] or fits
         if not fits and len(picks.chosen) < settings.min_sentences:
             # a text without figures or names still gets a few sentences: those adding the most new words
             said = set().union(*(content_words(c.text) for c in picks.chosen))
@@ -205,15 +201,22 @@ def select_units(
 
 def budget(chunks: Sequence[Chunk], settings: SummarySettings, max_tokens: int | None = None) -> int:
     """Words the summary may use: a share of the document, within [min_words, max_words] (and max_tokens)."""
-    words, ends = 0, {}  # the documents' words: the text two overlapping chunks share is counted once
-    for chunk in sorted({c.chunk_id: c for c in chunks}.values(), key=lambda c: (c.source, c.start)):
-        seen = ends.get(chunk.source, chunk.start)
-        words += len(chunk.text[max(0, seen - chunk.start) :].split())
-        ends[chunk.source] = max(seen, chunk.end)
+    words = sum(document_words(chunks).values())
     limit = max(settings.min_words, min(settings.max_words, int(settings.share * words)))
     if max_tokens:
         limit = min(limit, int(max_tokens / 1.5))  # about 1.5 model tokens per Vietnamese syllable
     return limit
+
+
+def document_words(chunks: Sequence[Chunk]) -> dict[str, int]:
+    """Each document's words in the chunks: the text two overlapping chunks share is counted once."""
+    words: dict[str, int] = {}
+    ends: dict[str, int] = {}
+    for chunk in sorted({c.chunk_id: c for c in chunks}.values(), key=lambda c: (c.source, c.start)):
+        seen = ends.get(chunk.source, chunk.start)
+        words[chunk.source] = words.get(chunk.source, 0) + len(chunk.text[max(0, seen - chunk.start) :].split())
+        ends[chunk.source] = max(seen, chunk.end)
+    return words
 
 
 def shortened(original: str, rewritten: str) -> str | None:
@@ -240,7 +243,7 @@ class Summarizer:
         builder: PromptBuilder | None,
         *,
         grounding: GroundingSettings | None = None,
-        settings: SummarySettings = SummarySettings(),
+        settings: SummarySettings = DEFAULTS,
     ) -> None:
         self._generator = generator
         self._builder = builder
@@ -274,18 +277,14 @@ class Summarizer:
         run = _Run()
         checks: list[SentenceSupport] = []
         parts: list[str] = []
-        lines = self._fused(chosen, rank, hits, run) if self._fusing else [(u.text, u) for u in chosen]
-        for text, unit in lines:
-            text = text if self._fusing else self._compressed(unit, hits[unit.marker - 1], run) or unit.text
-            check = self._check(text, unit.marker, hits)
-            if check.status == "unsupported" and text != unit.text:  # the shorter form lost its backing
-                text = unit.text
-                check = self._check(text, unit.marker, hits)
-            if check.status == "unsupported":
-                checks.append(check)
+        if self._fusing:
+            lines = [((text, unit),) for text, unit in self._fused(chosen, rank, hits, run)]
+        else:
+            lines = [tuple((u.text, u) for u in line) for line in pack(chosen, max_words=self._settings.join_words)]
+        for line in lines:
+            sentence = self._line(line, hits, run, checks)
+            if sentence is None:
                 continue
-            checks.append(check)
-            sentence = with_marker(text, check.supported_by)
             if run.first_ms is None:
                 run.first_ms = _ms(started)
             yield sentence if not parts else " " + sentence
@@ -304,6 +303,25 @@ class Summarizer:
             outcome=ANSWERED,
             passages=tuple(hits),
         )
+
+    def _line(
+        self, line: Sequence[tuple[str, Unit]], hits: Sequence[Hit], run: _Run, checks: list[SentenceSupport]
+    ) -> str | None:
+        """One summary line, cited: its units checked each against its own passage, the unsupported dropped."""
+        kept: list[tuple[str, int | None]] = []
+        for text, unit in line:
+            if len(line) == 1 and not self._fusing:
+                text = self._compressed(unit, hits[unit.marker - 1], run) or unit.text
+            check = self._check(text, unit.marker, hits)
+            if check.status == "unsupported" and text != unit.text:  # the shorter form lost its backing
+                text = unit.text
+                check = self._check(text, unit.marker, hits)
+            checks.append(check)
+            if check.status != "unsupported":
+                kept.append((text, check.supported_by))
+        if not kept:
+            return None
+        return with_marker(*kept[0]) if len(kept) == 1 else joined_text(kept)
 
     @property
     def _fusing(self) -> bool:

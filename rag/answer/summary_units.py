@@ -51,7 +51,6 @@ _PRAISE = (
 )
 _LIST_MARKER = re.compile(r"^(?:\d{1,2}|[IVX]{1,4}|[a-zđ])[.)]\s+")
 _HEADING = re.compile(r"^\s*(?:#|=)")
-_CLAUSE_BREAK = re.compile(r"[;:]\s+")
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,7 @@ class Unit:
     sentence: bool = True  # ends like a sentence in the document (not a list item or a heading-like line)
     source: str = ""  # the document it comes from
     title: str = ""  # that document's title
+    section: tuple[tuple[int, str], ...] = ()  # the headings it is under, (level, text): ((2, "Công nghiệp"), …)
 
 
 def fact_keys(text: str) -> set[str]:
@@ -106,8 +106,10 @@ def word_overlap(a: str, b: str) -> float:
     return len(wa & wb) / min(len(wa), len(wb))
 
 
-def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40) -> list[Unit]:
+def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool = False) -> list[Unit]:
     """Every sentence of the passages worth a summary line; long sentences as their clauses.
+
+    trim: each without the parts that state no fact (trimmed).
 
     Headings, title lines, short fragments and repeats (chunks overlap) are left out; CJK
     glosses are removed (a summary must read as Vietnamese).
@@ -115,14 +117,21 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40) -> list[Uni
     units: list[Unit] = []
     seen: set[str] = set()
     lead_taken: set[str] = set()
+    headings: dict[str, list[tuple[int, str]]] = {}  # each document's open headings: (level, text)
     for marker, chunk in enumerate(chunks, start=1):
         text = chunk.text
-        for start, end in passage_sentences(text):
-            sentence = text[start:end]
-            if _HEADING.match(sentence) or sentence.strip() == chunk.title.strip():
+        for sentence in _sentences(text):
+            if _HEADING.match(sentence):
+                _open_heading(headings.setdefault(chunk.source, []), sentence)
                 continue
-            for piece in _pieces(sentence, long_words):
-                piece = without_cjk(_LIST_MARKER.sub("", piece)).strip()
+            if sentence.strip() == chunk.title.strip():
+                continue
+            section = tuple(headings.get(chunk.source, []))
+            pieces = [p for part in run_ons(sentence) for p in _pieces(part, long_words)]
+            for piece in pieces:
+                piece = tidied(without_cjk(_LIST_MARKER.sub("", piece)).strip())
+                if trim and piece.endswith((".", "!", "?", "…")):  # a list line keeps its parts ("…, Thứ trưởng")
+                    piece = trimmed(piece)
                 words = len(piece.split())
                 key = " ".join(tokens(piece))
                 if words < 6 or key in seen:
@@ -138,24 +147,174 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40) -> list[Uni
                 # a line without a full stop is a list item, unless it is long enough to be cut into clauses
                 full = sentence.rstrip().endswith((".", "!", "?", "…")) or len(sentence.split()) > long_words
                 units.append(
-                    Unit(piece, marker, len(units), facts, words, praise, lead, full, chunk.source, chunk.title)
+                    Unit(
+                        piece, marker, len(units), facts, words, praise, lead, full, chunk.source, chunk.title, section
+                    )
                 )
     return units
 
 
+def _sentences(text: str) -> list[str]:
+    """The passage's sentences; one going on in lower case after an ellipsis is still the one before.
+
+    "… và các nguồn vật liệu xây dựng khác... nên Phủ Lý có nhiều cơ hội …" is one sentence, its
+    ellipsis written "…," so that a reader (rag.answer.cite) does not cut it: its second half alone
+    ("nên Phủ Lý …") would start a summary line in mid-thought, and its first would be uncited."""
+    out: list[str] = []
+    previous_end = -1
+    for start, end in passage_sentences(text):
+        if out and text[start : start + 1].islower() and "\n" not in text[previous_end:start]:
+            out[-1] = f"{out[-1].rstrip('.…')}…, {text[start:end]}"  # "khác…, nên": read as one sentence
+        else:
+            out.append(text[start:end])
+        previous_end = end
+    return out
+
+
+def _open_heading(path: list[tuple[int, str]], line: str) -> None:
+    """A heading line ("== Công nghiệp ==", "### Lịch sử") closes the headings of its level and below."""
+    marks = re.match(r"\s*([#=]+)", line)
+    level = len(marks.group(1)) if marks else 1
+    while path and path[-1][0] >= level:
+        path.pop()
+    path.append((level, line.strip().strip("#= ")))
+
+
 def _pieces(sentence: str, long_words: int) -> list[str]:
-    """The sentence, or its clauses at ';' and ':' when it is long (each clause made a sentence)."""
+    """The sentence, or its clauses at ';' and ':' when it is long (each clause made a sentence).
+
+    Never inside brackets or quotes: "… (bên cạnh lửa; đất …)" stays whole. A clause that
+    announced a list ("… gồm:") keeps its colon for tidied to remove with the dangling word.
+    """
     if len(sentence.split()) <= long_words:
         return [sentence]
-    parts = [p.strip(" ;:") for p in _CLAUSE_BREAK.split(sentence)]
+    parts = [p.strip(" ;") for p in _clauses(sentence)]
     merged: list[str] = []
     for part in parts:
         if merged and len(part.split()) < 6:  # "Ca dao:" or a short tail belongs to its neighbour
-            merged[-1] = f"{merged[-1]}; {part}"
+            merged[-1] = f"{merged[-1].rstrip(':')}; {part}"
         elif part:
             merged.append(part)
     out = []
     for part in merged:
         part = part[0].upper() + part[1:]
-        out.append(part if part.endswith((".", "!", "?", "…")) else part.rstrip(",") + ".")
+        out.append(part if part.endswith((".", "!", "?", "…", ":")) else part.rstrip(",") + ".")
     return out
+
+
+def _clauses(sentence: str) -> list[str]:
+    """The sentence cut after each ';' or ':' that is outside brackets and quotes (the ':' kept)."""
+    parts, start, depth, quoted = [], 0, 0, False
+    for i, char in enumerate(sentence):
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth = max(0, depth - 1)
+        elif char == '"':
+            quoted = not quoted
+        elif char in "“”":
+            quoted = char == "“"
+        elif char in ";:" and not depth and not quoted and sentence[i + 1 : i + 2].isspace():
+            parts.append(sentence[start : i + 1] if char == ":" else sentence[start:i])
+            start = i + 1
+    return [*parts, sentence[start:]]
+
+
+# words that announce a list: before ':' (or where a cut left them) they end no sentence ("… đối ngoại gồm:")
+_ANNOUNCES = ("gồm có", "bao gồm", "như sau", "sau đây", "gồm", "như", "là", "sau", "các", "những")
+_ALWAYS_DANGLING = ("gồm có", "bao gồm", "gồm", "như", "là")  # never the last word of a sentence
+_CONNECTORS = frozenset("của và với hoặc hay cho về".split())  # a clause ending so has lost its object
+_RUN_ON = re.compile(
+    r"(?<=[a-zà-ỹđ0-9]) (?=(?:Theo|Ngày|Năm|Nhưng|Tuy nhiên|Sau đó|Hiện nay|Ngoài ra|Trong đó|Đến năm|Từ năm)"
+    r" [a-zà-ỹđ0-9])"
+)
+
+
+def run_ons(sentence: str) -> list[str]:
+    """A source sentence that lost its full stop, as the sentences it holds.
+
+    "… vào tháng 4 năm 2015 Theo quy hoạch …" is two: a sentence opener written with a capital
+    after a lower-case word or a number, and followed by one, starts a sentence when both sides have
+    six words or more (a name such as "Đàng Trong" or "Đảng ủy Ngoài nước" does not match)."""
+    cuts, last = [], 0
+    for match in _RUN_ON.finditer(sentence):  # each sentence of six words or more ("Vở kịch Ngày mai …": a title)
+        if len(sentence[last : match.start()].split()) >= 6 and len(sentence[match.start() :].split()) >= 6:
+            cuts.append(last := match.start())
+    if not cuts:
+        return [sentence]
+    bounds = [0, *cuts, len(sentence)]
+    parts = [sentence[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [p if p.endswith((".", "!", "?", "…", ":", ";")) else p.rstrip(",") + "." for p in parts[:-1]] + parts[-1:]
+
+
+def tidied(piece: str) -> str:
+    """A unit that ends as a sentence: no list announcement left dangling, no doubled full stop.
+
+    "… về đối ngoại gồm:" -> "… về đối ngoại."; "… loại II.." -> "… loại II."; a clause ending
+    in a connector ("… của.") says nothing whole: "" (left out)."""
+    if piece.endswith("..") and not piece.endswith("..."):
+        piece = piece.rstrip(".") + "."
+    body, end = (piece[:-1], piece[-1]) if piece[-1:] in ".!?…:" else (piece, "")
+    if end not in (".", ":"):
+        return piece
+    words = body.rstrip(" ,").split()
+    dangling = _ANNOUNCES if end == ":" else _ALWAYS_DANGLING
+    changed = end == ":"
+    while words:
+        tail = next((d for d in dangling if " ".join(words[-len(d.split()) :]).lower() == d), None)
+        if tail is None:
+            break
+        words, changed = words[: -len(tail.split())], True
+    if words and words[-1].lower() in _CONNECTORS:
+        return ""
+    return " ".join(words).rstrip(" ,") + "." if changed else piece
+
+
+_PAREN = re.compile(r"\s*\(([^()]*)\)")
+# a clause opening like this is a time, place or purpose, not yet what happened: "Ngày 23 tháng 2 năm 1974, …"
+_OPENERS = frozenset(
+    "ngày năm tháng vào trong tại từ sau trước khi đến theo hiện với đầu cuối thời để nhằm do vì nhờ".split()
+)
+# a tail opening like this qualifies what comes before: dropping it would change the claim
+_QUALIFIERS = frozenset("nhưng tuy song trừ ngoại không chưa chỉ riêng hoặc".split())
+
+
+def trimmed(text: str) -> str:
+    """The sentence without what states no fact: a parenthesised list of names, trailing clauses without a fact.
+
+    "… huyện Yên Khánh (Khánh Hòa, Khánh Phú, Khánh An)." loses the list (three or more items, no
+    figure); "… bắn một phát giết chết quân Việt hàng vạn người, bắn ba phát giết đến ba vạn." its
+    last clause (four or more words, no fact key, no capitalised word: a name or a title such as
+    "Thứ trưởng Thường trực") when what remains is a clause of its own: at least 8 words, its last
+    part at least 5 and not a time, place or purpose opener ("ngày 9 tháng 3 năm 1945", "để …"),
+    no bracket or quote left open.
+    """
+    text = _PAREN.sub(_unless_list, text)
+    end = text[-1] if text[-1:] in (".", "!", "?", "…") else ""
+    segments = (text[: -len(end)] if end else text).split(", ")
+    while len(segments) > 1:
+        tail, head = segments[-1].split(), segments[:-1]
+        if len(tail) < 4 or tail[0].lower() in _QUALIFIERS or any(w[:1].isupper() for w in tail):
+            break
+        if fact_keys(segments[-1]) or not balanced(", ".join(head)):
+            break
+        opener = all(_first(part) in _OPENERS for part in head) or _first(head[-1]) in _OPENERS
+        if len(", ".join(head).split()) < 8 or len(head[-1].split()) < 5 or opener:
+            break
+        segments = head
+    return ", ".join(segments) + end
+
+
+def balanced(text: str) -> bool:
+    """No bracket or quote left open ("… (bên cạnh lửa" was cut inside a parenthesis)."""
+    return text.count("(") == text.count(")") and text.count('"') % 2 == 0 and text.count("“") == text.count("”")
+
+
+def _first(part: str) -> str:
+    return part.split()[0].lower() if part.split() else ""
+
+
+def _unless_list(match: re.Match[str]) -> str:
+    """A parenthesis as written, or nothing when it lists three or more items without a figure."""
+    inside = match.group(1)
+    return "" if inside.count(",") >= 2 and not re.search(r"\d", inside) else match.group(0)

@@ -1,0 +1,92 @@
+"""Summary units read as whole sentences: no cut inside brackets, no dangling list word, no run-on source line."""
+
+from __future__ import annotations
+
+from rag.answer.cite import answer_sentences
+from rag.answer.summarize import candidate_units
+from rag.answer.summary_units import run_ons, tidied
+from rag.types import Chunk
+
+
+def _units(text: str) -> list[str]:
+    return [u.text for u in candidate_units([Chunk("doc-0", "doc.txt", "Tài liệu", text, 0, len(text))])]
+
+
+def test_a_long_sentence_is_never_cut_inside_brackets_or_quotes() -> None:
+    sentence = (
+        "Nhà triết học người Hy Lạp Empedocles đã coi nước là một trong bốn nguồn gốc tạo ra vật chất "
+        "(bên cạnh lửa; đất; và không khí, theo các bản chép còn lại đến nay) và ông viết rằng "
+        '"nước: mẹ của muôn loài"; Nước cũng nằm trong Ngũ Hành của triết học cổ Trung Hoa cùng kim, mộc, hỏa, thổ.'
+    )
+    assert _units(sentence) == [
+        "Nhà triết học người Hy Lạp Empedocles đã coi nước là một trong bốn nguồn gốc tạo ra vật chất "
+        "(bên cạnh lửa; đất; và không khí, theo các bản chép còn lại đến nay) và ông viết rằng "
+        '"nước: mẹ của muôn loài".',
+        "Nước cũng nằm trong Ngũ Hành của triết học cổ Trung Hoa cùng kim, mộc, hỏa, thổ.",
+    ]
+
+
+def test_a_clause_cut_before_its_list_does_not_end_on_the_word_that_announced_it() -> None:
+    sentence = (
+        "Bộ Ngoại giao Việt Nam là cơ quan thuộc Chính phủ Việt Nam thực hiện chức năng quản lý nhà nước về "
+        "đối ngoại gồm: công tác ngoại giao, biên giới lãnh thổ quốc gia, người Việt Nam ở nước ngoài, "
+        "ký kết và thực hiện điều ước quốc tế."
+    )
+    assert _units(sentence)[0] == (
+        "Bộ Ngoại giao Việt Nam là cơ quan thuộc Chính phủ Việt Nam thực hiện chức năng quản lý nhà nước về đối ngoại."
+    )
+    assert tidied("Tam Điệp cũng là vùng đất cổ với hàng loạt các di chỉ khảo cổ học được khai quật là:") == (
+        "Tam Điệp cũng là vùng đất cổ với hàng loạt các di chỉ khảo cổ học được khai quật."
+    )
+    assert tidied("Công tác tuyên giáo trong toàn Đảng bộ còn một số hạn chế như.") == (
+        "Công tác tuyên giáo trong toàn Đảng bộ còn một số hạn chế."
+    )
+    assert (
+        tidied("Trên địa bàn thành phố có các cơ sở sản xuất lớn như:")
+        == "Trên địa bàn thành phố có các cơ sở sản xuất lớn."
+    )
+    assert tidied("Đây là danh sách các đơn vị trực thuộc của:") == ""  # a connector without its object: left out
+
+
+def test_a_sentence_that_ends_as_written_is_left_alone() -> None:
+    for sentence in (
+        "Ba năm sau, thị xã được công nhận là đô thị loại III.",  # "sau" ends a sentence when no list follows
+        "Hồ Chí Minh (từ 2/9/1945 đến 2/3/1946)",  # a list line
+        "Với lợi thế về tài nguyên khoáng sản như đá vôi, đôlômit, đất sét, than bùn...",  # an ellipsis
+    ):
+        assert tidied(sentence) == sentence
+    assert (
+        tidied("Thành phố Tam Điệp sẽ trở thành đô thị loại II..") == "Thành phố Tam Điệp sẽ trở thành đô thị loại II."
+    )
+
+
+def test_a_source_sentence_without_its_full_stop_is_split_where_the_next_one_starts() -> None:
+    text = (
+        "Tam Điệp trở thành đô thị loại III năm 2012, và được Quốc hội phê duyệt trở thành thành phố Tam Điệp "
+        "vào tháng 4 năm 2015 Theo quy hoạch đô thị tỉnh Ninh Bình đến năm 2020, thành phố Tam Điệp sẽ trở thành "
+        "đô thị loại II.."
+    )
+    assert _units(text) == [
+        "Tam Điệp trở thành đô thị loại III năm 2012, và được Quốc hội phê duyệt trở thành thành phố Tam Điệp "
+        "vào tháng 4 năm 2015.",
+        "Theo quy hoạch đô thị tỉnh Ninh Bình đến năm 2020, thành phố Tam Điệp sẽ trở thành đô thị loại II.",
+    ]
+    for name in (  # a capitalised opener inside a name is no sentence start
+        "Lê Hoài Trung, Ủy viên Trung ương Đảng, Bí thư Đảng ủy Ngoài nước.",
+        "Dùng đường bộ từ Thăng Long vào Thanh Hóa hay từ Đàng Trong ra Bắc.",
+        "Vở kịch Ngày mai tươi sáng được công diễn năm 1960.",
+    ):
+        assert run_ons(name) == [name]
+
+
+def test_a_sentence_going_on_in_lower_case_after_an_ellipsis_stays_one_sentence() -> None:
+    text = (
+        "Phủ Lý nằm liền kề khu vực có nguồn vật liệu xây dựng lớn như đá vôi, xi măng Bút Sơn và các nguồn vật "
+        "liệu xây dựng khác... nên Phủ Lý có nhiều cơ hội phát triển công nghiệp.\nnên đây là dòng mới của danh sách."
+    )
+    assert _units(text) == [
+        "Phủ Lý nằm liền kề khu vực có nguồn vật liệu xây dựng lớn như đá vôi, xi măng Bút Sơn và các nguồn vật "
+        "liệu xây dựng khác…, nên Phủ Lý có nhiều cơ hội phát triển công nghiệp.",
+        "nên đây là dòng mới của danh sách.",  # a new line is a new sentence, whatever its case
+    ]
+    assert len(answer_sentences(_units(text)[0] + " [1]")) == 1  # read back as one cited sentence
