@@ -45,7 +45,7 @@ def test_typed_spans_are_every_year_number_or_name_the_question_does_not_hold() 
     assert typed_spans("year", LY, "Nhà Lý được thành lập vào năm nào?") == ["1009"]  # "hơn 200 năm" is a duration
     assert typed_spans("person", LY, "Ai sáng lập nhà Lý?") == [
         "Lý Công Uẩn"
-    ]  # the whole name, though the question holds "Lý"
+    ]  # whole, "Lý" asked
     assert typed_spans("place", TRAN, "Kinh đô nhà Trần ở đâu?") == ["Đại Việt", "Thăng Long"]
     assert typed_spans(None, TRAN, "Nhà Trần là gì?") == []
 
