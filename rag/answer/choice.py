@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from rag.answer.copying import prompt_passages
+from rag.answer.copying import FENCED, prompt_passages
 from rag.answer.settings import AnswerSettings
 from rag.checks.analysis import Analysis, Sentence
 from rag.checks.claims import names
@@ -115,8 +115,12 @@ def choose_span(
     *,
     margin: float = 0.0,
     limit: int = 8,
+    prior: float = 0.0,
 ) -> Choice:
-    """The free reply, or the candidate whose log-probability beats it by more than margin (the best one)."""
+    """The free reply, or the candidate whose log-probability beats it by more than margin (the best one).
+
+    prior: weight of each reply's log-probability without the passages, subtracted (what the passages add,
+    not what the model would say anyway: a round number, a famous name)."""
     if not free.strip() or is_refusal(free) or analysis.kind is None:
         return Choice(free, ())
     fact = bare_fact(free, analysis.question)
@@ -130,6 +134,10 @@ def choose_span(
     if not replies:
         return Choice(free, ())
     scores = scorer.score(messages, [free, *replies])
+    if prior:
+        alone = [*messages[:-1], Message(messages[-1].role, FENCED.sub("", messages[-1].content).strip())]
+        base = scorer.score(alone, [free, *replies])
+        scores = [(total - prior * other, n) for (total, n), (other, _) in zip(scores, base, strict=True)]
     scored = tuple((reply, total, n) for reply, (total, n) in zip([free, *replies], scores, strict=True))
     best = max(scored[1:], key=lambda item: item[1])
     return Choice(best[0] if best[1] > scored[0][1] + margin else free, scored)
@@ -150,7 +158,14 @@ def span_reply(
         return raw
     texts = {p.number: p.text for p in prompt_passages(messages[-1].content)}
     choice = choose_span(
-        scorer, messages, raw, shown, texts, margin=settings.span_margin, limit=settings.span_candidates
+        scorer,
+        messages,
+        raw,
+        shown,
+        texts,
+        margin=settings.span_margin,
+        limit=settings.span_candidates,
+        prior=settings.span_prior,
     )
     if choice.scored:
         log.info("span choice %r from %r", choice.raw, [(r, round(t, 3), n) for r, t, n in choice.scored])

@@ -36,7 +36,8 @@ class AnswerSettings:
     the copied reply's length limit in fallback (a longer span keeps the free reply); span_choice: "free", or
     "likelihood" (the reply with its fact swapped for each typed passage span, scored by the model:
     rag.answer.choice) or "unsupported" (that only where the checks would not keep the reply); span_margin:
-    log-probability a candidate must beat the free reply by; span_candidates: spans scored at most."""
+    log-probability a candidate must beat the free reply by; span_candidates: spans scored at most;
+    span_prior: weight of a reply's log-probability without the passages, subtracted from its score."""
 
     k: int = 4
     max_tokens: int = 384
@@ -57,6 +58,7 @@ class AnswerSettings:
     span_choice: str = "free"
     span_margin: float = 0.0
     span_candidates: int = 8
+    span_prior: float = 0.0
 
     def __post_init__(self) -> None:
         if self.passage_order not in PASSAGE_ORDERS:

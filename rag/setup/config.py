@@ -108,6 +108,7 @@ class Settings:
     # free | likelihood: the reply's fact swapped for typed passage spans, the model's likeliest kept | unsupported
     span_choice: str = _ANSWER.span_choice
     span_margin: float = _ANSWER.span_margin  # log-probability a span must beat the free reply by
+    span_prior: float = _ANSWER.span_prior  # weight of its log-probability without the passages, subtracted
     prompt_chars: int = (
         _ANSWER.prompt_chars
     )  # characters of question-relevant passage sentences in the prompt; 0: whole passages

@@ -185,6 +185,7 @@ def answer_settings(settings: Settings) -> AnswerSettings:
         copy_span=settings.copy_span,
         span_choice=settings.span_choice,
         span_margin=settings.span_margin,
+        span_prior=settings.span_prior,
     )
 
 
