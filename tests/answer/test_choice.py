@@ -43,9 +43,7 @@ def test_typed_spans_are_every_year_number_or_name_the_question_does_not_hold() 
     assert typed_spans("number", keeper, "Mùa giải 2019 anh cản phá bao nhiêu lần?") == ["118", "1.610"]
     assert typed_spans("year", keeper, "Năm nào?") == ["2019"]  # "118 lần", "1.610 phút" are counts, not years
     assert typed_spans("year", LY, "Nhà Lý được thành lập vào năm nào?") == ["1009"]  # "hơn 200 năm" is a duration
-    assert typed_spans("person", LY, "Ai sáng lập nhà Lý?") == [
-        "Lý Công Uẩn"
-    ]  # whole, "Lý" asked
+    assert typed_spans("person", LY, "Ai sáng lập nhà Lý?") == ["Lý Công Uẩn"]  # whole, "Lý" asked
     assert typed_spans("place", TRAN, "Kinh đô nhà Trần ở đâu?") == ["Đại Việt", "Thăng Long"]
     assert typed_spans(None, TRAN, "Nhà Trần là gì?") == []
 
@@ -132,3 +130,30 @@ def test_recorded_scores_replay_without_the_model(tmp_path: Path) -> None:
     assert again.score(messages, ["Hà Nội [1].", "Huế [1]."]) == [(-1.5, 4), (-10.0, 3)]
     with pytest.raises(ConfigError, match="span_choice = free"):
         again.score(messages, ["Huế [1]."])
+
+
+class PromptScorer:
+    """Scores a reply by a table per prompt: with the passages (a fenced user message) or without them."""
+
+    def __init__(self, with_passages: dict[str, float], alone: dict[str, float]) -> None:
+        self.tables = {True: with_passages, False: alone}
+        self.users: list[str] = []
+
+    def score(self, messages: Sequence[Message], replies: Sequence[str]) -> list[tuple[float, int]]:
+        user = messages[-1].content
+        self.users.append(user)
+        return [(self.tables["<tài_liệu" in user][r], 2) for r in replies]
+
+
+def test_the_prior_subtracts_what_the_model_would_say_without_the_passages() -> None:
+    analysis = analyze("Nhà Lý được thành lập vào năm nào?", _hits(("Nhà Lý", LY)))
+    shown = {1: f"Nhà Lý\n{LY}"}
+    free, right = "Năm 2000 [1].", "Năm 1009 [1]."
+    # the model likes the round year with or without the passages; the passage makes 1009 far likelier
+    scorer = PromptScorer({free: -2.0, right: -3.0}, {free: -2.5, right: -9.0})
+    messages = [Message("system", "s"), Message("user", f'<tài_liệu số="1">\nNhà Lý\n{LY}\n</tài_liệu>\n\nCâu hỏi: q')]
+    assert choose_span(scorer, messages, free, analysis, shown).raw == free  # -3.0 < -2.0
+    chosen = choose_span(scorer, messages, free, analysis, shown, prior=1.0)  # 6.0 > 0.5
+    assert chosen.raw == right
+    assert chosen.scored == ((free, 0.5, 2), (right, 6.0, 2))
+    assert scorer.users[-1] == "Câu hỏi: q"  # the same prompt, the passages left out
