@@ -13,12 +13,14 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rag.answer.choice import require_scorer, span_reply
 from rag.answer.cite import cite
 from rag.answer.copying import COPIED, is_span, prompt_passages, require_grammar, span_grammar
 from rag.answer.reading import EACH, FALLBACK, Candidate, choose, renumber
 from rag.answer.reply import Run, drained, ms, stream_reply
 from rag.answer.sentence import as_sentence
 from rag.answer.settings import AnswerSettings
+from rag.answer.stops import strip_markers
 from rag.answer.summarize import Summarizer, SummarySettings
 from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.grounding import (
@@ -102,6 +104,8 @@ class Assistant:
         self._summary = summary or SummarySettings()
         if self._settings.copy_span != "off" and generator is not None:
             require_grammar(generator, self._settings.copy_span)
+        if generator is not None:
+            require_scorer(generator, self._settings.span_choice)
 
     @property
     def retriever(self) -> Retriever:
@@ -210,6 +214,8 @@ class Assistant:
             if self._grounding is not None and off_language and not is_refusal(joint.raw):
                 joint = self._in_vietnamese(prompt, shown, joint, started, **opts)
             joint = self._copied(prompt, shown, joint, started, **opts)
+            chosen = span_reply(self._generator, prompt.messages, joint.raw, shown, self._settings, self._grounding)
+            joint = joint if chosen == joint.raw else replace(joint, raw=chosen, cited=None)
             if self._settings.reading != FALLBACK or self._grounding is None:
                 return joint, shown
             if ground(shown, joint.raw, self._grounding).outcome == ANSWERED:
@@ -371,7 +377,7 @@ class Assistant:
         question = check_question(question, max_chars=self._settings.max_question_chars)
         if not history or self._generator is None or self._builder is None:
             return question
-        recent = [(q, _strip_markers(a)[:400]) for q, a in history[-3:]]
+        recent = [(q, strip_markers(a)[:400]) for q, a in history[-3:]]
         messages = self._builder.condense(recent, question)
         text = "".join(self._generator.stream(messages, max_tokens=80, temperature=0.0)).strip()
         rewritten = text.splitlines()[0].strip() if text else ""
@@ -409,7 +415,3 @@ def collect(events: Iterator[str | Answer]) -> Answer:
         if isinstance(event, Answer):
             return event
     raise RuntimeError("assistant stream ended without an answer")  # unreachable by construction
-
-
-def _strip_markers(text: str) -> str:
-    return re.sub(r"\s*\[\d+\]", "", text)

@@ -22,7 +22,7 @@ from rag.errors import ConfigError
 from rag.text.vietnamese import nfc
 
 # the user message's fences, as prompts/passage.txt writes them: number, title line, text
-_FENCED = re.compile(r'<tài_liệu số="(\d+)">\n(.*?)\n</tài_liệu>', re.DOTALL)
+FENCED = re.compile(r'<tài_liệu số="(\d+)">\n(.*?)\n</tài_liệu>', re.DOTALL)
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # a full stop and a space: "1.610" stays one run
 COPIED = re.compile(r" \[\d{1,3}\]\.$")  # how every span the grammar admits ends
@@ -61,7 +61,7 @@ def require_grammar(generator: object, mode: str) -> None:
 
 def prompt_passages(user_message: str) -> list[Passage]:
     """The passages of an answer prompt's user message, in marker order."""
-    return [Passage(int(m.group(1)), m.group(2)) for m in _FENCED.finditer(user_message)]
+    return [Passage(int(m.group(1)), m.group(2)) for m in FENCED.finditer(user_message)]
 
 
 def normalize(text: str) -> str:

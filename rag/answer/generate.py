@@ -205,6 +205,16 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self._load().tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
+    def score(self, messages: Sequence[Message], replies: Sequence[str]) -> list[tuple[float, int]]:
+        """Each reply's summed token log-probability (end-of-turn token included) and token count, as the
+        assistant's reply to messages (rag.answer.choice). The prompt's KV cache is reused (rag.answer.scoring)."""
+        from rag.answer.scoring import score_replies
+
+        messages = list(messages)
+        with self._run_lock:
+            llm = self._load()
+            return score_replies(llm, self._prompt_tokens(messages), replies, self._cjk_ids)
+
     def stream(
         self,
         messages: Sequence[Message],

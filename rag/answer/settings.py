@@ -12,6 +12,7 @@ ANSWER_FORMS = ("sentence", "phrase")  # rag.answer.sentence: a checked phrase a
 # rag.answer.copying: the answer copied from a passage under a grammar: never, only where the free reply is no
 # passage span (a second call), only where that reply also fails the checks (unsupported), or always (one call)
 COPY_SPANS = ("off", "fallback", "unsupported", "always")
+SPAN_CHOICES = ("free", "likelihood", "unsupported")  # rag.answer.choice
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,11 @@ class AnswerSettings:
     that is no span of a passage is asked again, decoded under a grammar that admits only a passage
     span and its marker: rag.answer.copying), "unsupported" (that only where the checks would not keep
     the reply as it is) or "always" (the one reply decoded so); copy_max_tokens:
-    the copied reply's length limit in fallback (a longer span keeps the free reply)."""
+    the copied reply's length limit in fallback (a longer span keeps the free reply); span_choice: "free", or
+    "likelihood" (the reply with its fact swapped for each typed passage span, scored by the model:
+    rag.answer.choice) or "unsupported" (that only where the checks would not keep the reply); span_margin:
+    log-probability a candidate must beat the free reply by; span_candidates: spans scored at most;
+    span_prior: weight of a reply's log-probability without the passages, subtracted from its score."""
 
     k: int = 4
     max_tokens: int = 384
@@ -50,6 +55,10 @@ class AnswerSettings:
     answer_form: str = "sentence"
     copy_span: str = "off"
     copy_max_tokens: int = 48
+    span_choice: str = "free"
+    span_margin: float = 0.0
+    span_candidates: int = 8
+    span_prior: float = 0.0
 
     def __post_init__(self) -> None:
         if self.passage_order not in PASSAGE_ORDERS:
@@ -60,5 +69,7 @@ class AnswerSettings:
             raise ConfigError(f"answer_form {self.answer_form!r} is unknown: use one of {', '.join(ANSWER_FORMS)}")
         if self.copy_span not in COPY_SPANS:
             raise ConfigError(f"copy_span {self.copy_span!r} is unknown: use one of {', '.join(COPY_SPANS)}")
+        if self.span_choice not in SPAN_CHOICES:
+            raise ConfigError(f"span_choice {self.span_choice!r} is unknown: use one of {', '.join(SPAN_CHOICES)}")
         if self.reading not in READINGS:
             raise ConfigError(f"reading {self.reading!r} is unknown: use one of {', '.join(READINGS)}")

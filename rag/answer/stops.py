@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 
-def _strip_markers(text: str) -> str:
+def strip_markers(text: str) -> str:
+    """The text without its citation markers."""
     return re.sub(r"\s*\[\d+\]", "", text)
 
 
@@ -37,7 +38,7 @@ def repetition_cut(text: str, *, min_chars: int = 20) -> int | None:
         sentence = match.group(0)
         if not sentence.rstrip(" ").endswith((".", "!", "?", "…", "\n")):
             break  # the last sentence is still being written
-        key = " ".join(_strip_markers(sentence).lower().split())
+        key = " ".join(strip_markers(sentence).lower().split())
         if len(key) < min_chars:
             continue
         if key in seen:

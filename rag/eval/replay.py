@@ -6,7 +6,7 @@ questions, replays the model's exact pieces instead of waiting ~5 s per question
 Pieces are stored as the model streamed them, so the assistant's stops (a repeated sentence, a
 CJK character) cut a replayed reply where they cut the live one. Each line of the file is one
 JSON record: key, pieces, finish_reason, logprob (the reply's summed token log-probabilities, or
-null), prompt_tokens, completion_tokens.
+null), prompt_tokens, completion_tokens; or, for a scoring call (rag.answer.choice), key and scores.
 """
 
 from __future__ import annotations
@@ -28,11 +28,15 @@ class RecordedGenerator:
         self._generator = generator
         self._path = path
         self._replies: dict[str, tuple[list[str], Usage, str, float | None]] = {}
+        self._scores: dict[str, list[tuple[float, int]]] = {}
         self.replayed = self.generated = 0
         if path.is_file():
             for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
                 try:
                     data = json.loads(line)
+                    if "scores" in data:
+                        self._scores[str(data["key"])] = [(float(t), int(n)) for t, n in data["scores"]]
+                        continue
                     usage = Usage(int(data["prompt_tokens"]), int(data["completion_tokens"]))
                     finish = str(data.get("finish_reason", STOP))
                     logprob = data.get("logprob")  # absent in recordings made before it was kept
@@ -54,6 +58,25 @@ class RecordedGenerator:
         if grammar is not None:
             data.append(grammar)
         return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+    def score(self, messages: Sequence[Message], replies: Sequence[str]) -> list[tuple[float, int]]:
+        """The generator's scores of the replies (rag.answer.choice), recorded like replies."""
+        key = hashlib.sha256(
+            json.dumps(
+                ["score", self.model_id, [(m.role, m.content) for m in messages], list(replies)], ensure_ascii=False
+            ).encode("utf-8")
+        ).hexdigest()
+        if key not in self._scores:
+            score = getattr(self._generator, "score", None)
+            if score is None:
+                raise ConfigError(f"{self.model_id} cannot score replies: set span_choice = free")
+            self._scores[key] = [(float(t), int(n)) for t, n in score(messages, replies)]
+            with self._path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"key": key, "scores": self._scores[key]}) + "\n")
+            self.generated += 1
+        else:
+            self.replayed += 1
+        return self._scores[key]
 
     def stream(
         self,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answer.llama_cpu import EXTRA_BUFFERS
-from rag.answer.settings import ANSWER_FORMS, COPY_SPANS, PASSAGE_ORDERS, READINGS, AnswerSettings
+from rag.answer.settings import ANSWER_FORMS, COPY_SPANS, PASSAGE_ORDERS, READINGS, SPAN_CHOICES, AnswerSettings
 from rag.checks.grounding import GroundingSettings
 from rag.errors import ConfigError
 from rag.index.base import STORES
@@ -43,6 +43,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "reading": READINGS,
     "answer_form": ANSWER_FORMS,
     "copy_span": COPY_SPANS,
+    "span_choice": SPAN_CHOICES,
 }
 
 
@@ -104,6 +105,10 @@ class Settings:
     answer_form: str = _ANSWER.answer_form  # sentence: "… vào năm 1226 [1]." from a checked "1226 [1]." | phrase
     # off | fallback: a reply that is no passage span is decoded again under a grammar of passage spans | always
     copy_span: str = _ANSWER.copy_span
+    # free | likelihood: the reply's fact swapped for typed passage spans, the model's likeliest kept | unsupported
+    span_choice: str = _ANSWER.span_choice
+    span_margin: float = _ANSWER.span_margin  # log-probability a span must beat the free reply by
+    span_prior: float = _ANSWER.span_prior  # weight of its log-probability without the passages, subtracted
     prompt_chars: int = (
         _ANSWER.prompt_chars
     )  # characters of question-relevant passage sentences in the prompt; 0: whole passages

@@ -185,6 +185,9 @@ def answer_settings(settings: Settings) -> AnswerSettings:
         key_weight=settings.key_weight,
         answer_form=settings.answer_form,
         copy_span=settings.copy_span,
+        span_choice=settings.span_choice,
+        span_margin=settings.span_margin,
+        span_prior=settings.span_prior,
     )
 
 
