@@ -37,8 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer.assistant import collect  # noqa: E402
 from rag.answer.cite import answer_sentences  # noqa: E402
+from rag.answer.question import collect  # noqa: E402
 from rag.answer.summarize import Summarizer, SummarySettings, word_overlap  # noqa: E402
 from rag.answer.summary_joins import clause_sentences  # noqa: E402
 from rag.checks.grounding import ground_summary  # noqa: E402

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rag.answer.choice import require_scorer, span_reply
 from rag.answer.cite import cite
 from rag.answer.copying import COPIED, is_span, prompt_passages, require_grammar, span_grammar
-from rag.answer.reading import EACH, FALLBACK, Candidate, choose, renumber
+from rag.answer.question import check_question, collect
+from rag.answer.reading import EACH, FALLBACK, read_each
 from rag.answer.reply import Run, drained, ms, stream_reply
 from rag.answer.sentence import as_sentence
 from rag.answer.settings import AnswerSettings
@@ -26,7 +27,6 @@ from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.grounding import (
     ANSWERED,
     MODEL_REFUSED,
-    REFUSAL,
     REFUSED,
     UNANSWERABLE,
     Grounded,
@@ -44,19 +44,6 @@ from rag.types import Answer, Chunk, Hit, Message, Timings, Usage
 if TYPE_CHECKING:
     from rag.answer.generate import Generator as TextGenerator
     from rag.answer.prompting import Prompt, PromptBuilder
-
-
-def check_question(question: str, *, max_chars: int) -> str:
-    """NFC, trimmed question; QuestionError when empty or too long."""
-    question = nfc(question or "").strip()
-    if not question:
-        raise QuestionError('the question is empty: type a question, e.g. rag ask "Ai là tác giả?"')
-    if len(question) > max_chars:
-        raise QuestionError(
-            f"the question has {len(question)} characters, the limit is {max_chars}: "
-            "shorten it (or raise max_question_chars)"
-        )
-    return question
 
 
 class Retriever(Protocol):
@@ -220,19 +207,16 @@ class Assistant:
                 return joint, shown
             if ground(shown, joint.raw, self._grounding).outcome == ANSWERED:
                 return joint, shown
-        run = Run(usage=joint.usage if joint is not None else Usage())
-        candidates = []
-        for marker, passage in enumerate(every.passages, start=1):
-            one = self._read_one(read_as, every.restrict([passage.hit]), started, **opts)
-            run.usage = Usage(
-                run.usage.prompt_tokens + one.usage.prompt_tokens,
-                run.usage.completion_tokens + one.usage.completion_tokens,
-            )
-            raw = one.raw if one.raw and reads_vietnamese(one.raw, context=every.context()) else ""
-            candidates.append(Candidate(marker, renumber(raw, marker), one.logprob, one.usage.completion_tokens))
+        spent = joint.usage if joint is not None else Usage()
         weights = {"likelihood_weight": self._settings.likelihood_weight, "key_weight": self._settings.key_weight}
-        best = choose(candidates, every, self._grounding, **weights)
-        run.raw, run.first_token_ms = (best.raw if best is not None else REFUSAL), ms(started)
+        run = read_each(
+            every,
+            lambda alone: self._read_one(read_as, alone, started, **opts),
+            self._grounding,
+            usage=spent,
+            **weights,
+        )
+        run.first_token_ms = ms(started)
         if joint is None:  # nothing was streamed yet: show the chosen reply
             yield cite(run.raw, every.hits).text
         return run, every
@@ -407,11 +391,3 @@ class Assistant:
         return summarizer.stream(
             chunks, topic=self._model_question(topic), asked=topic, on_topic=on_topic, max_tokens=max_tokens
         )
-
-
-def collect(events: Iterator[str | Answer]) -> Answer:
-    """The final Answer of a stream (answers or summaries), draining the text pieces."""
-    for event in events:
-        if isinstance(event, Answer):
-            return event
-    raise RuntimeError("assistant stream ended without an answer")  # unreachable by construction

@@ -22,7 +22,7 @@ from rag.answer.settings import AnswerSettings
 from rag.checks.analysis import Analysis, Sentence
 from rag.checks.claims import names
 from rag.checks.grounding import ANSWERED, GroundingSettings, ground, is_refusal
-from rag.checks.phrases import _surface, bare_fact, folded_keys
+from rag.checks.phrases import bare_fact, folded_keys, surface
 from rag.errors import ConfigError
 from rag.text.vietnamese import fold_diacritics, nfc
 from rag.types import Message
@@ -72,7 +72,7 @@ def typed_spans(kind: str | None, sentence: str, question: str) -> list[str]:
     elif kind in ("person", "place"):
         for name in names(sentence):
             if not all(fold_diacritics(k) in asked for k in name):
-                spans.append(_surface(sentence, name))
+                spans.append(surface(sentence, name))
     return list(dict.fromkeys(spans))
 
 

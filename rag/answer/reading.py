@@ -13,12 +13,15 @@ generates, this module renumbers and chooses.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rag.answer.reply import Run
 from rag.checks.analysis import Analysis
-from rag.checks.grounding import GroundingSettings, is_refusal
+from rag.checks.grounding import REFUSAL, GroundingSettings, is_refusal
 from rag.checks.support import check_answer
+from rag.text.vietnamese import reads_vietnamese
+from rag.types import Usage
 
 JOINT, EACH, FALLBACK = "joint", "each", "fallback"
 READINGS = (JOINT, EACH, FALLBACK)  # one prompt; one per passage; one per passage only when the joint reply fails
@@ -84,3 +87,29 @@ def choose(
         return float(held) + key_weight * key + likelihood_weight * c.mean_logprob, -c.marker
 
     return max(answers, key=score)
+
+
+def read_each(
+    every: Analysis,
+    read_one: Callable[[Analysis], Run],
+    grounding: GroundingSettings | None,
+    *,
+    usage: Usage,
+    likelihood_weight: float = 0.0,
+    key_weight: float = 0.0,
+) -> Run:
+    """One reply per passage of every (read_one: the model over that passage alone), then the chosen one (or the
+    refusal) as a Run whose usage adds up every call to usage (what was spent before, e.g. the joint prompt)."""
+    run = Run(usage=usage)
+    candidates = []
+    for marker, passage in enumerate(every.passages, start=1):
+        one = read_one(every.restrict([passage.hit]))
+        run.usage = Usage(
+            run.usage.prompt_tokens + one.usage.prompt_tokens,
+            run.usage.completion_tokens + one.usage.completion_tokens,
+        )
+        raw = one.raw if one.raw and reads_vietnamese(one.raw, context=every.context()) else ""
+        candidates.append(Candidate(marker, renumber(raw, marker), one.logprob, one.usage.completion_tokens))
+    best = choose(candidates, every, grounding, likelihood_weight=likelihood_weight, key_weight=key_weight)
+    run.raw = best.raw if best is not None else REFUSAL
+    return run

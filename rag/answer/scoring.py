@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rag.errors import ConfigError
+
+# llama_cpp.Llama internals the scorer decodes through (checked with llama-cpp-python 0.3.36)
+_NEEDED = ("_batch", "_ctx", "input_ids", "n_tokens", "n_batch")
+
 
 def _reuse(llm, tokens: list[int]) -> int:  # noqa: ANN001 - llama_cpp.Llama
     """How many leading tokens of tokens are already in the cache (llm.input_ids[:llm.n_tokens])."""
@@ -43,6 +48,12 @@ def score_replies(llm, prompt: list[int], replies: Sequence[str], banned=None) -
     banned: token ids the sampler forbids (CJK), excluded from the normalisation as in generation."""
     import numpy as np
 
+    missing = [name for name in _NEEDED if not hasattr(llm, name)]
+    if missing or not hasattr(getattr(llm, "_ctx", None), "kv_cache_seq_rm"):
+        raise ConfigError(
+            f"span_choice = likelihood needs llama_cpp.Llama internals this llama-cpp-python lacks "
+            f"({', '.join(missing) or '_ctx.kv_cache_seq_rm'}; checked with 0.3.36): set span_choice = free"
+        )
     results = []
     eos = llm.token_eos()
     for reply in replies:

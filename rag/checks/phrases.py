@@ -107,7 +107,7 @@ def typed_answer(kind: str | None, sentence: str, question: str) -> str | None:
         return None
     for name in names(sentence):
         if not all(fold_diacritics(k) in asked for k in name):
-            return _surface(sentence, name)
+            return surface(sentence, name)
     # a one-syllable name ("Huế là cố đô …"), even as the first word: the key-term gate does the rest
     for match in re.finditer(r"[^\W\d_]+", nfc(sentence)):
         word = match.group(0)
@@ -135,7 +135,7 @@ def leading_name(fact: str, question: str) -> str | None:
     return " ".join(run)
 
 
-def _surface(sentence: str, name: tuple[str, ...]) -> str:
+def surface(sentence: str, name: tuple[str, ...]) -> str:
     pattern = r"\s+".join(re.escape(k) for k in name)
     match = re.search(pattern, nfc(sentence), flags=re.IGNORECASE)
     return match.group(0) if match else " ".join(name)

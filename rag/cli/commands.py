@@ -100,7 +100,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     questions = read_batch(args.batch) if args.batch else None
     if questions is None:
         # Check the question before loading any model, so a bad one fails fast.
-        from rag.answer.assistant import check_question
+        from rag.answer.question import check_question
 
         check_question(args.question, max_chars=settings.max_question_chars)
     if args.index is not None or not settings.corpus.is_dir():
@@ -152,7 +152,7 @@ def read_batch(path: Path) -> list[tuple[str, str]]:
 
 
 def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from rag.answer.assistant import collect
+    from rag.answer.question import collect
     from rag.index.files import require_index
     from rag.setup.wiring import build_assistant, open_index
 

@@ -15,7 +15,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
-from rag.answer.assistant import check_question, collect
+from rag.answer.question import check_question, collect
 from rag.answer.record import answer_record
 from rag.server.errors import ApiError
 from rag.server.service import Service, UploadTooLargeError, document_id

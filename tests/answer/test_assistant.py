@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.assistant import Assistant, check_question
+from rag.answer.assistant import Assistant
 from rag.answer.prompting import PromptBuilder, PromptTemplates
+from rag.answer.question import check_question
 from rag.errors import QuestionError
 from rag.retrieval.retriever import DenseRetriever
 from rag.types import Answer, Document

@@ -157,3 +157,14 @@ def test_the_prior_subtracts_what_the_model_would_say_without_the_passages() -> 
     assert chosen.raw == right
     assert chosen.scored == ((free, 0.5, 2), (right, 6.0, 2))
     assert scorer.users[-1] == "Câu hỏi: q"  # the same prompt, the passages left out
+
+
+def test_a_llama_cpp_python_without_the_internals_the_scorer_uses_is_a_config_error_naming_the_fix() -> None:
+    from rag.answer.scoring import score_replies
+    from rag.errors import ConfigError
+
+    class NoInternals:  # what a later llama-cpp-python might look like from outside
+        input_ids, n_tokens, n_batch = [], 0, 512
+
+    with pytest.raises(ConfigError, match=r"_batch, _ctx; checked with 0\.3\.36\): set span_choice = free"):
+        score_replies(NoInternals(), [1, 2, 3], ["Năm 1226 [1]."])

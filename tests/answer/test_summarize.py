@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rag.answer.assistant import collect
 from rag.answer.prompting import PromptBuilder, PromptTemplates
+from rag.answer.question import collect
 from rag.answer.summarize import (
     Summarizer,
     SummarySettings,

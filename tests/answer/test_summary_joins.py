@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rag.answer.assistant import collect
+from rag.answer.question import collect
 from rag.answer.summarize import Summarizer, SummarySettings, candidate_units
 from rag.answer.summary_joins import clause_sentences, joined_text, pack
 from rag.answer.summary_units import Unit, trimmed
