@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from rag.checks.grounding import REFUSAL
 from rag.errors import ConfigError
-from rag.text.vietnamese import nfc
+from rag.text.vietnamese import comparable
 
 # the user message's fences, as prompts/passage.txt writes them: number, title line, text
 FENCED = re.compile(r'<tài_liệu số="(\d+)">\n(.*?)\n</tài_liệu>', re.DOTALL)
@@ -64,19 +64,14 @@ def prompt_passages(user_message: str) -> list[Passage]:
     return [Passage(int(m.group(1)), m.group(2)) for m in FENCED.finditer(user_message)]
 
 
-def normalize(text: str) -> str:
-    """Case-folded, punctuation as spaces, single spaces: as `rag eval` compares answers (rag.eval.metrics)."""
-    return " ".join(re.sub(r"[^\w\s]", " ", nfc(text).casefold()).split())
-
-
 def is_span(answer: str, passages: Sequence[Passage | str]) -> bool:
     """Is the answer (markers and end punctuation aside) a run of whole words of one passage, compared
     as `rag eval` compares answers (NFC, case-folded, punctuation as spaces)?"""
-    words = normalize(_MARKERS.sub(" ", answer))
+    words = comparable(_MARKERS.sub(" ", answer))
     if not words:
         return False
     texts = [p.text if isinstance(p, Passage) else p for p in passages]
-    return any(f" {words} " in f" {normalize(t)} " for t in texts)
+    return any(f" {words} " in f" {comparable(t)} " for t in texts)
 
 
 def _literal(text: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import statistics
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,17 +20,13 @@ from rag.checks.analysis import Analysis, analyze
 from rag.checks.grounding import is_refusal
 from rag.eval.check_classes import CHECK_CLASSES, check_class
 from rag.eval.questions import Question
-from rag.text.vietnamese import reads_vietnamese
+from rag.text.vietnamese import comparable, reads_vietnamese
 from rag.types import Answer, Chunk
 
 RECALL_KS = (1, 5, 10)
 
 
-def normalize(text: str) -> str:
-    """NFC, case-folded, punctuation to spaces, single spaces: how answers are compared."""
-    text = unicodedata.normalize("NFC", text).casefold()
-    text = re.sub(r"[^\w\s]", " ", text)
-    return " ".join(text.split())
+normalize = comparable  # NFC, case-folded, punctuation to spaces, single spaces: how answers are compared
 
 
 def contains_answer(text: str, answers: Sequence[str]) -> bool:

@@ -22,6 +22,11 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def comparable(text: str) -> str:
+    """NFC, case-folded, punctuation to spaces, single spaces: how answers are compared (rag eval, span copying)."""
+    return " ".join(re.sub(r"[^\w\s]", " ", nfc(text).casefold()).split())
+
+
 def fold_diacritics(text: str) -> str:
     """Strip tone and vowel marks and map đ→d, so 'Đảng ủy' and 'dang uy' compare equal."""
     decomposed = unicodedata.normalize("NFD", text)
