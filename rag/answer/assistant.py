@@ -227,10 +227,11 @@ class Assistant:
         the checked answer replaces it); a copy cut by copy_max_tokens, or refused, keeps it. Usage counts both."""
         assert self._builder is not None
         mode, grounding = self._settings.copy_span, self._grounding
+        if mode not in ("fallback", "unsupported") or is_refusal(run.raw):
+            return run  # off, or always (the one call was constrained already): no grammar to build
         passages = prompt_passages(prompt.messages[-1].content)
         grammar = span_grammar(passages)
-        kept = mode not in ("fallback", "unsupported") or grammar is None or is_refusal(run.raw)
-        if kept or is_span(run.raw, passages):
+        if grammar is None or is_span(run.raw, passages):
             return run
         if mode == "unsupported" and grounding is not None and ground(shown, run.raw, grounding).outcome == ANSWERED:
             return run
