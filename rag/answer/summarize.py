@@ -66,6 +66,7 @@ class _Picks:
                 frequency[key] = frequency.get(key, 0) + 1
         self.salient = {k: _weight(k, settings) * min(1.0, settings.repeated_fact / n) for k, n in frequency.items()}
         self.subjects = _subjects(units)
+        self.openings = _openings(units, settings)
         self.settings, self.budget_words = settings, budget_words
         self.chosen: list[Unit] = []
         self.covered: set[str] = set()
@@ -80,6 +81,7 @@ class _Picks:
         subject = self.subjects.get(unit.source)
         if subject and subject in unit.facts:
             gain *= 1 + self.settings.subject_bonus
+        gain *= 1 + self.openings.get(unit.position, 0.0)
         return gain - unit.praise
 
     def length(self, unit: Unit) -> int:
@@ -114,6 +116,28 @@ class _Picks:
 def _section(unit: Unit, level: int) -> tuple[str, tuple[str, ...]]:
     """The unit's document and its headings of this level or above ("== Công nghiệp ==" for level 2)."""
     return unit.source, tuple(text for depth, text in unit.section if depth <= level)
+
+
+def _openings(units: Sequence[Unit], settings: SummarySettings) -> dict[int, float]:
+    """The bonus of each unit (by position) that opens its document or a section: where articles state headline facts.
+
+    The lead (units under no heading of level 2 or below) gets lead_bonus, in a document that has sections;
+    the first opening_units units of every other section opening_bonus."""
+    out: dict[int, float] = {}
+    sectioned = {u.source for u in units if any(depth >= 2 for depth, _ in u.section)}
+    seen: dict[tuple[str, tuple[tuple[int, str], ...]], int] = {}
+    for unit in units:
+        if unit.source not in sectioned:
+            continue
+        if all(depth < 2 for depth, _ in unit.section):
+            if settings.lead_bonus:
+                out[unit.position] = settings.lead_bonus
+            continue
+        key = (unit.source, unit.section)
+        seen[key] = seen.get(key, 0) + 1
+        if settings.opening_bonus and seen[key] <= settings.opening_units:
+            out[unit.position] = settings.opening_bonus
+    return out
 
 
 def _weight(key: str, settings: SummarySettings) -> float:

@@ -49,3 +49,8 @@ class SummarySettings:
     # sections: a unit under a heading (of this level or above: 2 is "== … ==" or "## …") no pick is from yet
     # goes before a second one from any heading, so a long article's sections each give their best fact. 0: off
     sections: int = 0
+    # lead_bonus: a unit of a sectioned document's lead (before its first heading of level 2) gains this much more;
+    # opening_bonus: the first opening_units units of each section. 0: off
+    lead_bonus: float = 0.0
+    opening_bonus: float = 0.0
+    opening_units: int = 1

@@ -7,6 +7,7 @@ figure are seen to repeat each other, in one document or across several (rag.ans
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -127,8 +128,10 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
             if sentence.strip() == chunk.title.strip():
                 continue
             section = tuple(headings.get(chunk.source, []))
-            pieces = [p for part in run_ons(sentence) for p in _pieces(part, long_words)]
-            for piece in pieces:
+            if trim:
+                sentence = counted_lists(sentence)
+            pieces = [(p, part) for part in run_ons(sentence) for p in _pieces(part, long_words)]
+            for piece, part in pieces:
                 piece = tidied(without_cjk(_LIST_MARKER.sub("", piece)).strip())
                 if trim and piece.endswith((".", "!", "?", "…")):  # a list line keeps its parts ("…, Thứ trưởng")
                     piece = trimmed(piece)
@@ -145,7 +148,7 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
                 praise = sum(1 for p in _PRAISE if p in lowered)
                 facts = frozenset(fact_keys(piece))
                 # a line without a full stop is a list item, unless it is long enough to be cut into clauses
-                full = sentence.rstrip().endswith((".", "!", "?", "…")) or len(sentence.split()) > long_words
+                full = part.rstrip().endswith((".", "!", "?", "…")) or len(sentence.split()) > long_words
                 units.append(
                     Unit(
                         piece, marker, len(units), facts, words, praise, lead, full, chunk.source, chunk.title, section
@@ -235,7 +238,12 @@ def run_ons(sentence: str) -> list[str]:
 
     "… vào tháng 4 năm 2015 Theo quy hoạch …" is two: a sentence opener written with a capital
     after a lower-case word or a number, and followed by one, starts a sentence when both sides have
-    six words or more (a name such as "Đàng Trong" or "Đảng ủy Ngoài nước" does not match)."""
+    six words or more (a name such as "Đàng Trong" or "Đảng ủy Ngoài nước" does not match). So is
+    "… và 3 xã.Danh sách …", a full stop without its space between a lower-case word and a capitalised one."""
+    glued = [m.end() for m in _GLUED.finditer(sentence) if _glued_at(sentence, m.end())]
+    if glued:
+        bounds = [0, *glued, len(sentence)]
+        return [p for a, b in zip(bounds, bounds[1:], strict=False) for p in run_ons(sentence[a:b].strip())]
     cuts, last = [], 0
     for match in _RUN_ON.finditer(sentence):  # each sentence of six words or more ("Vở kịch Ngày mai …": a title)
         if len(sentence[last : match.start()].split()) >= 6 and len(sentence[match.start() :].split()) >= 6:
@@ -245,6 +253,54 @@ def run_ons(sentence: str) -> list[str]:
     bounds = [0, *cuts, len(sentence)]
     parts = [sentence[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False)]
     return [p if p.endswith((".", "!", "?", "…", ":", ";")) else p.rstrip(",") + "." for p in parts[:-1]] + parts[-1:]
+
+
+_GLUED = re.compile(r"(?<=[^\W\d_]{2})\.(?=[^\W\d_]{2})")
+
+
+def _glued_at(text: str, i: int) -> bool:
+    """Whether the full stop before text[i] ends a sentence: "xã.Danh", not "TP.Hồ" or "vnexpress.net"."""
+    return text[i - 2].islower() and text[i].isupper() and text[i + 1].islower()
+
+
+# "gồm 6 phường: Bắc Sơn, …, Yên Bình và 3 xã: …": a count, the word that announces its list, the list
+_COUNTED = re.compile(r"\b(\d{1,3}) ((?:[^\W\d_]+ ){0,2}?[^\W\d_]+)(?::| là| gồm(?: có)?| bao gồm) ")
+_NAME = re.compile(r"[^\W\d_][\w-]*(?: [^\W\d_][\w-]*){0,3}")
+_SEPARATOR = re.compile(r",? và |, ")
+
+
+def counted_lists(sentence: str) -> str:
+    """The sentence without the names a count announces, when there are exactly that many of them.
+
+    "… gồm 6 phường: Bắc Sơn, Nam Sơn, Tân Bình, Tây Sơn, Trung Sơn, Yên Bình và 3 xã: Đông Sơn, Quang Sơn,
+    Yên Sơn." -> "… gồm 6 phường và 3 xã."; "… và 7 hồ khác là hồ Mùa Thu, hồ Lồng Đèn, …" loses its names too
+    (each may repeat the counted noun, "hồ"). Three names or more; a count the names do not match stays whole."""
+    start = 0
+    while match := _COUNTED.search(sentence, start):
+        count, noun = int(match.group(1)), match.group(2).split()[0]
+        names, end = _names(sentence, match.end(), noun)
+        if count >= 3 and names == count:
+            sentence = sentence[: match.end(2)] + sentence[end:]
+            start = match.end(2)
+        else:
+            start = match.end()
+    return sentence
+
+
+def _names(text: str, start: int, noun: str) -> tuple[int, int]:
+    """How many capitalised names (of 1-4 words, each maybe after noun) the comma list at text[start:] has; its end."""
+    count, end, i = 0, start, start
+    while True:
+        at = i + len(noun) + 1 if text.startswith(noun + " ", i) else i
+        name = _NAME.match(text, at)
+        words = list(itertools.takewhile(lambda w: w[0].isupper(), name.group(0).split(" "))) if name else []
+        if not words:
+            return count, end
+        count, end = count + 1, at + len(" ".join(words))
+        separator = _SEPARATOR.match(text, end)
+        if separator is None:
+            return count, end
+        i = separator.end()
 
 
 def tidied(piece: str) -> str:
