@@ -59,14 +59,14 @@ class _Run:
 class _Picks:
     """The units chosen so far, the facts they state and the words they use."""
 
-    def __init__(self, units: Sequence[Unit], settings: SummarySettings, budget_words: int) -> None:
+    def __init__(self, units: Sequence[Unit], settings: SummarySettings, budget_words: int, *, whole: bool = True) -> None:
         frequency: dict[str, int] = {}
         for unit in units:
             for key in unit.facts:
                 frequency[key] = frequency.get(key, 0) + 1
         self.salient = {k: _weight(k, settings) * min(1.0, settings.repeated_fact / n) for k, n in frequency.items()}
         self.subjects = _subjects(units)
-        self.openings = _openings(units, settings)
+        self.lead = _lead(units, settings) if whole else {}  # passages on a topic: no document's lead among them
         self.settings, self.budget_words = settings, budget_words
         self.chosen: list[Unit] = []
         self.covered: set[str] = set()
@@ -81,7 +81,7 @@ class _Picks:
         subject = self.subjects.get(unit.source)
         if subject and subject in unit.facts:
             gain *= 1 + self.settings.subject_bonus
-        gain *= 1 + self.openings.get(unit.position, 0.0)
+        gain *= 1 + self.lead.get(unit.position, 0.0)
         return gain - unit.praise
 
     def length(self, unit: Unit) -> int:
@@ -118,26 +118,20 @@ def _section(unit: Unit, level: int) -> tuple[str, tuple[str, ...]]:
     return unit.source, tuple(text for depth, text in unit.section if depth <= level)
 
 
-def _openings(units: Sequence[Unit], settings: SummarySettings) -> dict[int, float]:
-    """The bonus of each unit (by position) that opens its document or a section: where articles state headline facts.
+def _lead(units: Sequence[Unit], settings: SummarySettings) -> dict[int, float]:
+    """The lead's bonus for each unit (by position) of a sectioned document's lead: where it states its headline facts.
 
-    The lead (units under no heading of level 2 or below) gets lead_bonus, in a document that has sections;
-    the first opening_units units of every other section opening_bonus."""
-    out: dict[int, float] = {}
+    The lead is what comes before the first heading of level 2 ("== Hành chính ==", "## Lịch sử"): "Tam Điệp trở
+    thành đô thị loại III năm 2012, và … thành phố Tam Điệp vào tháng 4 năm 2015". A document without such
+    headings (a report) has no lead apart from its body, so none of its units gets it."""
+    if not settings.lead_bonus:
+        return {}
     sectioned = {u.source for u in units if any(depth >= 2 for depth, _ in u.section)}
-    seen: dict[tuple[str, tuple[tuple[int, str], ...]], int] = {}
-    for unit in units:
-        if unit.source not in sectioned:
-            continue
-        if all(depth < 2 for depth, _ in unit.section):
-            if settings.lead_bonus:
-                out[unit.position] = settings.lead_bonus
-            continue
-        key = (unit.source, unit.section)
-        seen[key] = seen.get(key, 0) + 1
-        if settings.opening_bonus and seen[key] <= settings.opening_units:
-            out[unit.position] = settings.opening_bonus
-    return out
+    return {
+        u.position: settings.lead_bonus
+        for u in units
+        if u.source in sectioned and all(depth < 2 for depth, _ in u.section)
+    }
 
 
 def _weight(key: str, settings: SummarySettings) -> float:
@@ -185,10 +179,11 @@ def select_units(
     A fact already stated (by an earlier pick, from any source) counts for nothing, so the same
     figure from two documents is said once; a fact most units repeat (the document's own
     subject) counts little; praise counts against. topic: only units sharing a content word
-    with it (compared without diacritics) are candidates. lead: the document's opening
-    sentence goes first (what the document is).
+    with it (compared without diacritics) are candidates, and the lead of a sectioned document
+    gains settings.lead_bonus only without one. lead: the document's opening sentence goes first
+    (what the document is).
     """
-    picks = _Picks(units, settings, budget_words)
+    picks = _Picks(units, settings, budget_words, whole=not topic)
     pool = list(units)
     if topic:
         wanted = content_words(topic, fold=True)
