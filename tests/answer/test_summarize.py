@@ -248,3 +248,30 @@ def test_a_join_that_lost_a_fact_keeps_the_originals_and_drops_the_last_picked_s
     assert [s.text.split()[0] for s in answer.sentences] == ["Tỉnh", "Bệnh", "Tỉnh", "Nông"]
     without = collect(_summarizer([], replace(FUSE, fuse=False))[0].stream([_chunk(FACTS)], topic="B", asked="B"))
     assert answer.text == without.text  # the same four sentences as without fusion
+
+
+SECTIONED = (  # a wiki article: its lead, then a section; the lead states the headline figure
+    "# Tam Điệp\n"
+    "Tam Điệp là thành phố công nghiệp của tỉnh Ninh Bình.\n"
+    "Thành phố có 9 đơn vị hành chính cấp xã.\n"
+    "## Kinh tế\n"
+    "Khu công nghiệp của thành phố có 184 doanh nghiệp và 12 nhà máy."
+)
+
+
+def test_the_lead_of_a_sectioned_document_goes_before_a_denser_sentence_of_a_section() -> None:
+    units = candidate_units([_chunk(SECTIONED, source="tam-diep.md", title="Tam Điệp")])
+    two = replace(EXTRACTIVE, max_sentences=2)
+
+    def picked(settings: SummarySettings, topic: str = "") -> list[str]:
+        return [u.text for u in select_units(units, budget_words=200, settings=settings, topic=topic)]
+
+    lead = "Thành phố có 9 đơn vị hành chính cấp xã."
+    section = "Khu công nghiệp của thành phố có 184 doanh nghiệp và 12 nhà máy."
+    assert EXTRACTIVE.lead_bonus == 1.0
+    assert picked(two) == ["Tam Điệp là thành phố công nghiệp của tỉnh Ninh Bình.", lead]  # 3 x 2 > 3 + 0.8 x 3
+    assert picked(replace(two, lead_bonus=0.0))[1] == section
+    assert picked(two, topic="thành phố")[1] == section  # passages on a topic have no document's lead
+    flat = SECTIONED.replace("## Kinh tế\n", "")  # a report without headings: all of it is body
+    flat_units = candidate_units([_chunk(flat, source="bao-cao.txt", title="Báo cáo")])
+    assert [u.text for u in select_units(flat_units, budget_words=200, settings=two)][1] == section

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rag.answer.cite import answer_sentences
 from rag.answer.summarize import candidate_units
-from rag.answer.summary_units import run_ons, tidied
+from rag.answer.summary_units import counted_lists, run_ons, tidied
 from rag.types import Chunk
 
 
@@ -90,3 +90,39 @@ def test_a_sentence_going_on_in_lower_case_after_an_ellipsis_stays_one_sentence(
         "nên đây là dòng mới của danh sách.",  # a new line is a new sentence, whatever its case
     ]
     assert len(answer_sentences(_units(text)[0] + " [1]")) == 1  # read back as one cited sentence
+
+
+def test_the_names_a_count_announces_are_left_out_when_there_are_exactly_that_many() -> None:
+    text = (  # tam-diep.txt as written, its next line glued on without a space
+        "Thành phố Tam Điệp có diện tích 10.497,9 ha với dân số 104.175 người (thống kê 2015) gồm 6 phường: "
+        "Bắc Sơn, Nam Sơn, Tân Bình, Tây Sơn, Trung Sơn, Yên Bình và 3 xã: Đông Sơn, Quang Sơn, Yên Sơn."
+        "Danh sách các đơn vị hành chính"
+    )
+    units = candidate_units([Chunk("doc-0", "doc.txt", "Tài liệu", text, 0, len(text))])
+    assert [(u.text, u.sentence) for u in units] == [
+        (
+            "Thành phố Tam Điệp có diện tích 10.497,9 ha với dân số 104.175 người (thống kê 2015) "
+            "gồm 6 phường và 3 xã.",
+            True,  # a sentence, not a list line: the line it was glued to has no full stop
+        ),
+        ("Danh sách các đơn vị hành chính", False),
+    ]
+    assert counted_lists(  # the names may repeat the counted noun ("hồ")
+        "Tam Điệp có 8 hồ nước gồm hồ Yên Thắng chung với huyện Yên Mô và 7 hồ khác là hồ Mùa Thu, hồ Lồng Đèn, "
+        "hồ Núi Vá, hồ Mang Cá, hồ Bống, hồ Lỳ và hồ Sòng Cầu."
+    ) == "Tam Điệp có 8 hồ nước gồm hồ Yên Thắng chung với huyện Yên Mô và 7 hồ khác."
+    for whole in (
+        "Huyện có 4 xã: Yên Bình, Yên Sơn và Đông Sơn.",  # three names for a count of four: not the list it counts
+        "Năm 2016 có 2 đồng chí: Trần Hồng Hà và Vũ Đức Nam.",  # two names are no list to drop
+        "Đảng bộ có 12 chi bộ là các đơn vị trực thuộc Khối.",  # no names after the count
+    ):
+        assert counted_lists(whole) == whole
+
+
+def test_a_full_stop_without_its_space_ends_a_sentence_only_between_words() -> None:
+    assert run_ons("Thị xã gồm 6 phường và 3 xã.Danh sách các đơn vị hành chính") == [
+        "Thị xã gồm 6 phường và 3 xã.",
+        "Danh sách các đơn vị hành chính",
+    ]
+    for whole in ("Ông đến TP.Hồ Chí Minh năm 1975 để công tác.", "Tin đăng trên báo vnexpress.net ngày hôm qua."):
+        assert run_ons(whole) == [whole]
