@@ -59,7 +59,9 @@ class _Run:
 class _Picks:
     """The units chosen so far, the facts they state and the words they use."""
 
-    def __init__(self, units: Sequence[Unit], settings: SummarySettings, budget_words: int, *, whole: bool = True) -> None:
+    def __init__(
+        self, units: Sequence[Unit], settings: SummarySettings, budget_words: int, *, whole: bool = True
+    ) -> None:
         frequency: dict[str, int] = {}
         for unit in units:
             for key in unit.facts:
@@ -119,19 +121,13 @@ def _section(unit: Unit, level: int) -> tuple[str, tuple[str, ...]]:
 
 
 def _lead(units: Sequence[Unit], settings: SummarySettings) -> dict[int, float]:
-    """The lead's bonus for each unit (by position) of a sectioned document's lead: where it states its headline facts.
+    """lead_bonus for each unit (by position) of a sectioned document's lead, where articles state headline facts.
 
-    The lead is what comes before the first heading of level 2 ("== Hành chính ==", "## Lịch sử"): "Tam Điệp trở
-    thành đô thị loại III năm 2012, và … thành phố Tam Điệp vào tháng 4 năm 2015". A document without such
-    headings (a report) has no lead apart from its body, so none of its units gets it."""
-    if not settings.lead_bonus:
-        return {}
+    The lead is what comes before the first heading of level 2 ("== Hành chính ==", "## Lịch sử"); a report
+    without such headings is all body."""
     sectioned = {u.source for u in units if any(depth >= 2 for depth, _ in u.section)}
-    return {
-        u.position: settings.lead_bonus
-        for u in units
-        if u.source in sectioned and all(depth < 2 for depth, _ in u.section)
-    }
+    lead = [u for u in units if u.source in sectioned and all(depth < 2 for depth, _ in u.section)]
+    return {u.position: settings.lead_bonus for u in lead} if settings.lead_bonus else {}
 
 
 def _weight(key: str, settings: SummarySettings) -> float:

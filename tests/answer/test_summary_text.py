@@ -107,10 +107,13 @@ def test_the_names_a_count_announces_are_left_out_when_there_are_exactly_that_ma
         ),
         ("Danh sách các đơn vị hành chính", False),
     ]
-    assert counted_lists(  # the names may repeat the counted noun ("hồ")
-        "Tam Điệp có 8 hồ nước gồm hồ Yên Thắng chung với huyện Yên Mô và 7 hồ khác là hồ Mùa Thu, hồ Lồng Đèn, "
-        "hồ Núi Vá, hồ Mang Cá, hồ Bống, hồ Lỳ và hồ Sòng Cầu."
-    ) == "Tam Điệp có 8 hồ nước gồm hồ Yên Thắng chung với huyện Yên Mô và 7 hồ khác."
+    assert (
+        counted_lists(  # the names may repeat the counted noun ("hồ")
+            "Tam Điệp có 8 hồ nước gồm hồ Yên Thắng chung với huyện Yên Mô và 7 hồ khác là hồ Mùa Thu, hồ Lồng Đèn, "
+            "hồ Núi Vá, hồ Mang Cá, hồ Bống, hồ Lỳ và hồ Sòng Cầu."
+        )
+        == "Tam Điệp có 8 hồ nước gồm hồ Yên Thắng chung với huyện Yên Mô và 7 hồ khác."
+    )
     for whole in (
         "Huyện có 4 xã: Yên Bình, Yên Sơn và Đông Sơn.",  # three names for a count of four: not the list it counts
         "Năm 2016 có 2 đồng chí: Trần Hồng Hà và Vũ Đức Nam.",  # two names are no list to drop
