@@ -45,7 +45,9 @@ __all__ = ["Summarizer", "SummarySettings", "candidate_units", "fact_keys", "sel
 
 def candidate_units(chunks: Sequence[Chunk], *, settings: SummarySettings = DEFAULTS) -> list[Unit]:
     """Every sentence of the passages worth a summary line; long sentences as their clauses."""
-    units = sentence_units(chunks, long_words=settings.long_sentence_words, trim=settings.trim)
+    units = sentence_units(
+        chunks, long_words=settings.long_sentence_words, trim=settings.trim, count_lists=settings.count_lists
+    )
     long = {source for source, n in document_words(chunks).items() if n >= settings.salient_min_words}
     return with_salience(units, top=settings.salient_terms, sources=long) if settings.salient_terms and long else units
 

@@ -107,10 +107,13 @@ def word_overlap(a: str, b: str) -> float:
     return len(wa & wb) / min(len(wa), len(wb))
 
 
-def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool = False) -> list[Unit]:
+def sentence_units(
+    chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool = False, count_lists: bool = False
+) -> list[Unit]:
     """Every sentence of the passages worth a summary line; long sentences as their clauses.
 
-    trim: each without the parts that state no fact (trimmed).
+    trim: each without the parts that state no fact (trimmed). count_lists: without the names a
+    count announces (counted_lists).
 
     Headings, title lines, short fragments and repeats (chunks overlap) are left out; CJK
     glosses are removed (a summary must read as Vietnamese).
@@ -128,7 +131,7 @@ def sentence_units(chunks: Sequence[Chunk], *, long_words: int = 40, trim: bool 
             if sentence.strip() == chunk.title.strip():
                 continue
             section = tuple(headings.get(chunk.source, []))
-            if trim:
+            if count_lists:
                 sentence = counted_lists(sentence)
             pieces = [(p, part) for part in run_ons(sentence) for p in _pieces(part, long_words)]
             for piece, part in pieces:

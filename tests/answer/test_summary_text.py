@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.answer.cite import answer_sentences
-from rag.answer.summarize import candidate_units
+from rag.answer.summarize import SummarySettings, candidate_units
 from rag.answer.summary_units import counted_lists, run_ons, tidied
 from rag.types import Chunk
 
@@ -98,7 +98,8 @@ def test_the_names_a_count_announces_are_left_out_when_there_are_exactly_that_ma
         "Bắc Sơn, Nam Sơn, Tân Bình, Tây Sơn, Trung Sơn, Yên Bình và 3 xã: Đông Sơn, Quang Sơn, Yên Sơn."
         "Danh sách các đơn vị hành chính"
     )
-    units = candidate_units([Chunk("doc-0", "doc.txt", "Tài liệu", text, 0, len(text))])
+    chunk = Chunk("doc-0", "doc.txt", "Tài liệu", text, 0, len(text))
+    units = candidate_units([chunk], settings=SummarySettings(count_lists=True))
     assert [(u.text, u.sentence) for u in units] == [
         (
             "Thành phố Tam Điệp có diện tích 10.497,9 ha với dân số 104.175 người (thống kê 2015) "
@@ -114,6 +115,10 @@ def test_the_names_a_count_announces_are_left_out_when_there_are_exactly_that_ma
         )
         == "Tam Điệp có 8 hồ nước gồm hồ Yên Thắng chung với huyện Yên Mô và 7 hồ khác."
     )
+    assert [u.text for u in candidate_units([chunk])][:2] == [  # count_lists is off by default (not adopted)
+        "Thành phố Tam Điệp có diện tích 10.497,9 ha với dân số 104.175 người (thống kê 2015) gồm 6 phường.",
+        "Bắc Sơn, Nam Sơn, Tân Bình, Tây Sơn, Trung Sơn, Yên Bình và 3 xã.",
+    ]
     for whole in (
         "Huyện có 4 xã: Yên Bình, Yên Sơn và Đông Sơn.",  # three names for a count of four: not the list it counts
         "Năm 2016 có 2 đồng chí: Trần Hồng Hà và Vũ Đức Nam.",  # two names are no list to drop
