@@ -40,20 +40,24 @@ class SummarySettings:
     join_words: int = 0
     # units lose their parts without a fact (summary_units.trimmed); tune half: 0.772 -> 0.790 (an-duong-vuong)
     trim: bool = True
-    # salient_terms: in a document of salient_min_words or more (where 550 words are under half of its 25% share),
-    # its this many word pairs most frequent in it and rarest in Vietnamese Wikipedia ("xi măng" in Tam Điệp;
-    # summary_salience) are facts of salient_weight (a number's) each. 0: off. Tuned on tam-diep alone (README)
+    # salient_terms: in a document of salient_min_words or more (a long one, where 550 words are at most about half of
+    # its 25% share), its this many word pairs most frequent in it and rarest in Vietnamese Wikipedia ("xi măng" in
+    # Tam Điệp; summary_salience) are facts of salient_weight (a number's) each. 0: off. Stop 21 tuned them on
+    # tam-diep alone (4,400 words); stop 22 took 4,000 (the benchmark's long articles are 4,113-5,739 words): the
+    # tune half's binh-thuan (4,113) gains two facts, the other documents are unchanged (docs/summaries.md)
     salient_terms: int = 20
     salient_weight: float = 3.0
-    salient_min_words: int = 4400
+    salient_min_words: int = 4000
     # sections: a unit under a heading (of this level or above: 2 is "== … ==" or "## …") no pick is from yet
     # goes before a second one from any heading, so a long article's sections each give their best fact. 0: off
     sections: int = 0
-    # stop 22, measured and not adopted (docs/summaries.md): both on gave tune 0.802 -> 0.855 and test 0.641 -> 0.597.
     # count_lists: a count's list of exactly that many names is left out ("gồm 6 phường: Bắc Sơn, … và 3 xã: …" ->
-    # "gồm 6 phường và 3 xã"; summary_units.counted_lists); tune 0.802 -> 0.814 (tam-diep)
-    count_lists: bool = False
+    # "gồm 6 phường và 3 xã"; summary_units.counted_lists): a list is one fact, not six names. Stop 22 (first round,
+    # with lead_bonus, not adopted) tune 0.802 -> 0.814 (tam-diep); second round, on the nine-document tune half with
+    # its four long articles: 0.766 -> 0.774 (tam-diep again), no document losing, so on (docs/summaries.md)
+    count_lists: bool = True
     # lead_bonus: a unit of a sectioned document's lead (before its first "== … ==" or "## …" heading), where an
-    # article states its headline facts, gains this much more. Tune half with count_lists: 0.5 0.814, 0.75 0.831,
-    # 1.0 0.855, 1.25-2.0 0.836 (an-duong-vuong loses Cao Lỗ). 0: off
+    # article states its headline facts, gains this much more. Six-document tune half with count_lists: 0.5 0.814,
+    # 0.75 0.831, 1.0 0.855, 1.25-2.0 0.836, but test 0.641 -> 0.597 (stop 22); on the nine-document tune half 1.0
+    # costs dang-cong-san two facts (0.75 -> 0.58), so it stays off. 0: off
     lead_bonus: float = 0.0

@@ -35,6 +35,10 @@ _DATE = re.compile(
     r"|\d{1,2}/\d{1,2}(?:/\d{2,4})?|năm\s+\d{3,4})\b",
     re.IGNORECASE,
 )
+# A geographic coordinate is where a place is, not four numbers: "10o33'42\"", "107°24'" (degrees, minutes
+# and maybe seconds; viwiki writes the degree sign as "o" too). A sentence's coordinates (a place's bounds) are one
+# fact, keyed by the first one's whole degrees, so two sentences giving the same bounds repeat each other.
+_COORDINATE = re.compile(r"\b(\d{1,3}) ?[°ºo] ?\d{1,2}(?:[.,]\d+)? ?['’′](?: ?\d{1,2}(?:[.,]\d+)? ?(?:\"|”|″|''))?")
 _ROMAN = re.compile(r"\b[IVXLC]{2,}\b")  # "Đại hội XII", "khóa XV": the congress or term is a fact
 # What a report says about itself rather than what it did: no fact, whatever its length.
 _PRAISE = (
@@ -72,9 +76,12 @@ class Unit:
 
 
 def fact_keys(text: str) -> set[str]:
-    """The facts a sentence states, as comparison keys: numbers, document references, roman numerals, names."""
+    """The facts a sentence states, as comparison keys: numbers, dates, coordinates, documents, congresses, names."""
+    first = _COORDINATE.search(text)
+    keys = {f"g:{first.group(1)}"} if first else set()
+    text = _COORDINATE.sub(" ", text)
     dates = [m.group(0) for m in _DATE.finditer(text)]
-    keys = {"t:" + "/".join(re.findall(r"\d+", d)) for d in dates}
+    keys |= {"t:" + "/".join(re.findall(r"\d+", d)) for d in dates}
     keys |= {f"n:{t}" for t in tokens(_DATE.sub(" ", text)) if t.isdigit()}
     keys |= {f"d:{m.group(0).split()[0].lower()}:{m.group(1).lower()}" for m in _DOCUMENT.finditer(text)}
     keys |= {f"r:{m.group(0)}" for m in _ROMAN.finditer(text)}
@@ -88,7 +95,7 @@ def weight(key: str) -> float:
     if key.startswith("p:"):
         syllables = key[2:].split()
         return WEIGHT_PERSON if syllables[0] in _SURNAMES and 2 <= len(syllables) <= 4 else WEIGHT_NAME
-    return {"n": WEIGHT_NUMBER, "t": WEIGHT_NUMBER, "d": WEIGHT_DOCUMENT}.get(key[0], WEIGHT_NAME)
+    return {"n": WEIGHT_NUMBER, "t": WEIGHT_NUMBER, "g": WEIGHT_NUMBER, "d": WEIGHT_DOCUMENT}.get(key[0], WEIGHT_NAME)
 
 
 def content_words(text: str, *, fold: bool = False) -> set[str]:

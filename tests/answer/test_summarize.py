@@ -56,6 +56,23 @@ def test_fact_keys_count_a_date_once_and_name_documents_people_and_congresses() 
     assert fact_keys("vào ngày 2 tháng 9 năm 1945, tại Hà Nội") == {"t:2/9/1945", "p:hà nội"}
 
 
+BOUNDS = (  # binh-thuan.txt (Vietnamese Wikipedia, CC BY-SA; benchmarks/data/summaries/SOURCES.md)
+    "Bình Thuận có tọa độ địa lý từ 10o33'42\" đến 11o33'18\" vĩ độ Bắc, từ 107o23'41\" đến 108o52'18\" kinh độ Ðông.",
+    "Phần đất liền của Bình Thuận nằm trong giới hạn 10°35'-11°38' Bắc và 107°24'-108°53' Đông.",
+)
+
+
+def test_a_sentence_s_coordinates_are_one_fact_not_twelve_numbers() -> None:
+    assert fact_keys(BOUNDS[0]) == {"g:10", "p:bình thuận"}  # keyed by the first one's whole degrees
+    assert fact_keys(BOUNDS[1]) == {"g:10", "p:bình thuận"}  # the same bounds: a repeat
+    assert fact_keys("Nhiệt độ trung bình trong năm là 26 - 27oC, lúc 10 giờ 30'.") == {"n:26", "n:27", "n:10", "n:30"}
+    people = "Tính đến 2015 dân số của Bình Thuận đạt 1.266.228 người, với 34 dân tộc."
+    lead = "Bình Thuận là tỉnh duyên hải cực Nam Trung Bộ Việt Nam."
+    units = candidate_units([_chunk("\n".join([lead, *BOUNDS, people]))])
+    picks = select_units(units, budget_words=200, settings=replace(EXTRACTIVE, max_sentences=3))
+    assert [u.text for u in picks][1:] == [BOUNDS[0], people]  # the second set of bounds states nothing new
+
+
 def test_word_overlap_is_the_shared_share_of_the_shorter_sentence() -> None:
     # content words of the shorter one: hội nghị tổng kết năm 2016 (6); 5 of them in the other
     assert word_overlap("Hội nghị tổng kết năm 2016.", "Hội nghị tổng kết công tác tuyên giáo năm 2017.") == 5 / 6
