@@ -54,7 +54,8 @@ class SummarySettings:
     # count_lists: a count's list of exactly that many names is left out ("gồm 6 phường: Bắc Sơn, … và 3 xã: …" ->
     # "gồm 6 phường và 3 xã"; summary_units.counted_lists): a list is one fact, not six names. Stop 22 (first round,
     # with lead_bonus, not adopted) tune 0.802 -> 0.814 (tam-diep); second round, on the nine-document tune half with
-    # its four long articles: 0.766 -> 0.774 (tam-diep again), no document losing, so on (docs/summaries.md)
+    # its four long articles: 0.766 -> 0.774 (tam-diep again), no document losing, so on. The one run of all 15 with
+    # it, the coordinates and salient_min_words 4,000: test 0.641 -> 0.614 (phu-ly -2 facts; docs/summaries.md)
     count_lists: bool = True
     # lead_bonus: a unit of a sectioned document's lead (before its first "== … ==" or "## …" heading), where an
     # article states its headline facts, gains this much more. Six-document tune half with count_lists: 0.5 0.814,
