@@ -241,7 +241,8 @@ def dense_retriever(docs: Sequence[Document], folder: Path) -> DenseRetriever:
 
 def make_assistant(retriever, generator, builder, **options):  # noqa: ANN001, ANN201 - test wiring
     """An Assistant from loose options: AnswerSettings fields go into its settings (whole passages, no prompt
-    budget and the model's phrase kept as written unless given, as the fast tests were written), the rest
+    budget, every passage shown and the model's phrase kept as written unless given, as the fast tests were
+    written), the rest
     (grounding, spell) as they are."""
     from dataclasses import fields
 
@@ -249,7 +250,7 @@ def make_assistant(retriever, generator, builder, **options):  # noqa: ANN001, A
     from rag.answer.settings import AnswerSettings
 
     names = {f.name for f in fields(AnswerSettings)}
-    answer = {"prompt_chars": 0, "answer_prompt_tokens": None, "answer_form": "phrase"} | {
+    answer = {"prompt_chars": 0, "prompt_passages": 0, "answer_prompt_tokens": None, "answer_form": "phrase"} | {
         k: v for k, v in options.items() if k in names
     }
     rest = {k: v for k, v in options.items() if k not in names}

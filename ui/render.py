@@ -155,7 +155,7 @@ def sources_html(turns: list[Turn]) -> str:
                     _card(chunk, f"[{citation.marker}]", source_anchor(index, citation.marker), body, cited=True)
                 )
             if answer.refused:
-                closest = answer.passages or answer.retrieved
+                closest = answer.retrieved or answer.passages  # every passage the checks read, not only the shown
                 cards = "".join(
                     _card(h.chunk, f"#{i}", None, passage_html(h.chunk.text), cited=False)
                     for i, h in enumerate(closest, start=1)

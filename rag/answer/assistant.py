@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rag.answer.choice import require_scorer, span_reply
 from rag.answer.cite import cite
 from rag.answer.copying import COPIED, is_span, prompt_passages, require_grammar, span_grammar
+from rag.answer.prompting import first_shown
 from rag.answer.question import check_question, collect
 from rag.answer.reading import EACH, FALLBACK, read_each
 from rag.answer.reply import Run, drained, ms, stream_reply
@@ -265,6 +266,7 @@ class Assistant:
             texts = [excerpt(group) for group in groups]
         else:  # whole passages, less any sentence addressed to the model
             texts = [excerpt(p.sentences) if p.instructions else p.hit.chunk.text for p in ordered.passages]
+        texts = first_shown(texts, self._settings.prompt_passages)
         return self._builder.build(
             read_as,
             ordered.hits,

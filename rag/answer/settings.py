@@ -20,9 +20,11 @@ class AnswerSettings:
     """k: passages retrieved and given to the model; max_tokens: answer length limit;
     prompt_chars: characters of question-relevant passage sentences in the prompt (0: whole
     passages); prompt_spread: every passage's best sentence first, so the prompt shows each
-    passage; answer_prompt_tokens: passages are dropped, weakest first, until the prompt fits
-    (None: only the context limit); passage_order: "retrieval" (best retrieved first) or
-    "evidence" (the passage whose best sentence covers the question's terms most first);
+    passage; prompt_passages: how many passages, best retrieved first, the prompt shows of those with a
+    selected sentence (0: all; the 1.5B model mixes passages up, so 1); answer_prompt_tokens: passages
+    are dropped, weakest first, until the prompt fits (None: only the context limit); passage_order:
+    "retrieval" (best retrieved first) or "evidence" (the passage whose best sentence covers the question's
+    terms most first);
     reading: "joint" (one prompt with every passage), "each" (one prompt per passage, the best
     reply chosen: rag.answer.reading) or "fallback" (per passage only where the joint reply fails
     the checks); likelihood_weight and key_weight: weights of the reply's mean token log-probability
@@ -45,6 +47,7 @@ class AnswerSettings:
     max_question_chars: int = 2000
     prompt_chars: int = 1000
     prompt_spread: bool = False
+    prompt_passages: int = 1
     answer_prompt_tokens: int | None = 500
     passage_order: str = "retrieval"
     reading: str = "joint"
@@ -71,5 +74,7 @@ class AnswerSettings:
             raise ConfigError(f"copy_span {self.copy_span!r} is unknown: use one of {', '.join(COPY_SPANS)}")
         if self.span_choice not in SPAN_CHOICES:
             raise ConfigError(f"span_choice {self.span_choice!r} is unknown: use one of {', '.join(SPAN_CHOICES)}")
+        if self.prompt_passages < 0:
+            raise ConfigError(f"prompt_passages {self.prompt_passages} is negative: use 0 (all passages) or a count")
         if self.reading not in READINGS:
             raise ConfigError(f"reading {self.reading!r} is unknown: use one of {', '.join(READINGS)}")

@@ -89,7 +89,7 @@ def print_sources(answer: Answer, out: TextIO, err: TextIO) -> None:
     if answer.refused:
         if answer.refusal_reason in REFUSAL_REASONS:
             print(f"(Lý do: {REFUSAL_REASONS[answer.refusal_reason]})", file=out)
-        closest = answer.passages or answer.retrieved
+        closest = answer.retrieved or answer.passages  # every passage the checks read, not only the shown
         if closest:
             print("Các đoạn gần nhất:", file=out)
             print_passages(((i, h.chunk) for i, h in enumerate(closest, start=1)), out)

@@ -113,6 +113,7 @@ class Settings:
         _ANSWER.prompt_chars
     )  # characters of question-relevant passage sentences in the prompt; 0: whole passages
     prompt_spread: int = int(_ANSWER.prompt_spread)  # 1: every passage's best sentence in the prompt first
+    prompt_passages: int = _ANSWER.prompt_passages  # passages the prompt shows, best retrieved first; 0: all
     answer_prompt_tokens: int = (
         _ANSWER.answer_prompt_tokens or 0
     )  # passages are dropped, weakest first, until the answer prompt fits

@@ -178,6 +178,7 @@ def answer_settings(settings: Settings) -> AnswerSettings:
         max_question_chars=settings.max_question_chars,
         prompt_chars=settings.prompt_chars,
         prompt_spread=bool(settings.prompt_spread),
+        prompt_passages=settings.prompt_passages,
         answer_prompt_tokens=settings.answer_prompt_tokens or None,
         passage_order=settings.passage_order,
         reading=settings.reading,

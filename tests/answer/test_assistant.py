@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from rag.answer.assistant import Assistant
-from rag.answer.prompting import PromptBuilder, PromptTemplates
+from rag.answer.prompting import PromptBuilder, PromptTemplates, first_shown
 from rag.answer.question import check_question
-from rag.errors import QuestionError
+from rag.errors import ConfigError, QuestionError
 from rag.retrieval.retriever import DenseRetriever
 from rag.types import Answer, Document
 from tests.fakes import ScriptedGenerator, dense_retriever, make_assistant
@@ -87,6 +87,30 @@ def test_prompt_holds_system_text_numbered_passages_and_question(retriever: Dens
     assert 'số="3"' not in user
     assert f"Câu hỏi: {QUESTION}" in user
     assert answer.usage.prompt_tokens == generator.count_prompt_tokens(messages)
+
+
+def test_the_default_prompt_shows_the_best_passage_alone_and_a_refusal_lists_every_passage_read(
+    retriever: DenseRetriever,
+) -> None:
+    generator = ScriptedGenerator(["Hà Nội [1]."])
+    answer = _assistant(retriever, generator, k=3, prompt_passages=1).ask(QUESTION)
+    [messages] = generator.prompts
+    first = answer.retrieved[0]
+    assert messages[1].content.startswith(f'<tài_liệu số="1">\n{first.chunk.title}\n{first.chunk.text}\n</tài_liệu>')
+    assert 'số="2"' not in messages[1].content
+    assert [h.chunk.source for h in answer.passages] == [first.chunk.source] == ["docs/ha-noi.txt"]
+    assert len(answer.retrieved) == 3  # reported: the refusal's "closest passages" list them all
+
+
+def test_first_shown_keeps_the_first_passages_with_text() -> None:
+    assert first_shown(["", "Hà Nội.", "Huế.", "Đà Nẵng."], 1) == ["", "Hà Nội.", "", ""]
+    assert first_shown(["Hà Nội.", " ", "Huế.", "Đà Nẵng."], 2) == ["Hà Nội.", "", "Huế.", ""]
+    assert first_shown(["Hà Nội.", "Huế."], 0) == ["Hà Nội.", "Huế."]
+
+
+def test_a_negative_passage_count_names_the_fix(retriever: DenseRetriever) -> None:
+    with pytest.raises(ConfigError, match=r"prompt_passages -1 is negative: use 0 \(all passages\) or a count"):
+        _assistant(retriever, ScriptedGenerator([]), prompt_passages=-1)
 
 
 @pytest.mark.parametrize("question", ["", "   \n  ", "x" * 100_000])

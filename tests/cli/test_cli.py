@@ -320,7 +320,8 @@ def test_remove_a_folder(fakes: CliFakes, tmp_path: Path) -> None:
     assert (code, out) == (0, "removed: docs/mien-nam/can-tho.txt\nremoved: docs/mien-nam/vung-tau.txt\n")
 
 
-def test_ask_json_reports_each_sentence_and_its_support(fakes: CliFakes) -> None:
+def test_ask_json_reports_each_sentence_and_its_support(fakes: CliFakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_PROMPT_PASSAGES", "0")  # every passage in the prompt, so [2] can be cited
     ingest_docs()
     fakes.replies = ["Thủ đô của Việt Nam là Hà Nội [2]. Hà Nội có tháp Eiffel [1]."]
     code, out, _ = run("ask", QUESTION, "--json", "--index", "idx")

@@ -189,6 +189,7 @@ def test_eval_k_one(fakes: CliFakes) -> None:
 
 def test_eval_with_generation(fakes: CliFakes, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAG_CHECK_ANSWERS", "0")  # the metrics of the model's own text; checks: tests below
+    monkeypatch.setenv("RAG_PROMPT_PASSAGES", "0")  # every passage in the prompt, so [2] is a passage
     build_index()
     fakes.replies = ["Hà Nội [1].", "Đó là sông Hàn [1] [2].", "Huế [1]", "I do not know.", "Hà Nội [1]."]
     summary, rows = evaluate("--no-baseline")
@@ -263,7 +264,7 @@ def test_eval_counts_refusals_and_checked_sentences(fakes: CliFakes) -> None:
     assert [r["refusal_reason"] for r in rows] == ["model", None, None, None, None]
     assert summary["refusals_by_reason"] == {"model": 0.2}
     assert rows[2]["answer"] == "Cố đô của triều Nguyễn là Huế [1]."
-    assert [len(r["passages"]) for r in rows] == [3] * 5
+    assert [len(r["passages"]) for r in rows] == [1] * 5  # prompt_passages 1: the best passage alone
 
 
 def test_eval_measures_the_checks_against_the_model_alone_and_the_naive_baseline(fakes: CliFakes) -> None:
