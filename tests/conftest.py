@@ -61,6 +61,6 @@ def corpus_assistant(embedder, generator, folder: Path, extra=()):  # noqa: ANN0
         HybridRetriever(store, embedder),
         generator,
         builder,
-        settings=AnswerSettings(prompt_chars=1000, answer_prompt_tokens=500),
+        settings=AnswerSettings(prompt_chars=1000, answer_prompt_tokens=700),
         grounding=GroundingSettings(),
     )

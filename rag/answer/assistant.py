@@ -25,6 +25,7 @@ from rag.answer.settings import AnswerSettings
 from rag.answer.stops import strip_markers
 from rag.answer.summarize import Summarizer, SummarySettings
 from rag.checks.analysis import Analysis, analyze, excerpt
+from rag.checks.claims import adds_nothing
 from rag.checks.grounding import (
     ANSWERED,
     MODEL_REFUSED,
@@ -265,8 +266,11 @@ class Assistant:
             groups = ordered.select(max_chars=self._settings.prompt_chars, spread=self._settings.prompt_spread)
             texts = [excerpt(group) for group in groups]
         else:  # whole passages, less any sentence addressed to the model
+            groups = [list(p.sentences) for p in ordered.passages]
             texts = [excerpt(p.sentences) if p.instructions else p.hit.chunk.text for p in ordered.passages]
-        texts = first_shown(texts, self._settings.prompt_passages)
+        # a passage that only restates the question (a heading, an FAQ line, an injection's bait) is not the one shown
+        said = [any(not adds_nothing(s.text, analysis.question, fold=analysis.fold) for s in g) for g in groups]
+        texts = first_shown(texts, self._settings.prompt_passages, said)
         return self._builder.build(
             read_as,
             ordered.hits,

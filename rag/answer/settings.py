@@ -48,7 +48,7 @@ class AnswerSettings:
     prompt_chars: int = 1000
     prompt_spread: bool = False
     prompt_passages: int = 1
-    answer_prompt_tokens: int | None = 500
+    answer_prompt_tokens: int | None = 700  # the worked examples take 184 of them
     passage_order: str = "retrieval"
     reading: str = "joint"
     likelihood_weight: float = 0.0

@@ -148,6 +148,9 @@ def coverage(terms: Terms, passage: PassageIndex) -> float:
     return (unigram + pairs) / 2
 
 
-def adds_nothing(sentence: str, question: str) -> bool:
-    """True for a question, or a sentence whose every claim term is already in the question: it answers nothing."""
+def adds_nothing(sentence: str, question: str, *, fold: bool = False) -> bool:
+    """True for a question, or a sentence whose every claim term is already in the question: it answers nothing.
+
+    fold: the question was typed without diacritics, so the sentence is compared without them."""
+    sentence = fold_diacritics(sentence) if fold else sentence
     return sentence.rstrip().endswith("?") or not claim_terms(sentence, ignore=tokens(question))

@@ -106,6 +106,19 @@ def test_first_shown_keeps_the_first_passages_with_text() -> None:
     assert first_shown(["", "Hà Nội.", "Huế.", "Đà Nẵng."], 1) == ["", "Hà Nội.", "", ""]
     assert first_shown(["Hà Nội.", " ", "Huế.", "Đà Nẵng."], 2) == ["Hà Nội.", "", "Huế.", ""]
     assert first_shown(["Hà Nội.", "Huế."], 0) == ["Hà Nội.", "Huế."]
+    # a passage that only restates the question is passed over; if every one does, the first is shown
+    question_only = "Thủ đô của Việt Nam là thành phố nào?"
+    assert first_shown([question_only, "Hà Nội."], 1, [False, True]) == ["", "Hà Nội."]
+    assert first_shown([question_only, "Huế."], 1, [False, False]) == [question_only, ""]
+
+
+def test_a_passage_restating_the_question_is_not_the_one_shown(tmp_path: Path) -> None:
+    docs = [Document("docs/hoi.txt", "Hỏi đáp", "Thủ đô của Việt Nam là thành phố nào?"), *DOCS]
+    generator = ScriptedGenerator(["Hà Nội [1]."])
+    answer = _assistant(dense_retriever(docs, tmp_path / "idx"), generator, k=3, prompt_passages=1).ask(QUESTION)
+    assert answer.retrieved[0].chunk.source == "docs/hoi.txt"
+    assert [h.chunk.source for h in answer.passages] == ["docs/ha-noi.txt"]
+    assert "Thủ đô của Việt Nam là thành phố nào?\n</tài_liệu>" not in generator.prompts[0][1].content
 
 
 def test_a_negative_passage_count_names_the_fix(retriever: DenseRetriever) -> None:
