@@ -27,6 +27,7 @@ from typing import Any
 
 from rag.answer.assistant import check_question
 from rag.answer.cite import clean_markers
+from rag.answer.llama_cpu import current_path, model_params_override
 from rag.answer.prompting import PromptBuilder, PromptTemplates
 from rag.index.faiss.store import IndexStore
 from rag.ingest.discovery import discover
@@ -332,16 +333,21 @@ def bench_llm(rep: Report, settings: Settings, embedder: Any, n_questions: int) 
     assistant = wiring.build_assistant(llm_settings, embedder=embedder)
 
     # ---- raw llama-cpp-python: same parameters as LlamaCppGenerator, prompt rendered from the GGUF's template
-    load_s, llm = timed(
-        lambda: Llama(
-            model_path=str(gguf),
-            n_ctx=settings.n_ctx,
-            n_threads=threads,
-            n_threads_batch=threads,
-            seed=0,
-            verbose=False,
-        )
-    )
+    # the same CPU path as the assistant's generator: on a Xeon with AMX, extra weight buffers off (llama.cpp#20824)
+    cpu = current_path(settings.llm_extra_buffers)
+
+    def load() -> Llama:
+        with model_params_override(use_extra_bufts=cpu.extra_buffers):
+            return Llama(
+                model_path=str(gguf),
+                n_ctx=settings.n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                seed=0,
+                verbose=False,
+            )
+
+    load_s, llm = timed(load)
     eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
     formatter = Jinja2ChatFormatter(template=llm.metadata["tokenizer.chat_template"], eos_token=eos, bos_token="")
     templates = PromptTemplates.load(settings.prompts_dir)
