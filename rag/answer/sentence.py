@@ -28,6 +28,12 @@ _NO_SLOT = re.compile(
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"^\d{3,4}$")
+# a fact that ends in its own unit ("1.100 km", "104,45°") takes the place of the unit the question names
+_FACT_UNIT = re.compile(r"\d\s*(?:km|m|cm|mm|kg|g|ha|%|°C?|độ|mét|tấn|lít)$", re.IGNORECASE)
+_ASKED_UNIT = re.compile(
+    r"^\s*(?:ki-lô-mét|kilômét|kilomet|km|mét|m|độ|ki-lô-gam|kilôgam|kg|tấn|héc-ta|hécta|ha|phần trăm|%|lít)(?!\w)",
+    re.IGNORECASE,
+)
 _DATE = re.compile(r"^\d{1,2}\s+tháng\b", re.IGNORECASE)
 # (pattern, kind), longest first; kind says how the fact is fitted into the slot
 _SLOTS = (
@@ -48,6 +54,8 @@ def answer_sentence(question: str, fact: str, marker: int | None) -> str | None:
     if not fact or slot is None or len(fact.split()) > _MAX_FACT_WORDS:
         return None
     kind, before, asked, after = slot
+    if kind == "number" and _FACT_UNIT.search(fact):  # "… bao nhiêu ki-lô-mét?" + "1.100 km": not "1.100 km ki-lô-mét"
+        after = _ASKED_UNIT.sub("", after, count=1)
     filled = _fit(kind, asked, _unrepeated(before, fact), after)
     if filled is None:
         return None

@@ -21,6 +21,10 @@ from rag.types import SentenceSupport
         ("Bộ phim được phát hành khi nào?", "2007", "Bộ phim được phát hành vào năm 2007 [1]."),
         ("Vào ngày nào cơn bão mạnh lên?", "31 tháng 8", "Vào ngày 31 tháng 8 cơn bão mạnh lên [1]."),
         ("Một bông hoa có bao nhiêu cánh?", "3 cánh", "Một bông hoa có 3 cánh [1]."),  # the unit once
+        # the fact's own unit takes the place of the one the question names; a bare number keeps the question's
+        ("Dãy Trường Sơn dài bao nhiêu ki-lô-mét?", "khoảng 1.100 km", "Dãy Trường Sơn dài khoảng 1.100 km [1]."),
+        ("Góc liên kết của phân tử nước là bao nhiêu độ?", "104,45°", "Góc liên kết của phân tử nước là 104,45° [1]."),
+        ("Quảng trường dài bao nhiêu mét?", "320", "Quảng trường dài 320 mét [1]."),
         (
             "Các nhà truyền giáo định cư ở đâu?",
             "Quần đảo Solomon",
