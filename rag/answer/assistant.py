@@ -268,9 +268,9 @@ class Assistant:
         else:  # whole passages, less any sentence addressed to the model
             groups = [list(p.sentences) for p in ordered.passages]
             texts = [excerpt(p.sentences) if p.instructions else p.hit.chunk.text for p in ordered.passages]
-        # a passage that only restates the question (a heading, an FAQ line, an injection's bait) is not the one shown
-        said = [any(not adds_nothing(s.text, analysis.question, fold=analysis.fold) for s in g) for g in groups]
-        texts = first_shown(texts, self._settings.prompt_passages, said)
+        if self._settings.prompt_passages:  # one that only restates the question (an FAQ line, a bait) is passed over
+            said = [any(not adds_nothing(s.text, analysis.question, fold=analysis.fold) for s in g) for g in groups]
+            texts = first_shown(texts, self._settings.prompt_passages, said)
         return self._builder.build(
             read_as,
             ordered.hits,

@@ -163,7 +163,9 @@ def first_shown(texts: Sequence[str], n: int, said: Sequence[bool] | None = None
         return list(texts)
     said = said if said is not None and any(s and t.strip() for s, t in zip(said, texts, strict=True)) else None
     shown: list[str] = []
+    kept = 0
     for i, text in enumerate(texts):
-        keep = bool(text.strip()) and (said is None or said[i]) and sum(1 for s in shown if s) < n
+        keep = kept < n and bool(text.strip()) and (said is None or said[i])
+        kept += keep
         shown.append(text if keep else "")
     return shown

@@ -127,9 +127,11 @@ def _lead(units: Sequence[Unit], settings: SummarySettings) -> dict[int, float]:
 
     The lead is what comes before the first heading of level 2 ("== Hành chính ==", "## Lịch sử"); a report
     without such headings is all body."""
+    if not settings.lead_bonus:
+        return {}
     sectioned = {u.source for u in units if any(depth >= 2 for depth, _ in u.section)}
     lead = [u for u in units if u.source in sectioned and all(depth < 2 for depth, _ in u.section)]
-    return {u.position: settings.lead_bonus for u in lead} if settings.lead_bonus else {}
+    return {u.position: settings.lead_bonus for u in lead}
 
 
 def _weight(key: str, settings: SummarySettings) -> float:

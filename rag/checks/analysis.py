@@ -119,11 +119,7 @@ class Analysis:
     @cached_property
     def extractive(self) -> Sentence | None:
         """The passage sentence that best covers the question (and adds to it), or None when none overlaps it."""
-        answers = [
-            s
-            for s in self.sentences
-            if not adds_nothing(fold_diacritics(s.text) if self.fold else s.text, self.question)
-        ]
+        answers = [s for s in self.sentences if not adds_nothing(s.text, self.question, fold=self.fold)]
         best = max(answers, key=lambda s: (s.score, -s.marker), default=None)
         return best if best is not None and best.score > 0 else None
 
@@ -135,7 +131,7 @@ class Analysis:
             for s in self.sentences
             if s.key >= min_key
             and typed_answer(self.kind, s.text, self.question) is not None
-            and not adds_nothing(fold_diacritics(s.text) if self.fold else s.text, self.question)
+            and not adds_nothing(s.text, self.question, fold=self.fold)
         ]
         best = max(answers, key=lambda s: (s.score, -s.marker), default=None)
         return best if best is not None and best.score > 0 else None
