@@ -151,12 +151,20 @@ def bare_fact(answer: str, question: str) -> str | None:
         i
         for i, w in enumerate(words)
         if any(k is not None and k not in asked for k in content_keys(w, fold=fold, accented=marked))
+        or (i > 0 and _letter_name(w, asked, fold))  # a sentence's first word is capitalised anyway ("Ở …")
     ]
     if not new:
         return text.rstrip(".!?…").strip() or None
     first, last = _whole_name(words, new[0], new[-1])
     first, last = _whole_words(words, first, last, question)
     return " ".join(words[first : last + 1]).strip(".,;:!?…\"'()“”") or None
+
+
+def _letter_name(word: str, asked: set[str], fold: bool) -> bool:
+    """A one-letter capital that is a name ("Ý" in "Pháp và Ý"), which content_keys passes over as too short."""
+    core = word.strip(".,;:!?…\"'()“”")
+    key = fold_diacritics(core.lower()) if fold else core.lower()
+    return len(core) == 1 and core.isupper() and core.isalpha() and key not in asked
 
 
 def _whole_words(words: list[str], first: int, last: int, question: str) -> tuple[int, int]:

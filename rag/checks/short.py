@@ -33,6 +33,9 @@ _DATE = re.compile(
 # numbers written as words, which a "bao nhiêu" answer often is ("ba ngày", "hai")
 _NUMBER_WORDS = frozenset("một hai ba bốn năm sáu bảy tám chín mười mươi trăm nghìn ngàn".split())
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# the second end of a range after a number (and its unit): "… đến 47.000", "…–1,50"
+_RANGE = re.compile(r"\s*(?:đến|tới|–|—|-|~)\s*\d+(?:[.,]\d+)*(?![\d])")
+_RANGE_OPEN = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*\s*(?:[^\W\d_]+\s*)?(?:đến|tới|–|—|-|~)\s*$")
 # what may stand before a number in the span ("hơn 20.000", "khoảng 16.500")
 _APPROX = frozenset("hơn khoảng gần chừng trên dưới".split())
 # what may follow it besides the question's own unit ("120 triệu", "30.000 USD", "20 km")
@@ -84,6 +87,9 @@ def short_answer(
     shaped = _shaped(fact, [sentence, *_support_sentences(analysis, checks)], analysis)
     if shaped is not None:
         return shaped
+    quoted = _quoted(sentence, question)
+    if quoted is not None:
+        return quoted
     if _asks(_NAME_ASKED, question):
         # a name asked for: a phrase answer is the name whole ("Điều luật Clarendon"), else the name it opens with
         phrase = sentence.rstrip(".!?…").strip()
@@ -106,6 +112,15 @@ def short_answer(
             return lead
     typed = typed_answer(analysis.kind, fact, question) if analysis.kind else None
     return typed or _first_clause(fact, question)
+
+
+def _quoted(sentence: str, question: str) -> str | None:
+    """A title the answer gives in quotes and nothing else ('"On through the night" [1].'), without the quotes."""
+    body = re.sub(r"\s*\[\d+\]", "", nfc(sentence)).strip().rstrip(".!?…").strip()
+    match = re.fullmatch(r"[\"“”«»'‘’]([^\"“”«»]+)[\"“”«»'‘’]", body)
+    if match is None or _asked(match.group(1), set(folded_keys(question))):
+        return None
+    return match.group(1).strip() or None
 
 
 def _fact_sentence(text: str, question: str) -> str:
@@ -157,7 +172,7 @@ def _shaped(fact: str, texts: Sequence[str], analysis: Analysis) -> str | None:
 def _common_lower(text: str) -> str:
     """ "Hơn 20.000", "Ngày 30 tháng 4", "Ba ngày": a sentence's capital on a common word, lowered."""
     first = text.split()[0].lower()
-    common = first in _APPROX | _NUMBER_WORDS | {"ngày", "tháng", "giữa", "đầu", "cuối", "những", "thập"}
+    common = first in _APPROX | _NUMBER_WORDS | {"ngày", "tháng", "giữa", "đầu", "cuối", "những", "thập", "từ"}
     return text[0].lower() + text[1:] if common else text
 
 
@@ -200,14 +215,29 @@ def _date(text: str, at: tuple[int, int]) -> str | None:
 
 
 def _with_unit(text: str, at: tuple[int, int], question: str) -> str | None:
-    """The number at `at` with an approximation word before it and its unit after it, as the text writes them."""
+    """The number at `at` with an approximation word before it and its unit after it, as the text writes them; a
+    range is kept whole ("16.500 đến 47.000 cá thể", "từ 20 đến 40 km")."""
     text = nfc(text)
-    before = text[: at[0]].split()
-    after = re.findall(r"[^\W\d_]+|%|/", text[at[1] :])
+    end = _unit_end(text, at[1], question)
+    ranged = _RANGE.match(text, end)
+    if ranged is not None:  # the number opens a range
+        end = _unit_end(text, ranged.end(), question)
+    opened = _RANGE_OPEN.search(text[: at[0]])
+    start = opened.start() if opened is not None and ranged is None else at[0]  # the number closes one
+    before = text[:start].split()
+    opens = start != at[0] or ranged is not None  # "từ" opens a range: "từ 20 đến 40 km"
+    if before and (before[-1].lower() in _APPROX or (opens and before[-1].lower() == "từ")):
+        start = text.rindex(before[-1], 0, start)
+        before = text[:start].split()
+        if before and before[-1].lower() in _APPROX:  # "khoảng từ 16.500 …"
+            start = text.rindex(before[-1], 0, start)
+    return text[start:end].strip()
+
+
+def _unit_end(text: str, at: int, question: str) -> int:
+    """Where the unit that follows a number ending at `at` ends (at itself when none follows)."""
+    after = re.findall(r"[^\W\d_]+|%|/", text[at:])
     unit = {fold_diacritics(u) for u in _question_unit(question)}
-    start = at[0]
-    if before and before[-1].lower() in _APPROX:
-        start = text.rindex(before[-1], 0, at[0])
     taken = 0
     for word in after[:4] if not after or after[0] != "%" else ["%"]:  # "98%" is the unit: "98% độ bao phủ"
         key = word.lower()
@@ -215,12 +245,11 @@ def _with_unit(text: str, at: tuple[int, int], question: str) -> str | None:
             taken += 1
             continue
         break
-    end = at[1]
-    if taken:
-        pattern = r"\s*" + r"\s*".join(re.escape(w) for w in after[:taken])
-        match = re.match(pattern, text[at[1] :])
-        end = at[1] + (match.end() if match else 0)
-    return text[start:end].strip()
+    if not taken:
+        return at
+    pattern = r"\s*" + r"\s*".join(re.escape(w) for w in after[:taken])
+    match = re.match(pattern, text[at:])
+    return at + (match.end() if match else 0)
 
 
 def _question_unit(question: str, *, ordered: bool = False):  # noqa: ANN202 - set, or list when ordered

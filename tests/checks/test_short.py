@@ -139,3 +139,19 @@ def test_a_question_typed_without_diacritics_gets_the_same_short_answer() -> Non
     assert _short("1974 [1].", "hoang de haile selassie bi lat do nam nao", passage) == "1974"
     households = "Theo báo cáo, có 12.961 hộ gia đình sinh sống tại thành phố."
     assert _short("12.961 [1].", "co bao nhieu ho gia dinh theo bao cao", households) == "12.961 hộ gia đình"
+
+
+def test_a_range_a_quoted_title_and_a_one_letter_name_are_kept_whole() -> None:
+    # gold "khoảng từ 16.500 đến 47.000 cá thể": both ends of a range, and the words that open it
+    lions = "Năm 2004, số sư tử châu Phi trong tự nhiên được ước tính khoảng từ 16.500 đến 47.000 cá thể."
+    question = "Có bao nhiêu con sư tử châu Phi còn sống trong tự nhiên?"
+    assert _short("16.500 đến 47.000 cá thể [1].", question, lions) == "khoảng từ 16.500 đến 47.000"
+    # the count the question's unit follows closes the range
+    river = "Đoạn sông chảy qua tỉnh dài từ 20 đến 40 km tùy mùa."
+    assert _short("Từ 20 đến 40 km [1].", "Đoạn sông dài bao nhiêu km?", river) == "từ 20 đến 40 km"
+    assert _short("20 km [1].", "Đoạn sông dài bao nhiêu km?", "Đoạn sông dài 20 km.") == "20 km"
+    # gold "On through the night": a title in quotes is the answer whole, not its first capitalised word
+    question = "Album đầu tiên của Def Leppard tên là gì?"
+    assert short_answer('"On through the night" [1].', analyze(question, [])) == "On through the night"
+    # gold "Pháp và Ý": a one-letter name is a word of the answer
+    assert short_answer("Pháp và Ý [1].", analyze("Các sở thú lan rộng từ đâu?", [])) == "Pháp và Ý"
