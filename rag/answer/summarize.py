@@ -14,33 +14,42 @@ fact to its document. Measured in benchmarks/bench_summaries.py (README, "Summar
 from __future__ import annotations
 
 import logging
-import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from rag.answer.cite import cite
-from rag.answer.summary_fusion import fuse_lines, fused_text
+from rag.answer.summary_centrality import centrality
+from rag.answer.summary_fusion import fuse_lines, fused_text, shortened
 from rag.answer.summary_joins import joined_text, pack
-from rag.answer.summary_salience import with_salience
+from rag.answer.summary_salience import subjects, with_salience
 from rag.answer.summary_settings import SummarySettings
 from rag.answer.summary_units import Unit, content_words, fact_keys, sentence_units, weight, word_overlap
 from rag.checks.grounding import ANSWERED, GroundingSettings
 from rag.checks.support import check_answer, with_marker
 from rag.text.chunking import passage_text
-from rag.text.vietnamese import fold_diacritics, nfc, reads_vietnamese
 from rag.types import Answer, Chunk, Hit, SentenceSupport, Timings, Usage
 
 if TYPE_CHECKING:
     from rag.answer.generate import Generator
     from rag.answer.prompting import PromptBuilder
+    from rag.index.embedding import Embedder
 
 _log = logging.getLogger(__name__)
 
 DEFAULTS = SummarySettings()
 
-__all__ = ["Summarizer", "SummarySettings", "candidate_units", "fact_keys", "select_units", "word_overlap"]
+__all__ = [
+    "Summarizer",
+    "SummarySettings",
+    "candidate_units",
+    "fact_keys",
+    "fused_text",
+    "select_units",
+    "shortened",
+    "word_overlap",
+]
 
 
 def candidate_units(chunks: Sequence[Chunk], *, settings: SummarySettings = DEFAULTS) -> list[Unit]:
@@ -62,15 +71,22 @@ class _Picks:
     """The units chosen so far, the facts they state and the words they use."""
 
     def __init__(
-        self, units: Sequence[Unit], settings: SummarySettings, budget_words: int, *, whole: bool = True
+        self,
+        units: Sequence[Unit],
+        settings: SummarySettings,
+        budget_words: int,
+        *,
+        whole: bool = True,
+        central: Mapping[int, float] | None = None,
     ) -> None:
         frequency: dict[str, int] = {}
         for unit in units:
             for key in unit.facts:
                 frequency[key] = frequency.get(key, 0) + 1
         self.salient = {k: _weight(k, settings) * min(1.0, settings.repeated_fact / n) for k, n in frequency.items()}
-        self.subjects = _subjects(units)
+        self.subjects = subjects(units)
         self.lead = _lead(units, settings) if whole else {}  # passages on a topic: no document's lead among them
+        self.central = central or {}  # each unit's centrality in its document, 0..1 (summary_centrality)
         self.settings, self.budget_words = settings, budget_words
         self.chosen: list[Unit] = []
         self.covered: set[str] = set()
@@ -86,6 +102,8 @@ class _Picks:
         if subject and subject in unit.facts:
             gain *= 1 + self.settings.subject_bonus
         gain *= 1 + self.lead.get(unit.position, 0.0)
+        central = self.settings.centrality_weight * self.central.get(unit.position, 0.0)
+        gain = gain + central if self.settings.centrality_add else gain * (1 + central)
         return gain - unit.praise
 
     def length(self, unit: Unit) -> int:
@@ -138,22 +156,6 @@ def _weight(key: str, settings: SummarySettings) -> float:
     return settings.salient_weight if key.startswith("s:") else weight(key)
 
 
-_WORD_BREAK = re.compile(r"[\W_]+")
-
-
-def _subjects(units: Sequence[Unit]) -> dict[str, str]:
-    """Each document's subject: the name in its title that most of its units state ("p:tam điệp"), if 3 do."""
-    counts: dict[str, dict[str, int]] = {}
-    for unit in units:
-        per = counts.setdefault(unit.source, {})
-        title = " " + " ".join(_WORD_BREAK.split(fold_diacritics(unit.title).lower())) + " "
-        for key in unit.facts:
-            if key.startswith("p:") and f" {fold_diacritics(key[2:])} " in title:
-                per[key] = per.get(key, 0) + 1
-    best = {source: max(per.items(), key=lambda kv: (kv[1], kv[0])) for source, per in counts.items() if per}
-    return {source: key for source, (key, n) in best.items() if n >= 3}
-
-
 def _parts(units: Sequence[Unit], part_words: int) -> tuple[dict[int, int], int]:
     """Which consecutive part of about part_words words each unit (by position) falls in, and how many parts."""
     total = sum(u.words for u in units)
@@ -173,6 +175,7 @@ def select_units(
     topic: str = "",
     lead: bool = True,
     pick_order: bool = False,
+    central: Mapping[int, float] | None = None,
 ) -> list[Unit]:
     """The units that state the most facts per word, best first, within the budget; returned in document order.
 
@@ -181,9 +184,10 @@ def select_units(
     subject) counts little; praise counts against. topic: only units sharing a content word
     with it (compared without diacritics) are candidates, and the lead of a sectioned document
     gains settings.lead_bonus only without one. lead: the document's opening sentence goes first
-    (what the document is).
+    (what the document is). central: each unit's centrality in its document (by position, 0..1),
+    scaling its gain by settings.centrality_weight.
     """
-    picks = _Picks(units, settings, budget_words, whole=not topic)
+    picks = _Picks(units, settings, budget_words, whole=not topic, central=central)
     pool = list(units)
     if topic:
         wanted = content_words(topic, fold=True)
@@ -238,21 +242,6 @@ def document_words(chunks: Sequence[Chunk]) -> dict[str, int]:
     return words
 
 
-def shortened(original: str, rewritten: str) -> str | None:
-    """The model's shorter form of a sentence, when it keeps every fact of it; else None."""
-    text = nfc(rewritten).strip().splitlines()[0].strip() if rewritten.strip() else ""
-    text = re.sub(r"^(?:Câu (?:rút gọn|viết lại)\s*:\s*)", "", text, flags=re.IGNORECASE).strip().strip('"“”')
-    text = re.sub(r"\s*\[\d+\]", "", text).strip()
-    if len(text.split()) < 5 or len(text.split()) > 0.85 * len(original.split()):
-        return None
-    if not text.endswith((".", "!", "?", "…")):
-        text += "."
-    kept = fact_keys(text)
-    if not fact_keys(original) <= kept or not reads_vietnamese(text, context=original):
-        return None
-    return text[0].upper() + text[1:]
-
-
 class Summarizer:
     """Builds a cited summary of passages (a document's chunks, or the passages on a topic)."""
 
@@ -263,8 +252,10 @@ class Summarizer:
         *,
         grounding: GroundingSettings | None = None,
         settings: SummarySettings = DEFAULTS,
+        embedder: Embedder | None = None,
     ) -> None:
         self._generator = generator
+        self._embedder = embedder  # for settings.centrality_weight; without one, no centrality
         self._builder = builder
         self._grounding = grounding
         self._settings = settings
@@ -290,6 +281,7 @@ class Summarizer:
             settings=settings,
             topic=topic if on_topic else "",
             pick_order=True,
+            central={} if on_topic else self._central(units, chunks),
         )
         rank = {u.position: i for i, u in enumerate(chosen)}  # the order they were picked: best first
         chosen = sorted(chosen, key=lambda u: u.position)
@@ -341,6 +333,15 @@ class Summarizer:
         if not kept:
             return None
         return with_marker(*kept[0]) if len(kept) == 1 else joined_text(kept)
+
+    def _central(self, units: Sequence[Unit], chunks: Sequence[Chunk]) -> dict[int, float]:
+        """Each unit's centrality in its document (the documents of centrality_min_words or more), when on."""
+        s = self._settings
+        if not s.centrality_weight or self._embedder is None:
+            return {}
+        long = {source for source, n in document_words(chunks).items() if n >= s.centrality_min_words}
+        kind, threshold = s.centrality, s.centrality_threshold
+        return centrality(units, self._embedder, kind=kind, threshold=threshold, sources=long) if long else {}
 
     @property
     def _fusing(self) -> bool:

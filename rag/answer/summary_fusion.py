@@ -18,7 +18,7 @@ from dataclasses import replace
 from rag.answer.summary_units import Unit, fact_keys
 from rag.text.vietnamese import nfc, passage_sentences, reads_vietnamese
 
-__all__ = ["fuse_lines", "fused_text"]
+__all__ = ["fuse_lines", "fused_text", "shortened"]
 
 Joiner = Callable[[Unit, Unit], "str | None"]
 
@@ -89,3 +89,18 @@ def fuse_lines(
 def _merged(first: Unit, second: Unit, text: str) -> Unit:
     """One unit standing for two joined ones (their facts, the first one's place and passage)."""
     return replace(first, text=text, facts=first.facts | second.facts, words=len(text.split()), lead=False)
+
+
+def shortened(original: str, rewritten: str) -> str | None:
+    """The model's shorter form of a sentence, when it keeps every fact of it; else None."""
+    text = nfc(rewritten).strip().splitlines()[0].strip() if rewritten.strip() else ""
+    text = re.sub(r"^(?:Câu (?:rút gọn|viết lại)\s*:\s*)", "", text, flags=re.IGNORECASE).strip().strip('"“”')
+    text = re.sub(r"\s*\[\d+\]", "", text).strip()
+    if len(text.split()) < 5 or len(text.split()) > 0.85 * len(original.split()):
+        return None
+    if not text.endswith((".", "!", "?", "…")):
+        text += "."
+    kept = fact_keys(text)
+    if not fact_keys(original) <= kept or not reads_vietnamese(text, context=original):
+        return None
+    return text[0].upper() + text[1:]

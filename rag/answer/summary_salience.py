@@ -22,10 +22,11 @@ from importlib import resources
 
 from rag.answer.summary_units import Unit
 from rag.checks.claims import STOPWORDS
-from rag.text.vietnamese import nfc
+from rag.text.vietnamese import fold_diacritics, nfc
 
 MIN_UNITS = 3  # a pair in fewer of the document's units is not what the document is about
 _WORD = re.compile(r"[^\W_]+|[^\w\s]")
+_WORD_BREAK = re.compile(r"[\W_]+")
 
 
 @lru_cache(maxsize=1)
@@ -77,3 +78,16 @@ def with_salience(units: Sequence[Unit], *, top: int, sources: Collection[str]) 
         found = word_pairs(unit.text) & terms.get(unit.source, set())
         out.append(replace(unit, facts=unit.facts | {f"s:{pair}" for pair in found}) if found else unit)
     return out
+
+
+def subjects(units: Sequence[Unit]) -> dict[str, str]:
+    """Each document's subject: the name in its title that most of its units state ("p:tam điệp"), if 3 do."""
+    counts: dict[str, dict[str, int]] = {}
+    for unit in units:
+        per = counts.setdefault(unit.source, {})
+        title = " " + " ".join(_WORD_BREAK.split(fold_diacritics(unit.title).lower())) + " "
+        for key in unit.facts:
+            if key.startswith("p:") and f" {fold_diacritics(key[2:])} " in title:
+                per[key] = per.get(key, 0) + 1
+    best = {source: max(per.items(), key=lambda kv: (kv[1], kv[0])) for source, per in counts.items() if per}
+    return {source: key for source, (key, n) in best.items() if n >= 3}

@@ -62,3 +62,13 @@ class SummarySettings:
     # 0.75 0.831, 1.0 0.855, 1.25-2.0 0.836, but test 0.641 -> 0.597 (stop 22); on the nine-document tune half 1.0
     # costs dang-cong-san two facts (0.75 -> 0.58), so it stays off. 0: off
     lead_bonus: float = 0.0
+    # centrality_weight: a unit of a document of centrality_min_words or more gains by how central it is to its
+    # document (0..1; summary_centrality, by the embedding model the index uses): its gain times
+    # 1 + centrality_weight * c, or plus centrality_weight * c with centrality_add. centrality: "centroid" (cosine
+    # with the mean of the document's units), "degree" (units it has a cosine of centrality_threshold or more
+    # with, LexRank) or "title" (cosine with the title as a query). Needs the Summarizer's embedder; 0: off
+    centrality_weight: float = 0.0
+    centrality: str = "centroid"
+    centrality_threshold: float = 0.85
+    centrality_add: bool = False
+    centrality_min_words: int = 4000

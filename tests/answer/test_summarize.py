@@ -205,7 +205,7 @@ def test_a_long_document_summarised_in_parts_gives_each_part_its_share_of_senten
 
 
 def test_people_weigh_like_numbers_and_the_subject_is_a_name_of_the_title() -> None:
-    from rag.answer.summarize import _subjects
+    from rag.answer.summary_salience import subjects
     from rag.answer.summary_units import weight
 
     assert (weight("p:vũ đức nam"), weight("p:trần hồng hà"), weight("p:ban thường"), weight("n:386")) == (3, 3, 2, 3)
@@ -215,7 +215,7 @@ def test_people_weigh_like_numbers_and_the_subject_is_a_name_of_the_title() -> N
         "Phó Bí thư trao 5 lá cờ thi đua cho các phường.\nPhó Bí thư họp với 12 doanh nghiệp của khu công nghiệp."
     )
     units = candidate_units([_chunk(text, source="tam-diep.txt", title="tam-diep")])
-    assert _subjects(units) == {"tam-diep.txt": "p:tam điệp"}  # "Phó Bí" (4 units) is more frequent, not in the title
+    assert subjects(units) == {"tam-diep.txt": "p:tam điệp"}  # "Phó Bí" (4 units) is more frequent, not in the title
 
 
 FACTS = (  # one passage, five sentences with a figure each; the cap is 4
