@@ -161,6 +161,8 @@ def main() -> int:
     rows = []
     if generator is not None:  # load the model before timing
         "".join(generator.stream(builder.compress("Hà Nội là thủ đô.", title="Hà Nội"), max_tokens=4))
+    if summary.centrality_weight:  # the first forward pass of the embedder too
+        embedder.embed_passages(["Hà Nội là thủ đô của Việt Nam."])
     for doc in docs:
         document = load(ROOT / doc["path"], source=doc["path"])
         chunks = chunk_document(document, count_tokens=embedder.count_tokens, settings=chunk_settings(settings))

@@ -66,7 +66,9 @@ class SummarySettings:
     # document (0..1; summary_centrality, by the embedding model the index uses): its gain times
     # 1 + centrality_weight * c, or plus centrality_weight * c with centrality_add. centrality: "centroid" (cosine
     # with the mean of the document's units), "degree" (units it has a cosine of centrality_threshold or more
-    # with, LexRank) or "title" (cosine with the title as a query). Needs the Summarizer's embedder; 0: off
+    # with, LexRank) or "title" (cosine with the title as a query). Needs the Summarizer's embedder; 0: off.
+    # Stop 23, tune half only (0.793 off): best title 0.5 and degree 0.88 at 1.0, both 0.801, but title costs
+    # dang-cong-san a fact and degree gains on tam-diep alone; centroid 0.737-0.782 (docs/summaries.md), so off
     centrality_weight: float = 0.0
     centrality: str = "centroid"
     centrality_threshold: float = 0.85
