@@ -1,7 +1,7 @@
-"""Summary quality and speed on 15 Vietnamese documents with hand-written key facts.
+"""Summary quality and speed on 18 Vietnamese documents with hand-written key facts.
 
-For each document of benchmarks/data/summaries/facts.json (the five of corpus/ and ten viwiki
-articles, six of them 24-34 KB; the nine of split "tune" used for tuning) the document is
+For each document of benchmarks/data/summaries/facts.json (the five of corpus/ and thirteen viwiki
+articles, seven of them 24-35 KB; the nine of split "tune" used for tuning) the document is
 chunked as `rag ingest` does and summarised by rag.answer.summarize with the real default
 models; printed per document and per split (tune / test) and overall:
 

@@ -188,3 +188,11 @@ def test_html_without_closing_head_keeps_its_body(tmp_path: Path) -> None:
     path.write_text("<html><head><title>Tiêu đề</title><body><p>Nội dung chính.</p></body>", encoding="utf-8")
     doc = load(path)
     assert (doc.title, doc.text) == ("Tiêu đề", "Nội dung chính.")
+
+
+def test_an_eth_written_for_d_is_loaded_as_d(tmp_path: Path) -> None:
+    path = tmp_path / "hien-phap.txt"
+    path.write_text("Hiến pháp\n\n\u00d0iều 4 quy định vai trò của \u00d0ảng.\n", encoding="utf-8")
+    doc = load(path)
+    assert "Điều 4 quy định vai trò của Đảng." in doc.text
+    assert "\u00d0" not in doc.text

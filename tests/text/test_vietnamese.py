@@ -32,6 +32,13 @@ def test_nfc_leaves_composed_text_unchanged() -> None:
     assert nfc("Đà Nẵng") == "Đà Nẵng"
 
 
+def test_an_eth_that_stands_for_d_becomes_d_one_character_for_one() -> None:
+    # viwiki's article on the constitution writes "Ðiều 83" with U+00D0, which looks like Đ (U+0110)
+    assert nfc("\u00d0iều 83 và \u00f0ảng") == "Điều 83 và đảng"
+    assert len(nfc("\u00d0iều")) == len("\u00d0iều")  # spans into the document keep their offsets
+    assert fold_diacritics("\u00d0iều \u00f0ảng") == "Dieu dang"
+
+
 @pytest.mark.parametrize(
     ("text", "folded"),
     [
