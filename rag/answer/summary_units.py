@@ -56,6 +56,9 @@ _PRAISE = (
 )
 _LIST_MARKER = re.compile(r"^(?:\d{1,2}|[IVX]{1,4}|[a-zđ])[.)]\s+")
 _HEADING = re.compile(r"^\s*(?:#|=)")
+# a wiki footnote glued to a word ("… từng hộ gia đình[1].") would read as a citation in the summary;
+# a bracketed year after a space ("năm thứ 18 [1837]") is text
+_FOOTNOTE = re.compile(r"(?<=[^\s\[])\[\d{1,3}\]")
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ def sentence_units(
                 sentence = counted_lists(sentence)
             pieces = [(p, part) for part in run_ons(sentence) for p in _pieces(part, long_words)]
             for piece, part in pieces:
-                piece = tidied(without_cjk(_LIST_MARKER.sub("", piece)).strip())
+                piece = tidied(without_cjk(_FOOTNOTE.sub("", _LIST_MARKER.sub("", piece))).strip())
                 if trim and piece.endswith((".", "!", "?", "…")):  # a list line keeps its parts ("…, Thứ trưởng")
                     piece = trimmed(piece)
                 words = len(piece.split())

@@ -136,3 +136,13 @@ def test_a_full_stop_without_its_space_ends_a_sentence_only_between_words() -> N
     ]
     for whole in ("Ông đến TP.Hồ Chí Minh năm 1975 để công tác.", "Tin đăng trên báo vnexpress.net ngày hôm qua."):
         assert run_ons(whole) == [whole]
+
+
+def test_a_wiki_footnote_glued_to_a_word_is_not_kept_as_a_citation_but_a_bracketed_year_is_text() -> None:
+    texts = _units(
+        "Bản Hiến pháp được phát hành tới từng hộ gia đình[1]. Năm Minh Mạng thứ 18 [1837] đặt làm sở thuế quan."
+    )
+    assert texts == [
+        "Bản Hiến pháp được phát hành tới từng hộ gia đình.",
+        "Năm Minh Mạng thứ 18 [1837] đặt làm sở thuế quan.",
+    ]
