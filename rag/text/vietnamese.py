@@ -17,15 +17,17 @@ _NON_SPACE = re.compile(r"\S+")
 _LINE_BREAK = re.compile(r"\r?\n|\r|\u2028|\u2029")
 
 
-# The Icelandic eth (Ð U+00D0, ð U+00F0) looks like the Vietnamese đ and stands for it in text converted from
-# legacy fonts (viwiki's constitution article writes "Ðiều 83"); one character for one, so spans keep their length.
-_ETH = str.maketrans({"\u00d0": "\u0110", "\u00f0": "\u0111"})
+def _without_eth(text: str) -> str:
+    """The Icelandic eth (Ð U+00D0, ð U+00F0) looks like the Vietnamese đ and stands for it in text converted from
+    legacy fonts (viwiki's constitution article writes "Ðiều 83"): made đ, one character for one, so spans keep
+    their length. str.replace, not str.translate: nfc is on every hot path, and translate is ~60x slower there."""
+    return text.replace("\u00d0", "\u0110").replace("\u00f0", "\u0111")
 
 
 def nfc(text: str) -> str:
     """Compose combining marks so 'ệ' typed as e + ̣ + ̂ equals the precomposed letter; an eth that stands
     for đ becomes đ ("Ðiều" -> "Điều")."""
-    return unicodedata.normalize("NFC", text).translate(_ETH)
+    return _without_eth(unicodedata.normalize("NFC", text))
 
 
 def comparable(text: str) -> str:
@@ -37,7 +39,7 @@ def fold_diacritics(text: str) -> str:
     """Strip tone and vowel marks and map đ→d, so 'Đảng ủy' and 'dang uy' compare equal."""
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", stripped.translate(_ETH).replace("đ", "d").replace("Đ", "D"))
+    return unicodedata.normalize("NFC", _without_eth(stripped).replace("đ", "d").replace("Đ", "D"))
 
 
 def has_diacritics(text: str) -> bool:
