@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from rag.answer.stops import strip_markers
 from rag.checks.claims import tokens
 from rag.checks.grounding import ANSWERED, Grounded
 from rag.checks.phrases import MEASURE_WORDS, bare_fact
@@ -125,7 +126,7 @@ def as_sentence(grounded: Grounded, question: str) -> Grounded:
     if grounded.outcome != ANSWERED or len(grounded.sentences) != 1:
         return grounded
     check = grounded.sentences[0]
-    phrase = re.sub(r"\s*\[\d+\]", "", grounded.text).strip().rstrip(".!?…").strip()
+    phrase = strip_markers(grounded.text).strip().rstrip(".!?…").strip()
     fact = _phrase_fact(phrase, question)
     short, slot = grounded.short_answer, _slot(question)
     # the passage's fuller span of the same date or count: "1974" -> "tháng 9 năm 1974" (rag.checks.short); not in
@@ -136,7 +137,7 @@ def as_sentence(grounded: Grounded, question: str) -> Grounded:
     built = answer_sentence(question, fact, check.supported_by) if fact else None
     if built is None:
         return grounded
-    plain = re.sub(r"\s*\[\d+\]", "", built)
+    plain = strip_markers(built)
     return replace(grounded, text=built, sentences=(replace(check, text=plain),))
 
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from rag.answer.stops import strip_markers
 from rag.answer.summary_units import Unit, fact_keys
 from rag.text.vietnamese import nfc, passage_sentences, reads_vietnamese
 
@@ -32,7 +33,7 @@ def fused_text(first: str, second: str, reply: str, *, passage: str) -> str | No
     """
     text = nfc(reply).strip().splitlines()[0].strip() if reply.strip() else ""
     text = re.sub(r"^(?:Câu (?:rút gọn|viết lại)[^:]*:\s*)", "", text, flags=re.IGNORECASE).strip().strip('"“”')
-    text = re.sub(r"\s*\[\d+\]", "", text).strip()
+    text = strip_markers(text).strip()
     if len(text.split()) < 8 or len(text.split()) > len(first.split()) + len(second.split()):
         return None
     if not text.endswith((".", "!", "?", "…")):
@@ -95,7 +96,7 @@ def shortened(original: str, rewritten: str) -> str | None:
     """The model's shorter form of a sentence, when it keeps every fact of it; else None."""
     text = nfc(rewritten).strip().splitlines()[0].strip() if rewritten.strip() else ""
     text = re.sub(r"^(?:Câu (?:rút gọn|viết lại)\s*:\s*)", "", text, flags=re.IGNORECASE).strip().strip('"“”')
-    text = re.sub(r"\s*\[\d+\]", "", text).strip()
+    text = strip_markers(text).strip()
     if len(text.split()) < 5 or len(text.split()) > 0.85 * len(original.split()):
         return None
     if not text.endswith((".", "!", "?", "…")):

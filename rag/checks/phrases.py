@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from rag.answer.stops import strip_markers
 from rag.checks.claims import FOLDED_STOPWORDS, STOPWORDS, names, tokens
 from rag.text.vietnamese import fold_diacritics, has_diacritics, nfc
 
@@ -143,7 +144,7 @@ def surface(sentence: str, name: tuple[str, ...]) -> str:
 
 def bare_fact(answer: str, question: str) -> str | None:
     """The answer without what restates the question: first to last new word ("Năm 1976 [1]." -> "1976")."""
-    text = re.sub(r"\s*\[\d+\]", "", nfc(answer)).strip()
+    text = strip_markers(nfc(answer)).strip()
     asked, fold = _asked(text, question)
     words = text.split()
     marked = has_diacritics(text)  # judge each word's function words as the whole answer is written

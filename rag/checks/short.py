@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from rag.answer.cite import answer_sentences
+from rag.answer.stops import strip_markers
 from rag.checks.analysis import Analysis
 from rag.checks.claims import STOPWORDS, names
 from rag.checks.phrases import bare_fact, expected_type, folded_keys, leading_name, typed_answer
@@ -116,7 +117,7 @@ def short_answer(
 
 def _quoted(sentence: str, question: str) -> str | None:
     """A title the answer gives in quotes and nothing else ('"On through the night" [1].'), without the quotes."""
-    body = re.sub(r"\s*\[\d+\]", "", nfc(sentence)).strip().rstrip(".!?…").strip()
+    body = strip_markers(nfc(sentence)).strip().rstrip(".!?…").strip()
     match = re.fullmatch(r"[\"“”«»'‘’]([^\"“”«»]+)[\"“”«»'‘’]", body)
     if match is None or _asked(match.group(1), set(folded_keys(question))):
         return None
