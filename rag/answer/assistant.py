@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.answer.choice import require_scorer, span_reply
 from rag.answer.cite import cite
-from rag.answer.copying import COPIED, is_span, prompt_passages, require_grammar, span_grammar
+from rag.answer.copying import COPIED, is_span, prompt_passages, require_grammar, span_grammar, takes_grammar
 from rag.answer.prompting import first_shown
 from rag.answer.question import check_question, collect
+from rag.answer.quoting import hide_quote, quote_grammar, split_reply
 from rag.answer.reading import EACH, FALLBACK, read_each
 from rag.answer.reply import Run, drained, ms, stream_reply
 from rag.answer.sentence import as_sentence
@@ -93,6 +94,7 @@ class Assistant:
         self._summary = summary or SummarySettings()
         if self._settings.copy_span != "off" and generator is not None:
             require_grammar(generator, self._settings.copy_span)
+        self._quote_grammar = self._settings.quote_first and generator is not None and takes_grammar(generator)
         if generator is not None:
             require_scorer(generator, self._settings.span_choice)
 
@@ -138,9 +140,9 @@ class Assistant:
         joint = Run()
         streamed = reason is None and self._settings.reading != EACH
         if streamed or unchecked:  # rag eval wants the model's own answer even where the checks refuse first
-            always = self._settings.copy_span == "always"
-            grammar = span_grammar(prompt_passages(prompt.messages[-1].content)) if always else None
-            pieces = self._stream(prompt.messages, len(prompt.hits), started, joint, grammar=grammar, **opts)
+            pieces = self._stream(
+                prompt.messages, len(prompt.hits), started, joint, grammar=self._grammar(prompt), **opts
+            )
             yield from pieces if streamed else drained(pieces)
         if unchecked:
             joint.cited = cite(joint.raw, shown.hits)
@@ -160,6 +162,15 @@ class Assistant:
         if self._settings.answer_form == "sentence":  # "1226 [1]." -> "Nhà Trần được thành lập vào năm 1226 [1]."
             grounded = as_sentence(grounded, question)  # as typed: a restored reading may misspell a name
         yield self._answer(reply, grounded, run, model_answer)
+
+    def _grammar(self, prompt: Prompt) -> str | None:
+        """The grammar the one reply is decoded under: copy_span always's passage spans, quote_first's
+        "«passage sentence» → phrase" (where the generator takes a grammar), or none."""
+        if self._settings.copy_span == "always":
+            return span_grammar(prompt_passages(prompt.messages[-1].content))
+        if self._quote_grammar:
+            return quote_grammar(prompt_passages(prompt.messages[-1].content))
+        return None
 
     def _gate(self, retrieved: Analysis, shown: Analysis) -> tuple[str | None, str | None]:
         """Why the checks refuse before the model is asked (None: ask it), and the reason they doubt where the model
@@ -277,6 +288,7 @@ class Assistant:
             self._generator.count_prompt_tokens,
             texts=texts,
             max_tokens=self._settings.answer_prompt_tokens,
+            system="answer_system_quote" if self._settings.quote_first else "answer_system",
         )
 
     def _in_vietnamese(
@@ -349,7 +361,15 @@ class Assistant:
         temperature = opts.get("temperature")
         temperature = self._settings.temperature if temperature is None else temperature
         call = (self._generator, messages, n_passages, started, run)
-        return stream_reply(*call, max_tokens=limit, temperature=temperature, grammar=opts.get("grammar"))
+        pieces = stream_reply(*call, max_tokens=limit, temperature=temperature, grammar=opts.get("grammar"))
+        return self._unquoted(pieces, run) if self._settings.quote_first else pieces
+
+    @staticmethod
+    def _unquoted(pieces: Iterator[str], run: Run) -> Iterator[str]:
+        """quote_first: the reply streamed from after its arrow; run.raw becomes the phrase, run.quote the quote."""
+        yield from hide_quote(pieces)
+        quoted = split_reply(run.raw)
+        run.raw, run.quote = quoted.phrase, quoted.quote
 
     def ask(
         self,

@@ -27,8 +27,8 @@ TEMPLATE_NAMES = (
     "vietnamese_only",
 )
 # Templates only an optional setting uses: a prompts folder written before them still loads, and the error
-# comes when the setting asks for one (answer_copy: copy_span).
-OPTIONAL_TEMPLATES = ("answer_copy",)
+# comes when the setting asks for one (answer_copy: copy_span; answer_system_quote: quote_first).
+OPTIONAL_TEMPLATES = ("answer_copy", "answer_system_quote")
 
 # A document must not open or close a passage fence, nor smuggle in chat-template control
 # tokens (the tokenizer would read "<|im_start|>" in a document as the real thing).
@@ -104,12 +104,14 @@ class PromptBuilder:
         *,
         texts: Sequence[str] | None = None,
         max_tokens: int | None = None,
+        system: str = "answer_system",
     ) -> Prompt:
         """The answer prompt: passages [1]..[n] (best first), then the question.
 
         texts: what to show of each passage (e.g. its selected sentences; default the whole
         chunk); an empty text leaves that passage out. Passages are dropped weakest first until
-        the prompt fits max_tokens (default max_prompt_tokens).
+        the prompt fits max_tokens (default max_prompt_tokens). system: the system template's name
+        (answer_system_quote: quote_first).
         """
         limit = min(max_tokens or self.max_prompt_tokens, self.max_prompt_tokens)
         shown = [t for t in (texts if texts is not None else [h.chunk.text for h in hits])]
@@ -117,7 +119,7 @@ class PromptBuilder:
         while True:
             passages = self.passages([h.chunk for h, _ in kept], range(1, len(kept) + 1), [t for _, t in kept])
             user = self._t.fill("answer_user", passages=passages, question=question)
-            messages = [Message("system", self._t.fill("answer_system")), Message("user", user)]
+            messages = [Message("system", self._t.fill(system)), Message("user", user)]
             n = count_tokens(messages)
             if n <= limit or len(kept) <= 1:
                 return Prompt(messages, [h for h, _ in kept], n)

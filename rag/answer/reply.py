@@ -30,6 +30,7 @@ class Run:
     usage: Usage = Usage()
     cited: CitedText | None = None  # the raw text's markers resolved, once
     logprob: float | None = None  # the reply's summed token log-probabilities, where the generator reports them
+    quote: str | None = None  # quote_first: the passage sentence quoted before the answer (rag.answer.quoting)
 
 
 def stream_reply(

@@ -39,7 +39,9 @@ class AnswerSettings:
     "likelihood" (the reply with its fact swapped for each typed passage span, scored by the model:
     rag.answer.choice) or "unsupported" (that only where the checks would not keep the reply); span_margin:
     log-probability a candidate must beat the free reply by; span_candidates: spans scored at most;
-    span_prior: weight of a reply's log-probability without the passages, subtracted from its score."""
+    span_prior: weight of a reply's log-probability without the passages, subtracted from its score;
+    quote_first: the model first copies the passage sentence that holds the answer in «», then "→" and the
+    phrase (rag.answer.quoting; prompts/answer_system_quote.txt); the quote is hidden, the phrase checked."""
 
     k: int = 4
     max_tokens: int = 384
@@ -62,6 +64,7 @@ class AnswerSettings:
     span_margin: float = 0.0
     span_candidates: int = 8
     span_prior: float = 0.0
+    quote_first: bool = False
 
     def __post_init__(self) -> None:
         if self.passage_order not in PASSAGE_ORDERS:
@@ -76,5 +79,7 @@ class AnswerSettings:
             raise ConfigError(f"span_choice {self.span_choice!r} is unknown: use one of {', '.join(SPAN_CHOICES)}")
         if self.prompt_passages < 0:
             raise ConfigError(f"prompt_passages {self.prompt_passages} is negative: use 0 (all passages) or a count")
+        if self.quote_first and self.copy_span == "always":
+            raise ConfigError("quote_first and copy_span = always both constrain the reply: turn one of them off")
         if self.reading not in READINGS:
             raise ConfigError(f"reading {self.reading!r} is unknown: use one of {', '.join(READINGS)}")

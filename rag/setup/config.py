@@ -109,6 +109,8 @@ class Settings:
     span_choice: str = _ANSWER.span_choice
     span_margin: float = _ANSWER.span_margin  # log-probability a span must beat the free reply by
     span_prior: float = _ANSWER.span_prior  # weight of its log-probability without the passages, subtracted
+    # 1: the model quotes the passage sentence holding the answer, then "→ phrase"; the quote is hidden
+    quote_first: int = int(_ANSWER.quote_first)
     prompt_chars: int = (
         _ANSWER.prompt_chars
     )  # characters of question-relevant passage sentences in the prompt; 0: whole passages

@@ -189,6 +189,7 @@ def answer_settings(settings: Settings) -> AnswerSettings:
         span_choice=settings.span_choice,
         span_margin=settings.span_margin,
         span_prior=settings.span_prior,
+        quote_first=bool(settings.quote_first),
     )
 
 
