@@ -362,12 +362,19 @@ class Assistant:
         temperature = self._settings.temperature if temperature is None else temperature
         call = (self._generator, messages, n_passages, started, run)
         pieces = stream_reply(*call, max_tokens=limit, temperature=temperature, grammar=opts.get("grammar"))
-        return self._unquoted(pieces, run) if self._settings.quote_first else pieces
+        return self._unquoted(pieces, run, started) if self._settings.quote_first else pieces
 
     @staticmethod
-    def _unquoted(pieces: Iterator[str], run: Run) -> Iterator[str]:
-        """quote_first: the reply streamed from after its arrow; run.raw becomes the phrase, run.quote the quote."""
-        yield from hide_quote(pieces)
+    def _unquoted(pieces: Iterator[str], run: Run, started: float) -> Iterator[str]:
+        """quote_first: the reply streamed from after its arrow; run.raw becomes the phrase, run.quote the quote,
+        and the first token's time is the first shown one's (the quote is generated, not shown)."""
+        shown = run.first_token_ms is not None  # a second call (a retry) keeps the first call's time
+        for piece in hide_quote(pieces):
+            if not shown:
+                run.first_token_ms, shown = ms(started), True
+            yield piece
+        if not shown:
+            run.first_token_ms = ms(started)
         quoted = split_reply(run.raw)
         run.raw, run.quote = quoted.phrase, quoted.quote
 

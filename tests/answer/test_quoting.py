@@ -3,10 +3,13 @@ grammar of "«passage sentence» → phrase", and the assistant's quote_first fl
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from rag.answer.completion import STOP, CallState, Completion
 from rag.answer.copying import Passage, prompt_passages
 from rag.answer.prompting import PromptBuilder, PromptTemplates
 from rag.answer.quoting import Quoted, hide_quote, quote_grammar, sentences, split_reply
@@ -80,3 +83,30 @@ def test_quote_first_and_copy_span_always_are_refused_together() -> None:
 
     with pytest.raises(ConfigError, match="turn one of them off"):
         AnswerSettings(quote_first=True, copy_span="always")
+
+
+class Paced(GrammarScripted):
+    """Each reply piece comes PACE seconds after the last, as a model decodes tokens."""
+
+    PACE = 0.01
+
+    def stream(self, messages, *, max_tokens=384, temperature=0.0, grammar=None) -> Completion:  # noqa: ANN001
+        scripted = super().stream(messages, max_tokens=max_tokens, temperature=temperature, grammar=grammar)
+
+        def produce(state: CallState) -> Iterator[str]:
+            for piece in scripted:
+                time.sleep(self.PACE)
+                yield piece
+            state.usage, state.finish_reason = scripted.usage, STOP
+
+        return Completion(produce)
+
+
+def test_quote_first_times_the_first_token_shown_not_the_hidden_quote(tmp_path: Path) -> None:
+    quote = "«Hà Nội là thủ đô của Việt Nam từ năm 1976.» → "  # 16 pieces of 3 characters before the phrase
+    generator = Paced([quote + "Hà Nội [1]."])
+    answer = _assistant(tmp_path, generator, quote_first=True).ask("Thủ đô của Việt Nam là gì?", k=2)
+    assert answer.text == "Hà Nội [1]."
+    # the model's first token came after one pause; the first one shown, after the quote's 16
+    assert answer.timings.first_token_ms is not None
+    assert answer.timings.first_token_ms >= 1000 * Paced.PACE * (len(quote) // 3)
