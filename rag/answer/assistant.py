@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.answer.choice import require_scorer, span_reply
 from rag.answer.cite import cite
-from rag.answer.copying import COPIED, is_span, prompt_passages, require_grammar, span_grammar, takes_grammar
+from rag.answer.copying import COPIED, is_span, prompt_passages, require_grammar, span_grammar
 from rag.answer.prompting import first_shown
 from rag.answer.question import check_question, collect
-from rag.answer.quoting import hide_quote, quote_grammar, split_reply
+from rag.answer.quoting import grammar_capable, hide_quote, quote_grammar, split_reply
 from rag.answer.reading import EACH, FALLBACK, read_each
 from rag.answer.reply import Run, drained, ms, stream_reply
 from rag.answer.sentence import as_sentence
@@ -94,7 +94,7 @@ class Assistant:
         self._summary = summary or SummarySettings()
         if self._settings.copy_span != "off" and generator is not None:
             require_grammar(generator, self._settings.copy_span)
-        self._quote_grammar = self._settings.quote_first and generator is not None and takes_grammar(generator)
+        self._quote_grammar: bool | None = None  # quote_first: found at the first question (a server is asked)
         if generator is not None:
             require_scorer(generator, self._settings.span_choice)
 
@@ -168,9 +168,11 @@ class Assistant:
         "«passage sentence» → phrase" (where the generator takes a grammar), or none."""
         if self._settings.copy_span == "always":
             return span_grammar(prompt_passages(prompt.messages[-1].content))
-        if self._quote_grammar:
-            return quote_grammar(prompt_passages(prompt.messages[-1].content))
-        return None
+        if not self._settings.quote_first:
+            return None
+        if self._quote_grammar is None:
+            self._quote_grammar = grammar_capable(self._generator)
+        return quote_grammar(prompt_passages(prompt.messages[-1].content)) if self._quote_grammar else None
 
     def _gate(self, retrieved: Analysis, shown: Analysis) -> tuple[str | None, str | None]:
         """Why the checks refuse before the model is asked (None: ask it), and the reason they doubt where the model

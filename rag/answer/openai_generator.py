@@ -260,6 +260,10 @@ class OpenAIGenerator:
             self._counts[text] = count
         return count
 
+    def accepts_grammar(self) -> bool:
+        """Does the server take a GBNF grammar (llama.cpp's servers do; OpenAI's API and vLLM's do not)?"""
+        return self.info().flavour != "other"
+
     def stream(
         self,
         messages: Sequence[Message],

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answer.copying import Passage
+from rag.answer.copying import Passage, takes_grammar
 from rag.checks.grounding import REFUSAL
 
 OPEN, CLOSE, ARROW = "«", "»", "→"
@@ -28,6 +28,13 @@ class Quoted:
 
     quote: str | None
     phrase: str
+
+
+def grammar_capable(generator: object) -> bool:
+    """Can the quote be decoded under a grammar: the generator's stream() takes one and, for a server, the server
+    does too (an OpenAI-compatible server that is not llama.cpp's is read freely instead)."""
+    accepts = getattr(generator, "accepts_grammar", None)
+    return takes_grammar(generator) and (accepts is None or bool(accepts()))
 
 
 def split_reply(raw: str) -> Quoted:

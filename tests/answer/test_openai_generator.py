@@ -203,3 +203,4 @@ def test_a_grammar_for_a_server_that_is_not_llama_cpp_is_a_config_error_naming_t
     with pytest.raises(ConfigError, match=r"takes no GBNF grammar, so copy_span needs .* \(or set copy_span = off\)"):
         llm.stream(MESSAGES, max_tokens=8, grammar='root ::= "Hà Nội [1]."').text()
     assert llm.stream(MESSAGES, max_tokens=64).text() == ANSWER  # and without one it answers as before
+    assert llm.accepts_grammar() is False  # so quote_first decodes its reply freely there (rag.answer.quoting)

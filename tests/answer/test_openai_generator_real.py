@@ -30,6 +30,7 @@ QUESTION = "Ban Tuyên giáo Đảng ủy Khối đã mở bao nhiêu lớp bồ
 def test_server_is_recognised_and_bans_cjk_by_logit_bias(http_generator: OpenAIGenerator, real_generator) -> None:  # noqa: ANN001
     info = http_generator.info()
     assert (info.flavour, info.exact_counts) == ("llama-cpp-python", True)
+    assert http_generator.accepts_grammar() is True
     real_generator.count_prompt_tokens(MESSAGES)  # loads the model and its CJK scan
     assert info.ban is not None
     assert sorted(int(i) for i in info.ban) == sorted(int(i) for i in real_generator._cjk_ids)

@@ -12,7 +12,7 @@ import pytest
 from rag.answer.completion import STOP, CallState, Completion
 from rag.answer.copying import Passage, prompt_passages
 from rag.answer.prompting import PromptBuilder, PromptTemplates
-from rag.answer.quoting import Quoted, hide_quote, quote_grammar, sentences, split_reply
+from rag.answer.quoting import Quoted, grammar_capable, hide_quote, quote_grammar, sentences, split_reply
 from rag.checks.grounding import REFUSAL, GroundingSettings
 from rag.errors import ConfigError
 from rag.types import Answer
@@ -110,3 +110,14 @@ def test_quote_first_times_the_first_token_shown_not_the_hidden_quote(tmp_path: 
     # the model's first token came after one pause; the first one shown, after the quote's 16
     assert answer.timings.first_token_ms is not None
     assert answer.timings.first_token_ms >= 1000 * Paced.PACE * (len(quote) // 3)
+
+
+def test_a_server_that_takes_no_grammar_gets_the_quote_prompt_decoded_freely(tmp_path: Path) -> None:
+    class OtherServer(GrammarScripted):  # as OpenAIGenerator against vLLM or OpenAI's API
+        def accepts_grammar(self) -> bool:
+            return False
+
+    generator = OtherServer(["«Hà Nội là thủ đô của Việt Nam từ năm 1976.» → Hà Nội [1]."])
+    assert not grammar_capable(generator) and grammar_capable(GrammarScripted([]))
+    answer = _assistant(tmp_path, generator, quote_first=True).ask("Thủ đô của Việt Nam là gì?", k=2)
+    assert generator.grammars == [None] and answer.text == "Hà Nội [1]."
