@@ -77,6 +77,10 @@ class GroundingSettings:
     verify_key: float | None = None
     # only the retriever's first this many passages of the prompt can support an answer (None: every one)
     support_ranks: int | None = None
+    # where the model says the passages do not hold the answer though the gates passed: the typed extractive
+    # answer (a sentence holding the key terms and an answer of the type asked for) replaces the refusal if one
+    # exists; off: the model's refusal stands
+    refusal_fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ def ground(analysis: Analysis, answer: str, settings: GroundingSettings) -> Grou
     if not analysis.passages or analysis.evidence < settings.evidence_threshold:
         return refusal(NO_EVIDENCE)
     if is_refusal(answer):
-        return refusal(MODEL_REFUSED)
+        return refused_by_model(analysis, settings)
     checks = check_answer(
         answer,
         analysis,
@@ -132,6 +136,15 @@ def ground(analysis: Analysis, answer: str, settings: GroundingSettings) -> Grou
         text = supported_text(answer, checks)
         return Grounded(text, tuple(checks), ANSWERED, short_answer=short_answer(text, analysis, checks))
     return fallback(analysis, settings, checks, answer)
+
+
+def refused_by_model(analysis: Analysis, settings: GroundingSettings) -> Grounded:
+    """The model's refusal, or with refusal_fallback the typed extractive answer where the passages hold one."""
+    if settings.refusal_fallback and settings.extractive_fallback and settings.extractive_key_threshold is not None:
+        best = analysis.typed_extractive(settings.extractive_key_threshold)
+        if best is not None:
+            return fallback(analysis, settings)
+    return refusal(MODEL_REFUSED)
 
 
 def fallback(

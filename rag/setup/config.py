@@ -142,6 +142,9 @@ class Settings:
     evidence_hedge: float = -1.0 if _CHECKS.evidence_hedge is None else _CHECKS.evidence_hedge
     # 1: where the answerability model would refuse, ask and keep a supported answer
     verify_unanswerable: int = int(_CHECKS.verify_unanswerable)
+    # 1: where the model refuses though the gates passed, a passage sentence holding the question's key terms and
+    # an answer of the type asked for replaces the refusal
+    refusal_fallback: int = int(_CHECKS.refusal_fallback)
 
     def __post_init__(self) -> None:
         for key in CHOICES:

@@ -223,4 +223,5 @@ def grounding_settings(settings: Settings, *, embedder_id: str | None = None) ->
         hedge=bool(settings.hedge),
         evidence_hedge=None if settings.evidence_hedge < 0 else settings.evidence_hedge,
         verify_unanswerable=bool(settings.verify_unanswerable),
+        refusal_fallback=bool(settings.refusal_fallback),
     )

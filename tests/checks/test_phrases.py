@@ -108,6 +108,22 @@ def test_the_extractive_answer_needs_the_key_terms_and_an_answer_of_the_expected
     assert (untyped.outcome, untyped.reason, untyped.short_answer) == ("refused", "unsupported", None)
 
 
+def test_with_refusal_fallback_a_model_refusal_gives_way_only_to_a_typed_passage_answer() -> None:
+    question = "Nhà Trần được thành lập vào năm nào?"
+    refused = "Không tìm thấy thông tin này trong tài liệu."
+    on = GroundingSettings(extractive_key_threshold=0.3, keep_unchecked=False, hedge=False, refusal_fallback=True)
+    typed = ground(analyze(question, _hits(TRAN)), refused, on)
+    assert (typed.outcome, typed.text, typed.short_answer) == (
+        "extractive",
+        "Nhà Trần được thành lập năm 1226 [1].",
+        "1226",
+    )
+    untyped = ground(analyze(question, _hits("Nhà Trần được thành lập sau nhà Lý.")), refused, on)
+    assert (untyped.outcome, untyped.reason) == ("refused", "model")  # no year to give: the refusal stands
+    off = ground(analyze(question, _hits(TRAN)), refused, SETTINGS)  # the default: the model's refusal stands
+    assert (off.outcome, off.reason) == ("refused", "model")
+
+
 def test_an_answer_nothing_confirms_or_replaces_is_kept_marked_unchecked_when_asked() -> None:
     question = "Nhà Trần được thành lập vào năm nào?"
     keep = GroundingSettings(extractive_key_threshold=0.3, keep_unchecked=True, hedge=False)
