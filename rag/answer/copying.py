@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from rag.checks.grounding import REFUSAL
 from rag.errors import ConfigError
-from rag.text.vietnamese import comparable
+from rag.text.vietnamese import comparable, without_cjk
 
 # the user message's fences, as prompts/passage.txt writes them: number, title line, text
 FENCED = re.compile(r'<tài_liệu số="(\d+)">\n(.*?)\n</tài_liệu>', re.DOTALL)
@@ -27,6 +27,10 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # a full stop and a space: "1.610" stays one run
 COPIED = re.compile(r" \[\d{1,3}\]\.$")  # how every span the grammar admits ends
 _MARKERS = re.compile(r"\s*\[\s*\d{1,3}\s*\]")
+# Characters the in-process generator never writes: it bans every token holding a UTF-8 lead byte 0xE3..0xED
+# (rag.answer.generate), i.e. U+3000..U+D7FF. A grammar that requires one leaves llama.cpp no token to take; it
+# then takes token 0 ("!") and aborts the whole process ("Unexpected empty grammar stack after accepting piece").
+_UNWRITABLE = re.compile("[\u3000-\ud7ff]")
 # a span does not end on an opening mark, a comma-like mark or a full stop (the marker brings its own)
 _NO_END = frozenset("([{“‘«\"',;:-–—/.!?…")
 
@@ -74,6 +78,13 @@ def is_span(answer: str, passages: Sequence[Passage | str]) -> bool:
     return any(f" {words} " in f" {comparable(t)} " for t in texts)
 
 
+def writable(text: str) -> str:
+    """text as a grammar may require it: without the characters the generator bans (a bracketed Hán gloss
+    "(文公)" goes whole), spaces tidied, lines kept."""
+    lines = (" ".join(_UNWRITABLE.sub(" ", without_cjk(line)).split()) for line in text.splitlines())
+    return "\n".join(lines)
+
+
 def _literal(text: str) -> str:
     """A GBNF string literal."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
@@ -97,7 +108,7 @@ def _first(token: str) -> str:
 def _lines(text: str) -> list[list[tuple[str, str]]]:
     """Each sentence's tokens (one per line of the passage at most) with the separator before the next token."""
     lines = []
-    for line in (s for row in text.splitlines() for s in _SENTENCE_END.split(row)):
+    for line in (s for row in writable(text).splitlines() for s in _SENTENCE_END.split(row)):
         matches = list(_TOKEN.finditer(line))
         tokens = []
         for i, m in enumerate(matches):

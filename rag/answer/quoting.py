@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answer.copying import Passage, takes_grammar
+from rag.answer.copying import Passage, takes_grammar, writable
 from rag.checks.grounding import REFUSAL
 
 OPEN, CLOSE, ARROW = "«", "»", "→"
@@ -73,10 +73,11 @@ def hide_quote(pieces: Iterator[str]) -> Iterator[str]:
 
 
 def sentences(passages: Sequence[Passage]) -> list[str]:
-    """The passage sentences a quote may be: each line of each passage cut at its sentence ends."""
+    """The passage sentences a quote may be: each line of each passage cut at its sentence ends, without the
+    characters the generator cannot write (rag.answer.copying.writable)."""
     found: list[str] = []
     for passage in passages:
-        for line in passage.text.splitlines():
+        for line in writable(passage.text).splitlines():
             found.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
     return list(dict.fromkeys(found))
 

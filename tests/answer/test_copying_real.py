@@ -55,3 +55,24 @@ def test_a_right_short_answer_is_copied_unchanged(generator) -> None:  # noqa: A
     messages = _messages("Nhà Trần được thành lập vào năm nào?")
     grammar = copy_grammar(prompt_passages(messages[-1].content))
     assert generator.stream(messages, max_tokens=48, grammar=grammar).text() == "1226 [1]."
+
+
+def test_a_grammar_over_a_passage_with_a_han_gloss_decodes_without_aborting_the_process(generator) -> None:  # noqa: ANN001
+    # the generator bans CJK tokens; a grammar that required "文" once made llama.cpp take token 0 and abort
+    # ("Unexpected empty grammar stack after accepting piece: ! (0)"): the grammars leave such characters out
+    from rag.answer.quoting import quote_grammar, split_reply
+
+    t = PromptTemplates.load(REPO / "prompts")
+    passage = "Tần Văn công (文公) là vị vua thứ 9 của nước Tần. Ông lên ngôi năm 765 TCN."
+    fenced = t.fill("passage", number="1", title="Tần Văn công", text=passage)
+    messages = [
+        Message("system", t.fill("answer_system_quote")),
+        Message("user", t.fill("answer_user", passages=fenced, question="Tần Văn công là vua thứ mấy của nước Tần?")),
+    ]
+    grammar = quote_grammar(prompt_passages(messages[-1].content))
+    assert grammar is not None and "文" not in grammar
+    quoted = split_reply(generator.stream(messages, max_tokens=64, grammar=grammar).text())
+    assert quoted.quote == "Tần Văn công là vị vua thứ 9 của nước Tần.", quoted
+    assert "9" in quoted.phrase
+    copied = generator.stream(messages, max_tokens=32, grammar=copy_grammar(prompt_passages(messages[-1].content)))
+    assert "文" not in copied.text()

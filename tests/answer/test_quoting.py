@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.answer.completion import STOP, CallState, Completion
-from rag.answer.copying import Passage, prompt_passages
+from rag.answer.copying import Passage, copy_grammar, prompt_passages, writable
 from rag.answer.prompting import PromptBuilder, PromptTemplates
 from rag.answer.quoting import Quoted, grammar_capable, hide_quote, quote_grammar, sentences, split_reply
 from rag.checks.grounding import REFUSAL, GroundingSettings
@@ -121,3 +121,13 @@ def test_a_server_that_takes_no_grammar_gets_the_quote_prompt_decoded_freely(tmp
     assert not grammar_capable(generator) and grammar_capable(GrammarScripted([]))
     answer = _assistant(tmp_path, generator, quote_first=True).ask("Thủ đô của Việt Nam là gì?", k=2)
     assert generator.grammars == [None] and answer.text == "Hà Nội [1]."
+
+
+def test_no_grammar_requires_a_character_the_generator_bans() -> None:
+    # a Hán gloss or Hangul in a passage: the generator bans every CJK token, so a grammar that required one
+    # would leave llama.cpp no token to take (it then aborts the process)
+    passage = Passage(1, "Tần Văn công (文公) lên ngôi năm 765 TCN、 ở 한국 Tần.\nDòng hai")
+    assert writable(passage.text) == "Tần Văn công lên ngôi năm 765 TCN ở Tần.\nDòng hai"
+    assert sentences([passage]) == ["Tần Văn công lên ngôi năm 765 TCN ở Tần.", "Dòng hai"]
+    for grammar in (quote_grammar([passage]), copy_grammar([passage])):
+        assert grammar is not None and not any("\u3000" <= ch <= "\ud7ff" for ch in grammar)
