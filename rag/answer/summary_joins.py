@@ -18,7 +18,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from rag.answer.summary_units import Unit, balanced, content_words
+from rag.answer.summary_text import balanced
+from rag.answer.summary_units import Unit, content_words
 from rag.checks.claims import names
 
 __all__ = ["clause_sentences", "joined_text", "pack"]

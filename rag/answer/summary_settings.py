@@ -52,7 +52,7 @@ class SummarySettings:
     # goes before a second one from any heading, so a long article's sections each give their best fact. 0: off
     sections: int = 0
     # count_lists: a count's list of exactly that many names is left out ("gồm 6 phường: Bắc Sơn, … và 3 xã: …" ->
-    # "gồm 6 phường và 3 xã"; summary_units.counted_lists): a list is one fact, not six names. Stop 22 (first round,
+    # "gồm 6 phường và 3 xã"; summary_text.counted_lists): a list is one fact, not six names. Stop 22 (first round,
     # with lead_bonus, not adopted) tune 0.802 -> 0.814 (tam-diep); second round, on the nine-document tune half with
     # its four long articles: 0.766 -> 0.774 (tam-diep again), no document losing, so on. The one run of all 15 with
     # it, the coordinates and salient_min_words 4,000: test 0.641 -> 0.614 (phu-ly -2 facts; docs/summaries.md)

@@ -7,11 +7,11 @@ figure are seen to repeat each other, in one document or across several (rag.ans
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.answer.summary_text import balanced, counted_lists, run_ons, tidied
 from rag.checks.claims import claim_terms, names, tokens
 from rag.text.vietnamese import fold_diacritics, passage_sentences, without_cjk
 from rag.types import Chunk
@@ -236,109 +236,6 @@ def _clauses(sentence: str) -> list[str]:
     return [*parts, sentence[start:]]
 
 
-# words that announce a list: before ':' (or where a cut left them) they end no sentence ("… đối ngoại gồm:")
-_ANNOUNCES = ("gồm có", "bao gồm", "như sau", "sau đây", "gồm", "như", "là", "sau", "các", "những")
-_ALWAYS_DANGLING = ("gồm có", "bao gồm", "gồm", "như", "là")  # never the last word of a sentence
-_CONNECTORS = frozenset("của và với hoặc hay cho về".split())  # a clause ending so has lost its object
-_RUN_ON = re.compile(
-    r"(?<=[a-zà-ỹđ0-9]) (?=(?:Theo|Ngày|Năm|Nhưng|Tuy nhiên|Sau đó|Hiện nay|Ngoài ra|Trong đó|Đến năm|Từ năm)"
-    r" [a-zà-ỹđ0-9])"
-)
-
-
-def run_ons(sentence: str) -> list[str]:
-    """A source sentence that lost its full stop, as the sentences it holds.
-
-    "… vào tháng 4 năm 2015 Theo quy hoạch …" is two: a sentence opener written with a capital
-    after a lower-case word or a number, and followed by one, starts a sentence when both sides have
-    six words or more (a name such as "Đàng Trong" or "Đảng ủy Ngoài nước" does not match). So is
-    "… và 3 xã.Danh sách …", a full stop without its space between a lower-case word and a capitalised one."""
-    glued = [m.end() for m in _GLUED.finditer(sentence) if _glued_at(sentence, m.end())]
-    if glued:
-        bounds = [0, *glued, len(sentence)]
-        return [p for a, b in zip(bounds, bounds[1:], strict=False) for p in run_ons(sentence[a:b].strip())]
-    cuts, last = [], 0
-    for match in _RUN_ON.finditer(sentence):  # each sentence of six words or more ("Vở kịch Ngày mai …": a title)
-        if len(sentence[last : match.start()].split()) >= 6 and len(sentence[match.start() :].split()) >= 6:
-            cuts.append(last := match.start())
-    if not cuts:
-        return [sentence]
-    bounds = [0, *cuts, len(sentence)]
-    parts = [sentence[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False)]
-    return [p if p.endswith((".", "!", "?", "…", ":", ";")) else p.rstrip(",") + "." for p in parts[:-1]] + parts[-1:]
-
-
-_GLUED = re.compile(r"(?<=[^\W\d_]{2})\.(?=[^\W\d_]{2})")
-
-
-def _glued_at(text: str, i: int) -> bool:
-    """Whether the full stop before text[i] ends a sentence: "xã.Danh", not "TP.Hồ" or "vnexpress.net"."""
-    return text[i - 2].islower() and text[i].isupper() and text[i + 1].islower()
-
-
-# "gồm 6 phường: Bắc Sơn, …, Yên Bình và 3 xã: …": a count, the word that announces its list, the list
-_COUNTED = re.compile(r"\b(\d{1,3}) ((?:[^\W\d_]+ ){0,2}?[^\W\d_]+)(?::| là| gồm(?: có)?| bao gồm) ")
-_NAME = re.compile(r"[^\W\d_][\w-]*(?: [^\W\d_][\w-]*){0,3}")
-_SEPARATOR = re.compile(r",? và |, ")
-
-
-def counted_lists(sentence: str) -> str:
-    """The sentence without the names a count announces, when there are exactly that many of them.
-
-    "… gồm 6 phường: Bắc Sơn, Nam Sơn, Tân Bình, Tây Sơn, Trung Sơn, Yên Bình và 3 xã: Đông Sơn, Quang Sơn,
-    Yên Sơn." -> "… gồm 6 phường và 3 xã."; "… và 7 hồ khác là hồ Mùa Thu, hồ Lồng Đèn, …" loses its names too
-    (each may repeat the counted noun, "hồ"). Three names or more; a count the names do not match stays whole."""
-    start = 0
-    while match := _COUNTED.search(sentence, start):
-        count, noun = int(match.group(1)), match.group(2).split()[0]
-        names, end = _names(sentence, match.end(), noun)
-        if count >= 3 and names == count:
-            sentence = sentence[: match.end(2)] + sentence[end:]
-            start = match.end(2)
-        else:
-            start = match.end()
-    return sentence
-
-
-def _names(text: str, start: int, noun: str) -> tuple[int, int]:
-    """How many capitalised names (of 1-4 words, each maybe after noun) the comma list at text[start:] has; its end."""
-    count, end, i = 0, start, start
-    while True:
-        at = i + len(noun) + 1 if text.startswith(noun + " ", i) else i
-        name = _NAME.match(text, at)
-        words = list(itertools.takewhile(lambda w: w[0].isupper(), name.group(0).split(" "))) if name else []
-        if not words:
-            return count, end
-        count, end = count + 1, at + len(" ".join(words))
-        separator = _SEPARATOR.match(text, end)
-        if separator is None:
-            return count, end
-        i = separator.end()
-
-
-def tidied(piece: str) -> str:
-    """A unit that ends as a sentence: no list announcement left dangling, no doubled full stop.
-
-    "… về đối ngoại gồm:" -> "… về đối ngoại."; "… loại II.." -> "… loại II."; a clause ending
-    in a connector ("… của.") says nothing whole: "" (left out)."""
-    if piece.endswith("..") and not piece.endswith("..."):
-        piece = piece.rstrip(".") + "."
-    body, end = (piece[:-1], piece[-1]) if piece[-1:] in ".!?…:" else (piece, "")
-    if end not in (".", ":"):
-        return piece
-    words = body.rstrip(" ,").split()
-    dangling = _ANNOUNCES if end == ":" else _ALWAYS_DANGLING
-    changed = end == ":"
-    while words:
-        tail = next((d for d in dangling if " ".join(words[-len(d.split()) :]).lower() == d), None)
-        if tail is None:
-            break
-        words, changed = words[: -len(tail.split())], True
-    if words and words[-1].lower() in _CONNECTORS:
-        return ""
-    return " ".join(words).rstrip(" ,") + "." if changed else piece
-
-
 _PAREN = re.compile(r"\s*\(([^()]*)\)")
 # a clause opening like this is a time, place or purpose, not yet what happened: "Ngày 23 tháng 2 năm 1974, …"
 _OPENERS = frozenset(
@@ -372,11 +269,6 @@ def trimmed(text: str) -> str:
             break
         segments = head
     return ", ".join(segments) + end
-
-
-def balanced(text: str) -> bool:
-    """No bracket or quote left open ("… (bên cạnh lửa" was cut inside a parenthesis)."""
-    return text.count("(") == text.count(")") and text.count('"') % 2 == 0 and text.count("“") == text.count("”")
 
 
 def _first(part: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rag.answer.cite import answer_sentences
 from rag.answer.summarize import SummarySettings, candidate_units
-from rag.answer.summary_units import counted_lists, run_ons, tidied
+from rag.answer.summary_text import counted_lists, run_ons, tidied
 from rag.types import Chunk
 
 
