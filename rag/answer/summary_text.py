@@ -54,6 +54,7 @@ def _glued_at(text: str, i: int) -> bool:
 _COUNTED = re.compile(r"\b(\d{1,3}) ((?:[^\W\d_]+ ){0,2}?[^\W\d_]+)(?::| là| gồm(?: có)?| bao gồm) ")
 _NAME = re.compile(r"[^\W\d_][\w-]*(?: [^\W\d_][\w-]*){0,3}")
 _SEPARATOR = re.compile(r",? và |, ")
+_ALIAS = re.compile(r" \([^()]*\)")  # "Đặng Xuân Khu (Trường Chinh)": the bracket after a name is part of it
 
 
 def counted_lists(sentence: str) -> str:
@@ -84,6 +85,8 @@ def _names(text: str, start: int, noun: str) -> tuple[int, int]:
         if not words:
             return count, end
         count, end = count + 1, at + len(" ".join(words))
+        alias = _ALIAS.match(text, end)
+        end = alias.end() if alias else end
         separator = _SEPARATOR.match(text, end)
         if separator is None:
             return count, end
@@ -97,6 +100,8 @@ def tidied(piece: str) -> str:
     in a connector ("… của.") says nothing whole: "" (left out)."""
     if piece.endswith("..") and not piece.endswith("..."):
         piece = piece.rstrip(".") + "."
+    if piece.endswith(("!.", "?.")):  # "… bị mày bắt!." ends once
+        piece = piece[:-1]
     body, end = (piece[:-1], piece[-1]) if piece[-1:] in ".!?…:" else (piece, "")
     if end not in (".", ":"):
         return piece
@@ -116,3 +121,65 @@ def tidied(piece: str) -> str:
 def balanced(text: str) -> bool:
     """No bracket or quote left open ("… (bên cạnh lửa" was cut inside a parenthesis)."""
     return text.count("(") == text.count(")") and text.count('"') % 2 == 0 and text.count("“") == text.count("”")
+
+
+# the quotes of a gloss without_cjk removed: 'bốn chữ "安陽行寶" (An Dương …)' -> 'bốn chữ " " (An Dương …)'
+_EMPTY_QUOTES = re.compile(r"(?<=\s)(?:\"\s*\"|“\s*”)(?=[\s(,.])\s*")
+_CAPTION = re.compile(r"^(?:Ảnh|Ảnh minh họa|Ảnh minh hoạ|Nguồn ảnh): (?=\S)")
+
+
+def mended(piece: str) -> str:
+    """The unit as a reader expects a line: outside brackets, its quotes closed, no caption label; "" to leave out.
+
+    A sentence the source wrote wholly in brackets ("(Ví dụ …)") is an aside to the one before, and one
+    with a bracket it never opens or closes ("Bái), Minh Quân, …", "… (thành phố Yên.") was cut inside
+    it: both are left out; a bracket opening the line before its sentence ("(Theo TTXVN) Ngày …") is
+    dropped. A sentence of a quotation that runs on gets the quote mark it lacks: 'Ông nói: "Ta sống …'
+    ends with '"'; '… chúa thượng!".' opens with one. "Ảnh: Đồng chí …" (a photo's caption) loses "Ảnh:".
+    """
+    piece = _EMPTY_QUOTES.sub("", _CAPTION.sub("", piece))
+    if piece[:1] in "([":
+        close = _closing(piece)
+        if close is None or not piece[close + 1 :].strip(" .!?…"):
+            return ""
+        rest = piece[close + 1 :].lstrip(" ,")
+        piece = rest[:1].upper() + rest[1:]
+    depths = list(itertools.accumulate((c in "([") - (c in ")]") for c in piece))
+    if depths and (min(depths) < 0 or depths[-1] > 0):
+        return ""  # a bracket closed before it opened (the line started inside it) or never closed
+    return _quoted(piece)
+
+
+def _closing(text: str) -> int | None:
+    """Where the bracket opening text closes, or None when it never does."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += (char in "([") - (char in ")]")
+        if depth == 0:
+            return i
+    return None
+
+
+_SECONDS = re.compile(r"\d['’′] ?\d{1,2}(?:[.,]\d+)? ?\"")
+
+
+def _quoted(piece: str) -> str:
+    """The piece with the quote mark its quotation lacks (one sentence of a quotation of several).
+
+    A straight quote after a letter or a mark closes ('… an lành".'), after a space, a colon or the
+    start it opens ('nói: "Ta …')."""
+    if piece.count("“") != piece.count("”"):
+        return "“" + piece if piece.count("”") > piece.count("“") else piece + "”"
+    marks = _SECONDS.sub(lambda m: m.group(0)[:-1] + "″", piece)  # 10o33'42": seconds, not a quote
+    opened, unopened = 0, 0
+    for i, char in enumerate(marks):
+        if char != '"':
+            continue
+        closes = i > 0 and not piece[i - 1].isspace() and piece[i - 1] not in ":(["
+        if closes and opened:
+            opened -= 1
+        elif closes:
+            unopened += 1
+        else:
+            opened += 1
+    return '"' * unopened + piece + '"' * opened

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answer.summary_text import balanced, counted_lists, run_ons, tidied
+from rag.answer.summary_text import balanced, counted_lists, mended, run_ons, tidied
 from rag.checks.claims import claim_terms, names, tokens
 from rag.text.vietnamese import fold_diacritics, passage_sentences, without_cjk
 from rag.types import Chunk
@@ -132,9 +132,10 @@ def sentence_units(
     seen: set[str] = set()
     lead_taken: set[str] = set()
     headings: dict[str, list[tuple[int, str]]] = {}  # each document's open headings: (level, text)
+    opens, ends = _cut_inside(chunks, long_words)
     for marker, chunk in enumerate(chunks, start=1):
-        text = chunk.text
-        for sentence in _sentences(text):
+        sentences = _sentences(chunk.text)
+        for index, sentence in enumerate(sentences):
             if _HEADING.match(sentence):
                 _open_heading(headings.setdefault(chunk.source, []), sentence)
                 continue
@@ -143,11 +144,14 @@ def sentence_units(
             section = tuple(headings.get(chunk.source, []))
             if count_lists:
                 sentence = counted_lists(sentence)
-            pieces = [(p, part) for part in run_ons(sentence) for p in _pieces(part, long_words)]
+            inside = index == 0 and chunk.chunk_id in opens  # the passage opens inside a sentence
+            pieces = [(p, part) for part in run_ons(sentence) for p in _pieces(part, 0 if inside else long_words)]
+            if inside:  # its clauses after the first start where a reader expects
+                pieces = pieces[1:]
+            if index == len(sentences) - 1 and chunk.chunk_id in ends:
+                pieces = pieces[:-1]
             for piece, part in pieces:
-                piece = tidied(without_cjk(_FOOTNOTE.sub("", _LIST_MARKER.sub("", piece))).strip())
-                if trim and piece.endswith((".", "!", "?", "…")):  # a list line keeps its parts ("…, Thứ trưởng")
-                    piece = trimmed(piece)
+                piece = _line(piece, trim)
                 words = len(piece.split())
                 key = " ".join(tokens(piece))
                 if words < 6 or key in seen:
@@ -170,21 +174,71 @@ def sentence_units(
     return units
 
 
+def _line(piece: str, trim: bool) -> str:
+    """A piece as a summary line: no list marker, footnote or CJK gloss, tidied, trimmed, mended; "" to leave out.
+
+    A line opening in lower case continues a line it is not part of ("(Phan Thiết)\ncó bộ xương …"): ""."""
+    piece = tidied(without_cjk(_FOOTNOTE.sub("", _LIST_MARKER.sub("", piece))).strip())
+    if trim and piece.endswith((".", "!", "?", "…")):  # a list line keeps its parts ("…, Thứ trưởng")
+        piece = trimmed(piece)
+    piece = mended(piece)
+    return "" if piece[:1].islower() else piece
+
+
+def _cut_inside(chunks: Sequence[Chunk], long_words: int) -> tuple[set[str], set[str]]:
+    """The passages that open inside a sentence, and those that end inside one (by chunk_id).
+
+    The chunker cuts a sentence longer than its token budget at words, each piece a passage of its
+    own: one passage is a sentence that stops without a full stop ("… Âu Lâu (thành phố Yên") and
+    the next one starts right after it ("Bái), Minh Quân, …"). Told apart from a passage ending on
+    a line without a full stop (a list item, a heading) in that it is one sentence of more than
+    long_words words, all of it."""
+    opens, ends = set(), set()
+    order = sorted({c.chunk_id: c for c in chunks}.values(), key=lambda c: (c.source, c.start))
+    for before, after in zip(order, order[1:], strict=False):
+        if before.source != after.source or not 0 <= after.start - before.end <= 1:
+            continue
+        spans = passage_sentences(before.text)
+        whole = before.text.strip()
+        if len(spans) != 1 or len(whole.split()) <= long_words:
+            continue
+        if not whole.rstrip('"”’)]»').endswith((".", "!", "?", "…", ":", ";")):
+            ends.add(before.chunk_id)
+            opens.add(after.chunk_id)
+    return opens, ends
+
+
 def _sentences(text: str) -> list[str]:
     """The passage's sentences; one going on in lower case after an ellipsis is still the one before.
 
     "… và các nguồn vật liệu xây dựng khác... nên Phủ Lý có nhiều cơ hội …" is one sentence, its
     ellipsis written "…," so that a reader (rag.answer.cite) does not cut it: its second half alone
-    ("nên Phủ Lý …") would start a summary line in mid-thought, and its first would be uncited."""
+    ("nên Phủ Lý …") would start a summary line in mid-thought, and its first would be uncited. So is
+    one whose bracket a full stop inside it cut ("… rất vô lý (Về địa lý …. Về văn hóa … Nam Bộ)."),
+    when the bracket closes within the next two sentences of the line."""
+    spans = passage_sentences(text)
     out: list[str] = []
     previous_end = -1
-    for start, end in passage_sentences(text):
-        if out and text[start : start + 1].islower() and "\n" not in text[previous_end:start]:
+    for i, (start, end) in enumerate(spans):
+        same_line = out and "\n" not in text[previous_end:start]
+        if same_line and text[start : start + 1].islower():
             out[-1] = f"{out[-1].rstrip('.…')}…, {text[start:end]}"  # "khác…, nên": read as one sentence
+        elif same_line and _open_bracket(out[-1], text, spans[i : i + 2], previous_end):
+            out[-1] += text[previous_end:end]
         else:
             out.append(text[start:end])
         previous_end = end
     return out
+
+
+def _open_bracket(sentence: str, text: str, following: Sequence[tuple[int, int]], since: int) -> bool:
+    """Whether sentence leaves a bracket open that closes in the following spans of its line."""
+    if sentence.count("(") <= sentence.count(")"):
+        return False
+    return any(
+        "\n" not in text[since:end] and (joined := sentence + text[since:end]).count("(") == joined.count(")")
+        for _, end in following
+    )
 
 
 def _open_heading(path: list[tuple[int, str]], line: str) -> None:
@@ -251,16 +305,19 @@ def trimmed(text: str) -> str:
     "… huyện Yên Khánh (Khánh Hòa, Khánh Phú, Khánh An)." loses the list (three or more items, no
     figure); "… bắn một phát giết chết quân Việt hàng vạn người, bắn ba phát giết đến ba vạn." its
     last clause (four or more words, no fact key, no capitalised word: a name or a title such as
-    "Thứ trưởng Thường trực") when what remains is a clause of its own: at least 8 words, its last
-    part at least 5 and not a time, place or purpose opener ("ngày 9 tháng 3 năm 1945", "để …"),
-    no bracket or quote left open.
+    "Thứ trưởng Thường trực" or '"Chân dung cô gái"') when what remains is a clause of its own: at
+    least 8 words, its last part at least 5 and not a time, place or purpose opener ("ngày 9 tháng 3
+    năm 1945", "để …"), no bracket or quote left open, and no list a colon opened ("… ba bức tranh lụa:
+    "Cô đơn", …" keeps its three titles, not one).
     """
     text = _PAREN.sub(_unless_list, text)
     end = text[-1] if text[-1:] in (".", "!", "?", "…") else ""
     segments = (text[: -len(end)] if end else text).split(", ")
     while len(segments) > 1:
         tail, head = segments[-1].split(), segments[:-1]
-        if len(tail) < 4 or tail[0].lower() in _QUALIFIERS or any(w[:1].isupper() for w in tail):
+        if len(tail) < 4 or tail[0].lower() in _QUALIFIERS or any(w.lstrip("\"“‘'(«")[:1].isupper() for w in tail):
+            break
+        if any(": " in part for part in head):  # an item of the list a colon opened ("… ba bức tranh: "Cô đơn", …")
             break
         if fact_keys(segments[-1]) or not balanced(", ".join(head)):
             break

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rag.answer.cite import answer_sentences
 from rag.answer.summarize import SummarySettings, candidate_units
 from rag.answer.summary_text import counted_lists, run_ons, tidied
+from rag.answer.summary_units import trimmed
 from rag.types import Chunk
 
 
@@ -87,8 +88,7 @@ def test_a_sentence_going_on_in_lower_case_after_an_ellipsis_stays_one_sentence(
     assert _units(text) == [
         "Phủ Lý nằm liền kề khu vực có nguồn vật liệu xây dựng lớn như đá vôi, xi măng Bút Sơn và các nguồn vật "
         "liệu xây dựng khác…, nên Phủ Lý có nhiều cơ hội phát triển công nghiệp.",
-        "nên đây là dòng mới của danh sách.",  # a new line is a new sentence, whatever its case
-    ]
+    ]  # the new line is not joined to it; it opens in lower case, so it is no summary line of its own either
     assert len(answer_sentences(_units(text)[0] + " [1]")) == 1  # read back as one cited sentence
 
 
@@ -146,3 +146,100 @@ def test_a_wiki_footnote_glued_to_a_word_is_not_kept_as_a_citation_but_a_bracket
         "Bản Hiến pháp được phát hành tới từng hộ gia đình.",
         "Năm Minh Mạng thứ 18 [1837] đặt làm sở thuế quan.",
     ]
+
+
+def _chunks(text: str, *cuts: int) -> list[Chunk]:
+    """The text as passages cut at these offsets, as the chunker cuts a sentence too long for its budget."""
+    bounds = [0, *cuts, len(text)]
+    return [
+        Chunk(f"doc-{i}", "doc.txt", "Tài liệu", text[a:b].strip(), a + (text[a] == " "), b)
+        for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))
+    ]
+
+
+def test_a_sentence_the_chunker_cut_at_words_gives_no_line_that_starts_or_ends_inside_it() -> None:
+    head = (
+        "Tuyến đường đi qua địa phận các xã Tân Lập, Tân Hòa, Tân Phú (huyện Đông Sơn), Hòa Bình, Hòa An, Hòa Lạc, "
+        "Hòa Thành, Hòa Phú (huyện Nam Giang) của tỉnh Quảng Đông; qua các xã An Bình, An Lạc, An Thịnh, Minh "
+    )
+    tail = (
+        "Khai, Minh Tân, Minh Thành thuộc huyện Bắc Hà của tỉnh Hà Tây; tổng chiều dài toàn tuyến là "
+        "264 km với 4 làn xe và 2 làn dừng khẩn cấp. Dự án khởi công vào năm 2009."
+    )
+    units = [u.text for u in candidate_units(_chunks(head + tail, len(head) - 1))]
+    assert units == [
+        # the first clause, whole in the first passage; not the clause cut between the passages ("Qua các xã …,
+        # Minh." at the end of the first, "Khai, Minh Tân, …" at the start of the second)
+        "Tuyến đường đi qua địa phận các xã Tân Lập, Tân Hòa, Tân Phú (huyện Đông Sơn), Hòa Bình, Hòa An, Hòa Lạc, "
+        "Hòa Thành, Hòa Phú (huyện Nam Giang) của tỉnh Quảng Đông.",
+        "Tổng chiều dài toàn tuyến là 264 km với 4 làn xe và 2 làn dừng khẩn cấp.",
+        "Dự án khởi công vào năm 2009.",
+    ]
+    # a passage ending on a line without a full stop (a list item) is no cut: the next one starts a sentence
+    items = "Ban chỉ đạo gồm đồng chí Nguyễn Văn An, Trưởng ban\nNgày 5 tháng 3 năm 2020, Ban chỉ đạo họp phiên đầu."
+    assert [u.text for u in candidate_units(_chunks(items, items.index("\n") + 1))] == [
+        "Ban chỉ đạo gồm đồng chí Nguyễn Văn An, Trưởng ban",
+        "Ngày 5 tháng 3 năm 2020, Ban chỉ đạo họp phiên đầu.",
+    ]
+
+
+def test_a_line_starts_outside_brackets_and_its_quotes_are_closed() -> None:
+    text = (
+        'Hiến pháp năm 1946 rất ngắn gọn, chỉ gồm 70 điều. (Ví dụ Điều 10 được viết như sau: "Công dân có quyền '
+        'tự do ngôn luận"). (Theo Báo Nhân Dân) ngày 9 tháng 11 năm 1946 Quốc hội đã thông qua bản Hiến pháp này. '
+        'Ông Trần Văn Hai nói: "Ta ở lại đất Nghệ An này đến cùng. Không giữ được Nghệ An thì không về quê!". '
+        "Thành có tọa độ 10o33'42\" vĩ độ Bắc và 107o23'41\" kinh độ Đông theo bản đồ năm 1930."
+    )
+    assert _units(text) == [
+        "Hiến pháp năm 1946 rất ngắn gọn, chỉ gồm 70 điều.",  # the aside wholly in brackets after it: left out
+        "Ngày 9 tháng 11 năm 1946 Quốc hội đã thông qua bản Hiến pháp này.",  # its opening bracket dropped
+        'Ông Trần Văn Hai nói: "Ta ở lại đất Nghệ An này đến cùng."',  # each sentence of the quotation in quotes
+        '"Không giữ được Nghệ An thì không về quê!".',
+        "Thành có tọa độ 10o33'42\" vĩ độ Bắc và 107o23'41\" kinh độ Đông theo bản đồ năm 1930.",  # seconds, no quote
+    ]
+
+
+def test_a_full_stop_inside_brackets_does_not_end_the_sentence_that_opened_them() -> None:
+    text = (
+        "Xếp Quảng Bình vào Bắc Trung Bộ là hợp lý (về địa lý tỉnh giáp Hà Tĩnh ở phía bắc. Về văn hóa người "
+        "Quảng Bình gần với người Nghệ Tĩnh) theo nhiều nhà nghiên cứu. Tỉnh có 8 đơn vị hành chính cấp huyện."
+    )
+    assert _units(text) == [
+        "Xếp Quảng Bình vào Bắc Trung Bộ là hợp lý (về địa lý tỉnh giáp Hà Tĩnh ở phía bắc. Về văn hóa người "
+        "Quảng Bình gần với người Nghệ Tĩnh) theo nhiều nhà nghiên cứu.",
+        "Tỉnh có 8 đơn vị hành chính cấp huyện.",
+    ]
+
+
+def test_a_caption_label_a_gloss_s_empty_quotes_and_a_doubled_end_are_left_out() -> None:
+    text = (
+        "Ảnh: Đồng chí Lê Văn Ba, Bí thư Tỉnh ủy phát biểu tại Hội nghị.\n"
+        'Tấm bia khắc bốn chữ "平安" (Bình An) ở mặt trước, cao 2 mét.\n'
+        "Ông quát lớn rằng: Chính ta đã thắng, bây giờ các ngươi phải lui!."
+    )
+    assert _units(text) == [
+        "Đồng chí Lê Văn Ba, Bí thư Tỉnh ủy phát biểu tại Hội nghị.",
+        "Tấm bia khắc bốn chữ (Bình An) ở mặt trước, cao 2 mét.",
+        "Ông quát lớn rằng: Chính ta đã thắng, bây giờ các ngươi phải lui!",  # the colon's clause kept whole
+    ]
+
+
+def test_a_count_s_names_go_with_the_bracket_after_the_last_one() -> None:
+    sentence = (
+        "Ban soạn thảo được thành lập năm 1945 gồm có 4 thành viên: Nguyễn Văn An, Trần Thị Bình, "
+        "Lê Minh (Ba Lê) và Phạm Hùng (Tư Hùng)."
+    )
+    assert counted_lists(sentence) == "Ban soạn thảo được thành lập năm 1945 gồm có 4 thành viên."
+
+
+def test_a_list_the_colon_opens_is_kept_whole_titles_in_quotes_included() -> None:
+    titles = (
+        'Năm 1938, ông tham gia triển lãm ở Hà Nội với ba bức tranh lụa: "Chiều thu", "Bến đò vắng khách" '
+        'và "Chợ quê ngày tết".'
+    )
+    tasks = (
+        "Năm 2022 Đảng ủy tập trung vào ba việc lớn: học tập nghị quyết trong toàn đảng bộ, "
+        "tổ chức kỷ niệm ngày thành lập đảng bộ, tổng kết công tác năm của các chi bộ."
+    )
+    assert trimmed(titles) == titles  # not "… ba bức tranh lụa: "Chiều thu"."
+    assert trimmed(tasks) == tasks  # not one of the three tasks
