@@ -25,6 +25,7 @@ from rag.answer.summary_fusion import fuse_lines, fused_text, shortened
 from rag.answer.summary_joins import joined_text, pack
 from rag.answer.summary_salience import subjects, with_salience
 from rag.answer.summary_settings import SummarySettings
+from rag.answer.summary_text import list_share
 from rag.answer.summary_units import Unit, content_words, fact_keys, sentence_units, weight, word_overlap
 from rag.checks.grounding import ANSWERED, GroundingSettings
 from rag.checks.support import check_answer, with_marker
@@ -87,6 +88,8 @@ class _Picks:
         self.subjects = subjects(units)
         self.lead = _lead(units, settings) if whole else {}  # passages on a topic: no document's lead among them
         self.central = central or {}  # each unit's centrality in its document, 0..1 (summary_centrality)
+        share = settings.list_share  # a unit mostly a list of names or numbers states one fact at most
+        self.listy = {u.position for u in units if share and list_share(u.text) >= share}
         self.settings, self.budget_words = settings, budget_words
         self.chosen: list[Unit] = []
         self.covered: set[str] = set()
@@ -96,6 +99,8 @@ class _Picks:
         new = [self.salient[k] for k in unit.facts - self.covered]
         if not unit.sentence:  # a list item ("Hồ Chí Minh (từ 2/9/1945 đến …)") is one record: one fact
             return self.settings.list_item_weight * max(new, default=0.0)
+        if unit.position in self.listy:
+            new = sorted(new, reverse=True)[:1]
         decay = self.settings.fact_decay
         gain = sum(w * decay**i for i, w in enumerate(sorted(new, reverse=True)))
         subject = self.subjects.get(unit.source)

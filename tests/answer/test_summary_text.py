@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rag.answer.cite import answer_sentences
-from rag.answer.summarize import SummarySettings, candidate_units
-from rag.answer.summary_text import counted_lists, run_ons, tidied
+from rag.answer.summarize import SummarySettings, candidate_units, select_units
+from rag.answer.summary_text import counted_lists, list_share, run_ons, tidied
 from rag.answer.summary_units import trimmed
 from rag.types import Chunk
 
@@ -243,3 +245,22 @@ def test_a_list_the_colon_opens_is_kept_whole_titles_in_quotes_included() -> Non
     )
     assert trimmed(titles) == titles  # not "… ba bức tranh lụa: "Chiều thu"."
     assert trimmed(tasks) == tasks  # not one of the three tasks
+
+
+def test_list_share_is_the_share_of_words_in_a_list_of_names_or_numbers() -> None:
+    communes = "Tuyến đi qua các xã Tân Lập, Tân Hòa (huyện Đông Sơn), Hòa Bình và Hòa An."
+    assert list_share(communes) == 6 / 14  # "Tân Hòa", "Hòa Bình", "Hòa An"; the bracket left out
+    assert list_share("Ông có ba con: Nguyễn An, Nguyễn Bình và Nguyễn Cúc.") == 6 / 11
+    assert list_share("Đảng ủy Khối tổ chức Hội nghị ngày 20/12/2016, tại Hà Nội, với 200 đại biểu.") == 0.0  # 2 items
+    assert list_share("Nước sôi ở 100 độ, đóng băng ở 0 độ, nặng nhất ở 4 độ.") == 0.0  # clauses end on no name
+
+
+def test_a_unit_mostly_a_list_counts_as_one_fact_with_list_share_on() -> None:
+    lead = "Đường cao tốc Bắc Nam là tuyến đường dài nhất Việt Nam."
+    names = "Tuyến đi qua các xã Tân Lập, Tân Hòa, Tân Phú, Hòa Bình, Hòa An, Hòa Lạc, Hòa Thành và Hòa Phú."
+    headline = "Dự án khởi công năm 2009 với tổng vốn 1,46 tỷ USD."
+    units = candidate_units([Chunk("d-0", "d.txt", "Cao tốc", f"{lead} {names} {headline}", 0, 200)])
+    one = replace(SummarySettings(), max_sentences=2)
+    assert [u.text for u in select_units(units, budget_words=200, settings=one)] == [lead, names]
+    listy = replace(one, list_share=0.5)
+    assert [u.text for u in select_units(units, budget_words=200, settings=listy)] == [lead, headline]
