@@ -3,7 +3,7 @@
 The fact keys (summary_units) see what a sentence states, not what the document is about: on a
 long article, the sentences densest in figures and names outrank the one about the subject as a
 whole ("Tính đến 2015 dân số của tỉnh đạt 1.266.228 người."). Classic extractive summarisers rank
-by centrality instead; here it scales a unit's gain (summarize._Picks.gain). Three measures, each
+by centrality instead; here it scales a unit's gain (summary_picks.Picks.gain). Three measures, each
 over one document's units embedded as passages ("passage: " for e5, as the index embeds them):
 
 * centroid: the cosine of a unit with the mean of its document's units;
