@@ -93,6 +93,30 @@ def _names(text: str, start: int, noun: str) -> tuple[int, int]:
         i = separator.end()
 
 
+_LISTS = ("gồm có", "bao gồm", "gồm", "như")  # "… như: A, B" is examples, "… là: …" or "… như sau: …" a statement
+
+
+def announces(clause: str) -> bool:
+    """Whether the clause ends by announcing a list: "… gồm:", "… các vị anh hùng như:" (not "… như sau:")."""
+    if not clause.endswith(":"):
+        return False
+    words = clause[:-1].lower().split()
+    return any(" ".join(words[-len(a.split()) :]) == a for a in _LISTS) and words[-2:] != ["như", "sau"]
+
+
+_BRACKETS = re.compile(r"\s*[(\[][^()\[\]]*[)\]]")
+_ITEM_SEPARATOR = re.compile(r",? và |, |; |: ")
+
+
+def headless(piece: str) -> bool:
+    """Whether the piece is a bare list: three items or more, at least two thirds of them of 7 words or fewer.
+
+    "Xi măng, gạch gói, thép xây dựng, bê tông đúc sẵn..." is; "Việc nắm bắt tình hình tư tưởng có lúc,
+    có việc chưa kịp thời, nhất là …" (what a "như:" announced, a statement of its own) is not."""
+    items = [s.split() for s in _ITEM_SEPARATOR.split(_BRACKETS.sub("", piece).rstrip(" .!?…:;"))]
+    return len(items) >= 3 and sum(len(words) <= 7 for words in items) * 3 >= 2 * len(items)
+
+
 def tidied(piece: str) -> str:
     """A unit that ends as a sentence: no list announcement left dangling, no doubled full stop.
 
@@ -183,10 +207,6 @@ def _quoted(piece: str) -> str:
         else:
             opened += 1
     return '"' * unopened + piece + '"' * opened
-
-
-_BRACKETS = re.compile(r"\s*[(\[][^()\[\]]*[)\]]")
-_ITEM_SEPARATOR = re.compile(r",? và |, |; |: ")
 
 
 def list_share(text: str) -> float:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answer.summary_text import balanced, counted_lists, mended, run_ons, tidied
+from rag.answer.summary_text import announces, balanced, counted_lists, headless, mended, run_ons, tidied
 from rag.checks.claims import claim_terms, names, tokens
 from rag.text.vietnamese import fold_diacritics, passage_sentences, without_cjk
 from rag.types import Chunk
@@ -150,6 +150,8 @@ def sentence_units(
                 pieces = pieces[1:]
             if index == len(sentences) - 1 and chunk.chunk_id in ends:
                 pieces = pieces[:-1]
+            # the list a clause announced ("… về đối ngoại gồm: công tác ngoại giao, biên giới, …") says nothing alone
+            pieces = [p for i, p in enumerate(pieces) if not (i and announces(pieces[i - 1][0]) and headless(p[0]))]
             for piece, part in pieces:
                 piece = _line(piece, trim)
                 words = len(piece.split())

@@ -264,3 +264,20 @@ def test_a_unit_mostly_a_list_counts_as_one_fact_with_list_share_on() -> None:
     assert [u.text for u in select_units(units, budget_words=200, settings=one)] == [lead, names]
     listy = replace(one, list_share=0.5)
     assert [u.text for u in select_units(units, budget_words=200, settings=listy)] == [lead, headline]
+
+
+def test_a_bare_list_a_clause_announced_is_no_line_without_it_but_a_statement_is() -> None:
+    listed = (
+        "Ban Tuyên giáo có nhiệm vụ tham mưu cho Ban Thường vụ Đảng ủy Khối về công tác tư tưởng và lý luận chính "
+        "trị trong toàn Đảng bộ Khối gồm: học tập nghị quyết, tuyên truyền miệng, báo chí và xuất bản, văn hóa văn "
+        "nghệ, thông tin đối ngoại."
+    )
+    stated = (
+        "Bên cạnh những kết quả của năm 2016, công tác tuyên giáo trong toàn Đảng bộ còn một số hạn chế như: việc "
+        "nắm bắt tình hình tư tưởng có lúc chưa kịp thời, nhất là những vấn đề có liên quan đến tình trạng tham nhũng."
+    )
+    assert _units(listed) == [
+        "Ban Tuyên giáo có nhiệm vụ tham mưu cho Ban Thường vụ Đảng ủy Khối về công tác tư tưởng và lý luận chính "
+        "trị trong toàn Đảng bộ Khối."
+    ]
+    assert _units(stated)[1] == "Việc nắm bắt tình hình tư tưởng có lúc chưa kịp thời."  # its trailing clause trimmed
