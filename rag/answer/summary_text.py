@@ -158,8 +158,8 @@ def mended(piece: str) -> str:
     A sentence the source wrote wholly in brackets ("(Ví dụ …)") is an aside to the one before, and one
     with a bracket it never opens or closes ("Bái), Minh Quân, …", "… (thành phố Yên.") was cut inside
     it: both are left out; a bracket opening the line before its sentence ("(Theo TTXVN) Ngày …") is
-    dropped. A sentence of a quotation that runs on gets the quote mark it lacks: 'Ông nói: "Ta sống …'
-    ends with '"'; '… chúa thượng!".' opens with one. "Ảnh: Đồng chí …" (a photo's caption) loses "Ảnh:".
+    dropped. A sentence of a quotation that runs on gets the quote mark it lacks: 'Ông nói: "Ta sống … này.'
+    ends '… này".'; '… chúa thượng!".' opens with one. "Ảnh: Đồng chí …" (a photo's caption) loses "Ảnh:".
     """
     piece = _EMPTY_QUOTES.sub("", _CAPTION.sub("", piece))
     if piece[:1] in "([":
@@ -193,7 +193,9 @@ def _quoted(piece: str) -> str:
     A straight quote after a letter or a mark closes ('… an lành".'), after a space, a colon or the
     start it opens ('nói: "Ta …')."""
     if piece.count("“") != piece.count("”"):
-        return "“" + piece if piece.count("”") > piece.count("“") else piece + "”"
+        if piece.count("”") > piece.count("“"):
+            return "“" + piece
+        return piece[:-1] + "”." if piece.endswith(".") and not piece.endswith("..") else piece + "”"
     marks = _SECONDS.sub(lambda m: m.group(0)[:-1] + "″", piece)  # 10o33'42": seconds, not a quote
     opened, unopened = 0, 0
     for i, char in enumerate(marks):
@@ -206,7 +208,8 @@ def _quoted(piece: str) -> str:
             unopened += 1
         else:
             opened += 1
-    return '"' * unopened + piece + '"' * opened
+    body, end = (piece[:-1], ".") if piece.endswith(".") and not piece.endswith("..") else (piece, "")
+    return '"' * unopened + body + '"' * opened + end  # '… Việt Nam".': the line still ends on its full stop
 
 
 def list_share(text: str) -> float:

@@ -195,7 +195,7 @@ def test_a_line_starts_outside_brackets_and_its_quotes_are_closed() -> None:
     assert _units(text) == [
         "Hiến pháp năm 1946 rất ngắn gọn, chỉ gồm 70 điều.",  # the aside wholly in brackets after it: left out
         "Ngày 9 tháng 11 năm 1946 Quốc hội đã thông qua bản Hiến pháp này.",  # its opening bracket dropped
-        'Ông Trần Văn Hai nói: "Ta ở lại đất Nghệ An này đến cùng."',  # each sentence of the quotation in quotes
+        'Ông Trần Văn Hai nói: "Ta ở lại đất Nghệ An này đến cùng".',  # each sentence of the quotation in quotes
         '"Không giữ được Nghệ An thì không về quê!".',
         "Thành có tọa độ 10o33'42\" vĩ độ Bắc và 107o23'41\" kinh độ Đông theo bản đồ năm 1930.",  # seconds, no quote
     ]
