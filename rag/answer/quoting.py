@@ -50,12 +50,18 @@ def split_reply(raw: str) -> Quoted:
 
 
 def hide_quote(pieces: Iterator[str]) -> Iterator[str]:
-    """The streamed pieces from after the arrow on; the quote before it is held back. A reply that ends
-    without an arrow (a refusal, or a model that wrote freely) is released whole at its end."""
+    """The streamed pieces from after the arrow on; the quote before it is held back. A reply that does not
+    open with « (the refusal, or a model that wrote freely) is streamed as it comes; a quote that ends
+    without an arrow is released whole at its end."""
     held: list[str] = []
     for piece in pieces:
         held.append(piece)
         text = "".join(held)
+        head = text.lstrip()
+        if head and not head.startswith(OPEN):
+            yield text.lstrip()
+            yield from pieces
+            return
         at = text.find(ARROW)
         if at >= 0:
             rest = text[at + len(ARROW) :].lstrip()

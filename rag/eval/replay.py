@@ -78,6 +78,13 @@ class RecordedGenerator:
             self.replayed += 1
         return self._scores[key]
 
+    def accepts_grammar(self) -> bool:
+        """As the recorded generator does (rag.answer.quoting.grammar_capable): a reply is replayed only where
+        it would have been asked for the same way."""
+        from rag.answer.quoting import grammar_capable
+
+        return grammar_capable(self._generator)
+
     def stream(
         self,
         messages: Sequence[Message],

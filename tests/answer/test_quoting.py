@@ -33,7 +33,9 @@ def test_the_stream_holds_the_quote_back_and_starts_at_the_phrase_first_letter()
     pieces = ["«Hồ", " Tây là", " hồ.»", " →", " ", " Hồ", " Tây [2]."]
     assert list(hide_quote(iter(pieces))) == ["Hồ", " Tây [2]."]
     assert list(hide_quote(iter(["«Hồ.» → H", "ồ [1]."]))) == ["H", "ồ [1]."]
-    assert list(hide_quote(iter(["Không tìm", " thấy."]))) == ["Không tìm thấy."]  # no arrow: released at the end
+    # a reply that opens with no quote (the refusal, a model writing freely) streams as it comes
+    assert list(hide_quote(iter(["Không tìm", " thấy."]))) == ["Không tìm", " thấy."]
+    assert list(hide_quote(iter([" «Hồ", " Tây."]))) == ["«Hồ Tây."]  # a quote with no arrow: released at its end
     assert list(hide_quote(iter(["«Hồ.» →", " "]))) == []
 
 
