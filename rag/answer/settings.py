@@ -64,7 +64,7 @@ class AnswerSettings:
     span_margin: float = 0.0
     span_candidates: int = 8
     span_prior: float = 0.0
-    quote_first: bool = True
+    quote_first: bool = False
 
     def __post_init__(self) -> None:
         if self.passage_order not in PASSAGE_ORDERS:

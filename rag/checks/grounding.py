@@ -80,7 +80,7 @@ class GroundingSettings:
     # where the model says the passages do not hold the answer though the gates passed: the typed extractive
     # answer (a sentence holding the key terms and an answer of the type asked for) replaces the refusal if one
     # exists; off: the model's refusal stands
-    refusal_fallback: bool = True
+    refusal_fallback: bool = False
 
 
 @dataclass(frozen=True)

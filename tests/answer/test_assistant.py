@@ -79,8 +79,7 @@ def test_prompt_holds_system_text_numbered_passages_and_question(retriever: Dens
     answer = _assistant(retriever, generator, k=2).ask(QUESTION)
     [messages] = generator.prompts
     assert [m.role for m in messages] == ["system", "user"]
-    # the default quote_first prompt: the model quotes its sentence in «», then "→" and the phrase
-    assert messages[0].content == (REPO / "prompts" / "answer_system_quote.txt").read_text(encoding="utf-8").strip()
+    assert messages[0].content == (REPO / "prompts" / "answer_system.txt").read_text(encoding="utf-8").strip()
     user = messages[1].content
     first, second = answer.retrieved
     assert f'<tài_liệu số="1">\n{first.chunk.title}\n{first.chunk.text}\n</tài_liệu>' in user

@@ -99,7 +99,6 @@ def _assistant(tmp_path: Path, replies: list[str], **options):  # noqa: ANN202
     generator = GrammarScripted(replies)
     builder = PromptBuilder(PromptTemplates.load(REPO / "prompts"), max_prompt_tokens=4096 - 384)
     grounding = GroundingSettings(support_threshold=0.6, evidence_threshold=0.3)
-    options.setdefault("quote_first", False)  # copy_span's own grammar; quote_first has one of its own
     assistant = make_assistant(
         dense_retriever(DOCS, tmp_path / "idx"), generator, builder, grounding=grounding, **options
     )

@@ -120,11 +120,8 @@ def test_with_refusal_fallback_a_model_refusal_gives_way_only_to_a_typed_passage
     )
     untyped = ground(analyze(question, _hits("Nhà Trần được thành lập sau nhà Lý.")), refused, on)
     assert (untyped.outcome, untyped.reason) == ("refused", "model")  # no year to give: the refusal stands
-    off = GroundingSettings(extractive_key_threshold=0.3, keep_unchecked=False, hedge=False, refusal_fallback=False)
-    assert (ground(analyze(question, _hits(TRAN)), refused, off).reason, GroundingSettings().refusal_fallback) == (
-        "model",
-        True,
-    )
+    off = ground(analyze(question, _hits(TRAN)), refused, SETTINGS)  # the default: the model's refusal stands
+    assert (off.outcome, off.reason) == ("refused", "model")
 
 
 def test_an_answer_nothing_confirms_or_replaces_is_kept_marked_unchecked_when_asked() -> None:

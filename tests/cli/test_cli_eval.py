@@ -237,8 +237,7 @@ def test_eval_unanswerable_hides_each_question_document(fakes: CliFakes) -> None
     assert [r["answer_in_prompt_passages"] for r in rows] == [False, False, False, False, True]
 
 
-def test_eval_counts_refusals_and_checked_sentences(fakes: CliFakes, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RAG_REFUSAL_FALLBACK", "0")  # the model's refusal stands, as these rows count it
+def test_eval_counts_refusals_and_checked_sentences(fakes: CliFakes) -> None:
     build_index()
     fakes.replies = [
         "Không tìm thấy thông tin này trong tài liệu.",
@@ -268,10 +267,7 @@ def test_eval_counts_refusals_and_checked_sentences(fakes: CliFakes, monkeypatch
     assert [len(r["passages"]) for r in rows] == [1] * 5  # prompt_passages 1: the best passage alone
 
 
-def test_eval_measures_the_checks_against_the_model_alone_and_the_naive_baseline(
-    fakes: CliFakes, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("RAG_REFUSAL_FALLBACK", "0")  # the model's refusal stands, as these rows count it
+def test_eval_measures_the_checks_against_the_model_alone_and_the_naive_baseline(fakes: CliFakes) -> None:
     build_index()
     fakes.replies = [  # per question: the assistant's prompt, then the baseline's
         *("Hà Nội [1].", "Hà Nội [1]."),  # right, kept
