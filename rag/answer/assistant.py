@@ -18,7 +18,7 @@ from rag.answer.cite import cite
 from rag.answer.copying import COPIED, is_span, prompt_passages, require_grammar, span_grammar
 from rag.answer.prompting import first_shown
 from rag.answer.question import check_question, collect
-from rag.answer.quoting import grammar_capable, hide_quote, quote_grammar, split_reply
+from rag.answer.quoting import grammar_capable, quote_grammar, unquoted
 from rag.answer.reading import EACH, FALLBACK, read_each
 from rag.answer.reply import Run, drained, ms, stream_reply
 from rag.answer.sentence import as_sentence
@@ -364,21 +364,7 @@ class Assistant:
         temperature = self._settings.temperature if temperature is None else temperature
         call = (self._generator, messages, n_passages, started, run)
         pieces = stream_reply(*call, max_tokens=limit, temperature=temperature, grammar=opts.get("grammar"))
-        return self._unquoted(pieces, run, started) if self._settings.quote_first else pieces
-
-    @staticmethod
-    def _unquoted(pieces: Iterator[str], run: Run, started: float) -> Iterator[str]:
-        """quote_first: the reply streamed from after its arrow; run.raw becomes the phrase, run.quote the quote,
-        and the first token's time is the first shown one's (the quote is generated, not shown)."""
-        shown = run.first_token_ms is not None  # a second call (a retry) keeps the first call's time
-        for piece in hide_quote(pieces):
-            if not shown:
-                run.first_token_ms, shown = ms(started), True
-            yield piece
-        if not shown:
-            run.first_token_ms = ms(started)
-        quoted = split_reply(run.raw)
-        run.raw, run.quote = quoted.phrase, quoted.quote
+        return unquoted(pieces, run, started) if self._settings.quote_first else pieces
 
     def ask(
         self,

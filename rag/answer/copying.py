@@ -24,7 +24,7 @@ from rag.text.vietnamese import comparable, without_cjk
 # the user message's fences, as prompts/passage.txt writes them: number, title line, text
 FENCED = re.compile(r'<tài_liệu số="(\d+)">\n(.*?)\n</tài_liệu>', re.DOTALL)
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # a full stop and a space: "1.610" stays one run
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # a full stop and a space: "1.610" stays one run
 COPIED = re.compile(r" \[\d{1,3}\]\.$")  # how every span the grammar admits ends
 _MARKERS = re.compile(r"\s*\[\s*\d{1,3}\s*\]")
 # Characters the in-process generator never writes: it bans every token holding a UTF-8 lead byte 0xE3..0xED
@@ -85,7 +85,7 @@ def writable(text: str) -> str:
     return "\n".join(lines)
 
 
-def _literal(text: str) -> str:
+def gbnf_literal(text: str) -> str:
     """A GBNF string literal."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     return f'"{escaped}"'
@@ -100,15 +100,15 @@ def _first(token: str) -> str:
     head, rest = token[0], token[1:]
     variants = [v for v in dict.fromkeys((head, head.lower(), head.upper())) if len(v) == 1]
     if len(variants) == 1:
-        return _literal(token)
+        return gbnf_literal(token)
     cls = "[" + "".join(_class_char(v) for v in variants) + "]"
-    return f"{cls} {_literal(rest)}" if rest else cls
+    return f"{cls} {gbnf_literal(rest)}" if rest else cls
 
 
 def _lines(text: str) -> list[list[tuple[str, str]]]:
     """Each sentence's tokens (one per line of the passage at most) with the separator before the next token."""
     lines = []
-    for line in (s for row in writable(text).splitlines() for s in _SENTENCE_END.split(row)):
+    for line in (s for row in writable(text).splitlines() for s in SENTENCE_END.split(row)):
         matches = list(_TOKEN.finditer(line))
         tokens = []
         for i, m in enumerate(matches):
@@ -144,15 +144,15 @@ def copy_grammar(passages: Sequence[Passage], *, refusal: str = REFUSAL) -> str:
                 ways = []
                 if i + 1 < len(tokens):
                     nxt = f"p{passage.number}l{li}t{i + 1}"
-                    ways.append(f"{_literal(sep)} {nxt}" if sep else nxt)
+                    ways.append(f"{gbnf_literal(sep)} {nxt}" if sep else nxt)
                 if token not in _NO_END:
                     ways.append(tail)
                 rules.append(f"c{name[1:]} ::= " + " | ".join(ways))
-                rules.append(f"{name} ::= {_literal(token)} c{name[1:]}")
+                rules.append(f"{name} ::= {gbnf_literal(token)} c{name[1:]}")
                 if token[0].isalnum() or token[0] == "_":
                     starts.append(f"{_first(token)} c{name[1:]}")
     if not starts:
         raise ValueError("no passage has a word to copy")
-    root = "root ::= span | " + _literal(refusal)
+    root = "root ::= span | " + gbnf_literal(refusal)
     span = "span ::= " + " | ".join(f"( {s} )" for s in starts)
     return "\n".join([root, span, *rules]) + "\n"

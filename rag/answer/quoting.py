@@ -10,15 +10,14 @@ as written (a reply with no arrow is the answer as it stands). Pure Python.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answer.copying import Passage, takes_grammar, writable
+from rag.answer.copying import SENTENCE_END, Passage, gbnf_literal, takes_grammar, writable
+from rag.answer.reply import Run, ms
 from rag.checks.grounding import REFUSAL
 
 OPEN, CLOSE, ARROW = "«", "»", "→"
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # a full stop and a space: "1.610" stays one sentence
 _MAX_PHRASE_CHARS = 240  # the phrase after the arrow: a short answer, not a second quote
 
 
@@ -59,7 +58,7 @@ def hide_quote(pieces: Iterator[str]) -> Iterator[str]:
         text = "".join(held)
         head = text.lstrip()
         if head and not head.startswith(OPEN):
-            yield text.lstrip()
+            yield head
             yield from pieces
             return
         at = text.find(ARROW)
@@ -78,19 +77,28 @@ def hide_quote(pieces: Iterator[str]) -> Iterator[str]:
         yield text
 
 
+def unquoted(pieces: Iterator[str], run: Run, started: float) -> Iterator[str]:
+    """The reply streamed from after its arrow (hide_quote); once it ends, run.raw is the phrase and run.quote the
+    quote, and the first token's time is the first shown one's (the quote is generated, not shown)."""
+    shown = run.first_token_ms is not None  # a second call (a retry) keeps the first call's time
+    for piece in hide_quote(pieces):
+        if not shown:
+            run.first_token_ms, shown = ms(started), True
+        yield piece
+    if not shown:
+        run.first_token_ms = ms(started)
+    quoted = split_reply(run.raw)
+    run.raw, run.quote = quoted.phrase, quoted.quote
+
+
 def sentences(passages: Sequence[Passage]) -> list[str]:
     """The passage sentences a quote may be: each line of each passage cut at its sentence ends, without the
     characters the generator cannot write (rag.answer.copying.writable)."""
     found: list[str] = []
     for passage in passages:
         for line in writable(passage.text).splitlines():
-            found.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+            found.extend(s.strip() for s in SENTENCE_END.split(line) if s.strip())
     return list(dict.fromkeys(found))
-
-
-def _literal(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"'
 
 
 def quote_grammar(passages: Sequence[Passage], *, refusal: str = REFUSAL) -> str | None:
@@ -99,10 +107,10 @@ def quote_grammar(passages: Sequence[Passage], *, refusal: str = REFUSAL) -> str
     quotable = sentences(passages)
     if not quotable:
         return None
-    alternatives = " | ".join(_literal(s) for s in quotable)
+    alternatives = " | ".join(gbnf_literal(s) for s in quotable)
     return "\n".join(
         [
-            f"root ::= quoted | {_literal(refusal)}",
+            f"root ::= quoted | {gbnf_literal(refusal)}",
             f'quoted ::= "{OPEN}" sentence "{CLOSE} {ARROW} " phrase',
             f"sentence ::= {alternatives}",
             f"phrase ::= [^\\n{OPEN}{CLOSE}{ARROW}]{{1,{_MAX_PHRASE_CHARS}}}",
