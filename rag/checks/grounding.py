@@ -140,10 +140,10 @@ def ground(analysis: Analysis, answer: str, settings: GroundingSettings) -> Grou
 
 def refused_by_model(analysis: Analysis, settings: GroundingSettings) -> Grounded:
     """The model's refusal, or with refusal_fallback the typed extractive answer where the passages hold one."""
-    if settings.refusal_fallback and settings.extractive_fallback and settings.extractive_key_threshold is not None:
-        best = analysis.typed_extractive(settings.extractive_key_threshold)
-        if best is not None:
-            return fallback(analysis, settings)
+    if settings.refusal_fallback and settings.extractive_key_threshold is not None:
+        extracted = fallback(analysis, settings)  # no answer to keep unchecked: extractive, a hedge or a refusal
+        if extracted.outcome == EXTRACTIVE:
+            return extracted
     return refusal(MODEL_REFUSED)
 
 
