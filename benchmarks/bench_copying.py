@@ -16,10 +16,8 @@ import argparse
 import json
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 
-from rag.answer.assistant import Assistant
 from rag.answer.copying import copy_grammar, prompt_passages
 from rag.eval.metrics import contains_answer
 from rag.eval.questions import load_questions
@@ -60,17 +58,7 @@ def main() -> None:
     wiring.apply_runtime_policy(settings)
     base = wiring.build_assistant(settings)
     generator = _Grammars(base._generator)  # noqa: SLF001 - one model shared by the variants
-    assistants = {
-        name: Assistant(
-            base.retriever,
-            generator,
-            base._builder,  # noqa: SLF001
-            settings=replace(wiring.answer_settings(settings), copy_span=name),
-            grounding=base._grounding,  # noqa: SLF001
-            spell=base._spell,  # noqa: SLF001
-        )
-        for name in VARIANTS
-    }
+    assistants = {name: base.variant(generator=generator, copy_span=name) for name in VARIANTS}
     results = {n: {"ms": [], "prompt": [], "completion": [], "right": []} for n in VARIANTS}
     for n, question in enumerate(load_questions(args.questions, limit=args.limit)):
         for name in VARIANTS if n % 2 == 0 else list(reversed(VARIANTS)):

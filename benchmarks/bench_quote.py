@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from dataclasses import replace
 from pathlib import Path
 
-from rag.answer.assistant import Assistant
 from rag.eval.metrics import contains_answer
 from rag.eval.questions import load_questions
 from rag.setup import wiring
@@ -37,18 +35,7 @@ def main() -> None:
     settings = load_settings().replace(index=args.index)
     wiring.apply_runtime_policy(settings)
     base = wiring.build_assistant(settings)
-    answer_settings = wiring.answer_settings(settings)
-    assistants = {
-        name: Assistant(
-            base.retriever,
-            base._generator,  # noqa: SLF001 - one model shared by the variants
-            base._builder,  # noqa: SLF001
-            settings=replace(answer_settings, quote_first=quoted),
-            grounding=base._grounding,  # noqa: SLF001
-            spell=base._spell,  # noqa: SLF001
-        )
-        for name, quoted in VARIANTS.items()
-    }
+    assistants = {name: base.variant(quote_first=quoted) for name, quoted in VARIANTS.items()}  # one model
     keys = ("first", "total", "tokens", "right")
     rows: dict[str, dict[str, list[float]]] = {n: {k: [] for k in keys} for n in VARIANTS}
     for n, question in enumerate(load_questions(args.questions, limit=args.limit)):

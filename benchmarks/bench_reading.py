@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from dataclasses import replace
 from pathlib import Path
 
-from rag.answer.assistant import Assistant
 from rag.eval.metrics import contains_answer
 from rag.eval.questions import load_questions
 from rag.setup import wiring
@@ -36,17 +34,8 @@ def main() -> None:
     wiring.apply_runtime_policy(settings)
     base = wiring.build_assistant(settings)
     readings = ["joint", "each", *(["fallback"] if args.fallback else [])]
-    assistants = {
-        name: Assistant(
-            base.retriever,
-            base._generator,  # noqa: SLF001 - one model shared by the variants, as one server shares it
-            base._builder,  # noqa: SLF001
-            settings=replace(wiring.answer_settings(settings), reading=name),
-            grounding=base._grounding,  # noqa: SLF001
-            spell=base._spell,  # noqa: SLF001
-        )
-        for name in readings
-    }
+    # one model shared by the variants, as one server shares it
+    assistants = {name: base.variant(reading=name) for name in readings}
     results: dict[str, dict[str, list[float]]] = {
         n: {"ms": [], "prompt": [], "completion": [], "right": []} for n in readings
     }

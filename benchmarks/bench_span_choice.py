@@ -15,10 +15,8 @@ import argparse
 import json
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 
-from rag.answer.assistant import Assistant
 from rag.eval.metrics import contains_answer
 from rag.eval.questions import load_questions
 from rag.setup import wiring
@@ -59,17 +57,8 @@ def main() -> None:
     wiring.apply_runtime_policy(settings)
     base = wiring.build_assistant(settings)
     generator = _Timed(base._generator)  # noqa: SLF001 - one model shared by the variants
-    answer_settings = wiring.answer_settings(settings)
     assistants = {
-        name: Assistant(
-            base.retriever,
-            generator,
-            base._builder,  # noqa: SLF001
-            settings=replace(answer_settings, span_choice=name, span_margin=args.margin),
-            grounding=base._grounding,  # noqa: SLF001
-            spell=base._spell,  # noqa: SLF001
-        )
-        for name in VARIANTS
+        name: base.variant(generator=generator, span_choice=name, span_margin=args.margin) for name in VARIANTS
     }
     results = {n: {"ms": [], "right": []} for n in VARIANTS}
     for n, question in enumerate(load_questions(args.questions, limit=args.limit)):

@@ -20,7 +20,6 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from rag.answer.assistant import Assistant
 from rag.answer.settings import AnswerSettings
 from rag.eval.metrics import Report
 from rag.eval.questions import load_questions
@@ -100,14 +99,7 @@ def main() -> None:
         reading = {n: v for n, v in changes.items() if n in _ANSWER_FIELDS}
         checks = {n: v for n, v in changes.items() if n not in _ANSWER_FIELDS}
         grounding = replace(base._grounding, **checks)  # noqa: SLF001 - a benchmark re-wires the one assistant
-        assistant = Assistant(
-            base.retriever,
-            generator,
-            base._builder,  # noqa: SLF001
-            settings=replace(wiring.answer_settings(settings), **reading),
-            grounding=grounding,
-            spell=base._spell,  # noqa: SLF001
-        )
+        assistant = base.variant(grounding=grounding, **reading)
         report = Report(k=args.k, unanswerable=args.unanswerable or args.delete_answer_sentence, prompt_k=settings.k)
         for question in questions:
             for h in hidden:

@@ -102,6 +102,22 @@ class Assistant:
     def retriever(self) -> Retriever:
         return self._retriever
 
+    def variant(
+        self, *, generator: TextGenerator | None = None, grounding: GroundingSettings | None = None, **answer: Any
+    ) -> Assistant:
+        """This assistant with some answer settings changed (AnswerSettings fields), and optionally another
+        generator (a wrapper of this one's model) or other checks; the same retriever, prompts and spelling.
+        Benchmarks compare such variants on one loaded model."""
+        return Assistant(
+            self._retriever,
+            generator or self._generator,
+            self._builder,
+            settings=replace(self._settings, **answer),
+            grounding=grounding or self._grounding,
+            spell=self._spell,
+            summary=self._summary,
+        )
+
     def stream(
         self,
         question: str,

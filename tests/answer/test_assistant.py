@@ -182,3 +182,19 @@ def test_a_reply_cut_off_by_the_token_limit_loses_its_unfinished_sentence(retrie
     assert cut.usage.completion_tokens == 10
     whole = _assistant(retriever, ScriptedGenerator([reply]), k=2, max_tokens=11).ask(QUESTION)
     assert whole.text == reply  # stopped on its own: nothing is cut
+
+
+def test_a_variant_changes_only_what_it_is_given(retriever: DenseRetriever) -> None:
+    from rag.checks.grounding import GroundingSettings
+
+    base = _assistant(retriever, ScriptedGenerator(["Hà Nội [1]."]), k=2)
+    other = ScriptedGenerator(["Huế [1]."])
+    variant = base.variant(generator=other, grounding=GroundingSettings(evidence_threshold=0.5), k=1)
+    assert variant.retriever is base.retriever and variant._builder is base._builder  # noqa: SLF001
+    assert (variant._settings.k, base._settings.k) == (1, 2)  # noqa: SLF001
+    assert variant._settings.prompt_chars == base._settings.prompt_chars  # noqa: SLF001 - the rest as it was
+    assert variant._grounding == GroundingSettings(evidence_threshold=0.5)  # noqa: SLF001
+    answer = variant.ask(QUESTION)  # the other model's wrong reply, and checks to replace it
+    assert len(other.prompts) == 1 and answer.outcome == "extractive"
+    assert answer.text == "Hà Nội là thủ đô của Việt Nam từ năm 1976 [1]."
+    assert base.variant(k=3)._generator is base._generator  # noqa: SLF001
