@@ -159,6 +159,8 @@ def build_assistant(
         templates = PromptTemplates.load(settings.prompts_dir)
         if settings.copy_span != "off":
             templates.fill("answer_copy")  # a prompts folder without it: the error now, not mid-answer
+        if settings.quote_first:
+            templates.fill("answer_system_quote")
         builder = PromptBuilder(templates, max_prompt_tokens=settings.n_ctx - settings.max_tokens)
     return Assistant(
         retriever,

@@ -174,29 +174,35 @@ def test_a_span_ends_at_its_sentence_but_a_number_with_a_dot_is_one_run() -> Non
     assert '( [Ss] "au" c1l1t0 )' in grammar  # the next sentence is a span of its own
 
 
-def test_a_prompts_folder_without_the_copy_template_loads_and_names_it_only_when_copying_asks(tmp_path: Path) -> None:
-    """A RAG_PROMPTS_DIR written before copying existed keeps working with copy_span off; turned on, the wiring
-    refuses at once, naming the missing file, instead of failing in the middle of an answer."""
+@pytest.mark.parametrize(
+    ("template", "setting"),
+    [("answer_copy", ("RAG_COPY_SPAN", "fallback")), ("answer_system_quote", ("RAG_QUOTE_FIRST", "1"))],
+)
+def test_a_prompts_folder_without_an_optional_template_loads_and_names_it_only_when_its_setting_asks(
+    tmp_path: Path, template: str, setting: tuple[str, str]
+) -> None:
+    """A RAG_PROMPTS_DIR written before copy_span (or quote_first) existed keeps working with it off; turned on,
+    the wiring refuses at once, naming the missing file, instead of failing in the middle of an answer."""
     from rag.setup.config import load_settings
     from rag.setup.wiring import build_assistant
 
     folder = tmp_path / "prompts"
     folder.mkdir()
     for path in (REPO / "prompts").glob("*.txt"):
-        if path.name != "answer_copy.txt":
+        if path.name != f"{template}.txt":
             (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     templates = PromptTemplates.load(folder)
-    assert "answer_copy" not in templates.templates
-    with pytest.raises(ConfigError, match=r"answer_copy\.txt is missing"):
-        templates.fill("answer_copy")
+    assert template not in templates.templates
+    with pytest.raises(ConfigError, match=rf"{template}\.txt is missing"):
+        templates.fill(template)
     dense = dense_retriever([Document("a.txt", "A", "Nhà Trần được thành lập vào năm 1226.")], tmp_path / "idx")
     store, embedder = dense.store, HashEmbedder()
     env = {"RAG_PROMPTS_DIR": str(folder), "RAG_INDEX": str(tmp_path / "idx")}
     off = build_assistant(load_settings(env), store=store, embedder=embedder, generator=GrammarScripted(["1226 [1]."]))
     assert off.ask("Nhà Trần được thành lập vào năm nào?").text.startswith("Nhà Trần")
-    with pytest.raises(ConfigError, match=r"answer_copy\.txt is missing"):
+    with pytest.raises(ConfigError, match=rf"{template}\.txt is missing"):
         build_assistant(
-            load_settings({**env, "RAG_COPY_SPAN": "fallback"}),
+            load_settings({**env, setting[0]: setting[1]}),
             store=store,
             embedder=embedder,
             generator=GrammarScripted(["1226 [1]."]),
