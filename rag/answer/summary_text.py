@@ -168,20 +168,20 @@ def mended(piece: str) -> str:
             return ""
         rest = piece[close + 1 :].lstrip(" ,")
         piece = rest[:1].upper() + rest[1:]
-    depths = list(itertools.accumulate((c in "([") - (c in ")]") for c in piece))
+    depths = _depths(piece)
     if depths and (min(depths) < 0 or depths[-1] > 0):
         return ""  # a bracket closed before it opened (the line started inside it) or never closed
     return _quoted(piece)
 
 
+def _depths(text: str) -> list[int]:
+    """How many round or square brackets are open after each character."""
+    return list(itertools.accumulate((c in "([") - (c in ")]") for c in text))
+
+
 def _closing(text: str) -> int | None:
     """Where the bracket opening text closes, or None when it never does."""
-    depth = 0
-    for i, char in enumerate(text):
-        depth += (char in "([") - (char in ")]")
-        if depth == 0:
-            return i
-    return None
+    return next((i for i, depth in enumerate(_depths(text)) if depth == 0), None)
 
 
 _SECONDS = re.compile(r"\d['’′] ?\d{1,2}(?:[.,]\d+)? ?\"")
