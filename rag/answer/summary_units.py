@@ -190,9 +190,10 @@ def _line(piece: str, trim: bool) -> str:
 def _cut_inside(chunks: Sequence[Chunk], long_words: int) -> tuple[set[str], set[str]]:
     """The passages that open inside a sentence, and those that end inside one (by chunk_id).
 
-    The chunker cuts a sentence longer than its token budget at words, each piece a passage of its
-    own: one passage is a sentence that stops without a full stop ("… Âu Lâu (thành phố Yên") and
-    the next one starts right after it ("Bái), Minh Quân, …"). Told apart from a passage ending on
+    The chunker cuts a sentence longer than its token budget into pieces, each a passage of its
+    own (where a reader pauses, after a comma or a bracket, but still mid-sentence): one passage is
+    a sentence that stops without a full stop ("… Âu Lâu (thành phố Yên Bái),") and the next one
+    starts right after it ("Minh Quân, …"). Told apart from a passage ending on
     a line without a full stop (a list item, a heading) in that it is one sentence of more than
     long_words words, all of it."""
     opens, ends = set(), set()

@@ -83,7 +83,7 @@ def chunk_document(doc: Document, *, count_tokens: TokenCounter, settings: Chunk
 
 
 def _units(text: str, count_tokens: TokenCounter, max_tokens: int) -> list[_Unit]:
-    """Sentences tagged with their paragraph; a sentence longer than max_tokens is cut at words."""
+    """Sentences tagged with their paragraph; a sentence over max_tokens is cut where a reader pauses."""
     units: list[_Unit] = []
     for p_index, (p_start, p_end) in enumerate(paragraph_spans(text)):
         for s_start, s_end in sentence_spans(text, p_start, p_end):
@@ -114,26 +114,69 @@ def _tag(units: list[_Unit], structure: Outline) -> list[_Unit]:
 def _split_long(
     text: str, start: int, end: int, count_tokens: TokenCounter, max_tokens: int, paragraph: int
 ) -> list[_Unit]:
-    """Greedy word packing for a run-on sentence; a single giant 'word' is cut by characters."""
+    """A run-on sentence longer than the budget, cut into pieces of at most max_tokens tokens.
+
+    Each piece ends where a reader would pause, whenever that leaves it at least half the budget:
+    after ";" or ":", then after "," or ")" or before "và" / "hoặc" / a dash, outside brackets; else
+    at a word outside a bracket and outside a capitalised name ("… thành phố Yên | Bái)" is no cut);
+    else at the last word that fits. A single word longer than the budget is cut by characters.
+    """
     pieces: list[_Unit] = []
     words = word_spans(text, start, end)
-    cur_start: int | None = None
-    cur_end = start
-    for w_start, w_end in words:
-        if cur_start is None:
-            cur_start = w_start
-        if count_tokens(text[cur_start:w_end]) > max_tokens and cur_end > cur_start:
-            pieces.append(_Unit(cur_start, cur_end, count_tokens(text[cur_start:cur_end]), paragraph))
-            cur_start = w_start
-        while count_tokens(text[cur_start:w_end]) > max_tokens:
-            # one word longer than the budget (a URL, a table row without spaces)
-            cut = _largest_prefix(text, cur_start, w_end, count_tokens, max_tokens)
-            pieces.append(_Unit(cur_start, cut, count_tokens(text[cur_start:cut]), paragraph))
-            cur_start = cut
-        cur_end = w_end
-    if cur_start is not None and cur_end > cur_start:
-        pieces.append(_Unit(cur_start, cur_end, count_tokens(text[cur_start:cur_end]), paragraph))
+    i = 0
+    while i < len(words):
+        w_start, w_end = words[i]
+        if count_tokens(text[w_start:w_end]) > max_tokens:  # one word longer than the budget (a URL)
+            cut = _largest_prefix(text, w_start, w_end, count_tokens, max_tokens)
+            pieces.append(_Unit(w_start, cut, count_tokens(text[w_start:cut]), paragraph))
+            words[i] = (cut, w_end)
+            continue
+        last = i
+        while last + 1 < len(words) and count_tokens(text[w_start : words[last + 1][1]]) <= max_tokens:
+            last += 1
+        if last + 1 < len(words):
+            last = _pause(text, start, words, i, last, count_tokens, max_tokens)
+        pieces.append(_Unit(w_start, words[last][1], count_tokens(text[w_start : words[last][1]]), paragraph))
+        i = last + 1
     return pieces
+
+
+_CLAUSE_END = (";", ":")
+_PHRASE_END = (",", ")", "]")
+_BEFORE = frozenset({"và", "hoặc", "cùng", "–", "—", "-"})
+
+
+def _pause(
+    text: str,
+    sentence_start: int,
+    words: list[tuple[int, int]],
+    first: int,
+    last: int,
+    count_tokens: TokenCounter,
+    max_tokens: int,
+) -> int:
+    """The word (index in first..last) a piece of a run-on sentence should end on (see _split_long)."""
+    best: dict[int, int] = {}
+    for k in range(last, first - 1, -1):
+        if k < last and count_tokens(text[words[first][0] : words[k][1]]) < max_tokens // 2:
+            break
+        word = text[words[k][0] : words[k][1]]
+        after = text[words[k + 1][0] : words[k + 1][1]]
+        before = text[sentence_start : words[k][1]]
+        inside = before.count("(") + before.count("[") > before.count(")") + before.count("]")
+        name = word[-1:].isalpha() and word[:1].isupper() and after[:1].isupper()
+        if not inside and word.endswith(_CLAUSE_END):
+            rank = 0
+        elif not inside and (word.endswith(_PHRASE_END) or after.lower() in _BEFORE):
+            rank = 1
+        elif not inside and not name:
+            rank = 2
+        elif not name:
+            rank = 3
+        else:
+            continue
+        best.setdefault(rank, k)
+    return best[min(best)] if best else last
 
 
 def _largest_prefix(text: str, start: int, end: int, count_tokens: TokenCounter, max_tokens: int) -> int:

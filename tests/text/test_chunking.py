@@ -107,6 +107,38 @@ def test_run_on_sentence_split_at_words() -> None:
     assert [(c.start, c.end) for c in chunks] == [(0, 69), (70, 149), (150, 189)]
 
 
+def two_per_word(text: str) -> int:
+    """Two tokens a word: a budget of 24 holds 12 words (ChunkSettings wants at least 16)."""
+    return 2 * len(text.split())
+
+
+ROAD = (
+    "Tuyến đường đi qua xã Tân Quang, Âu Lâu (thành phố Yên Bái) Minh Quân Đào Thịnh "
+    "của huyện Trấn Yên rồi vượt sông Hồng sang bờ bên kia để đến Lào Cai"
+)
+
+
+def test_run_on_sentence_is_cut_where_a_reader_pauses() -> None:
+    # 12 words a piece: cut at the 12th word, the first piece would end "… (thành phố Yên" and the
+    # next begin "Bái) Minh Quân"; the pieces end after a comma or a bracket instead, else outside a name
+    chunks = _chunk(ROAD, max_tokens=24, overlap=0, counter=two_per_word)
+    assert [c.text for c in chunks] == [
+        "Tuyến đường đi qua xã Tân Quang,",
+        "Âu Lâu (thành phố Yên Bái)",
+        "Minh Quân Đào Thịnh của huyện Trấn Yên rồi vượt sông Hồng",
+        "sang bờ bên kia để đến Lào Cai",
+    ]
+    assert [ROAD[c.start : c.end] for c in chunks] == [c.text for c in chunks]
+
+
+def test_run_on_sentence_is_not_cut_inside_a_name() -> None:
+    text = "Các đại biểu gồm " + ", ".join(["Nguyễn Văn An"] * 6) + " cùng dự"
+    # 8 words a piece: the 8th is a "Nguyễn" whose name goes on; the comma before it ends the piece
+    chunks = _chunk(text, max_tokens=16, overlap=0, counter=two_per_word)
+    assert [c.text for c in chunks][:2] == ["Các đại biểu gồm Nguyễn Văn An,", "Nguyễn Văn An, Nguyễn Văn An,"]
+    assert all(c.text.endswith((",", "dự")) for c in chunks)
+
+
 def test_giant_word_is_cut_by_characters() -> None:
     url = "https://example.vn/" + "a" * 181  # 200 characters = 25 tokens of 8 characters
     text = f"Xem thêm tại {url} ngay hôm nay."
