@@ -5,7 +5,7 @@ noun such as "xi măng", which a long article about an industrial town repeats i
 and a reader expects in its summary. Such a pair of syllables -- written in lower case (a name
 is a fact key already), no function word -- is salient when it is in many of the document's
 units and in few documents of a background: rag/data/bigram_df.txt, the document frequencies of
-the word pairs in 609 Vietnamese Wikipedia articles (CC BY-SA; rag/data/README.md). Score: the
+the word pairs in 597 Vietnamese Wikipedia articles (CC BY-SA; rag/data/README.md). Score: the
 units holding it times log(articles / (document frequency + 1)). A pair the list lacks (in fewer
 than 4 articles) is left out: most are not words but the seam of two ("di tích khảo cổ" ->
 "tích khảo").

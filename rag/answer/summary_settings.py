@@ -58,10 +58,11 @@ class SummarySettings:
     # it, the coordinates and salient_min_words 4,000: test 0.641 -> 0.614 (phu-ly -2 facts; docs/summaries.md)
     count_lists: bool = True
     # lead_bonus: a unit of a sectioned document's lead (before its first "== … ==" or "## …" heading), where an
-    # article states its headline facts, gains this much more. Six-document tune half with count_lists: 0.5 0.814,
-    # 0.75 0.831, 1.0 0.855, 1.25-2.0 0.836, but test 0.641 -> 0.597 (stop 22); on the nine-document tune half 1.0
-    # costs dang-cong-san two facts (0.75 -> 0.58), so it stays off. 0: off
-    lead_bonus: float = 0.0
+    # article states its headline facts, gains this much more. Stop 22 (six and nine tune documents): 1.0 cost
+    # dang-cong-san two facts, so it was off. Stop 25, on the fifteen-document tune half (six articles added, their
+    # facts written first): 0 0.608, 0.5 0.613, 1 0.630, 2 0.643, 3 0.659, 5 0.669, 10 0.657; with list_share 0.3,
+    # 4 to 6 all 0.679 (docs/summaries.md). 0: off
+    lead_bonus: float = 5.0
     # centrality_weight: a unit of a document of centrality_min_words or more gains by how central it is to its
     # document (0..1; summary_centrality, by the embedding model the index uses): its gain times
     # 1 + centrality_weight * c, or plus centrality_weight * c with centrality_add. centrality: "centroid" (cosine
@@ -75,7 +76,7 @@ class SummarySettings:
     centrality_add: bool = False
     centrality_min_words: int = 4000
     # list_share: a unit whose words are at least this share items of a list of names or numbers (the communes
-    # a road crosses, ten petitioners; summary_text.list_share) counts as one fact, its heaviest new one. 0: off.
-    # Stop 24, tune half: 0.4 / 0.5 / 0.6 all 0.793, the same recall on every document (one or two lines change:
-    # nha-hau-tran's reign list, at 0.4 binh-thuan's rivers); the lists that take lines are in the test half, so off
-    list_share: float = 0.0
+    # a road crosses, a bus route's stops, ten petitioners; summary_text.list_share) counts as one fact, its
+    # heaviest new one. 0: off. Stop 24 (nine tune documents): no effect at 0.4-0.6. Stop 25 (fifteen, lead_bonus
+    # 5): 0.669 off, 0.6 0.669, 0.5 0.669, 0.4 0.674, 0.35-0.25 0.679
+    list_share: float = 0.3

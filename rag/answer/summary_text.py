@@ -106,6 +106,7 @@ def announces(clause: str) -> bool:
 
 _BRACKETS = re.compile(r"\s*[(\[][^()\[\]]*[)\]]")
 _ITEM_SEPARATOR = re.compile(r",? và |, |; |: ")
+_LIST_SEPARATOR = re.compile(r",? và |, |; |: | [–—-] ")  # a route's stops too: "Nội Bài – cầu Thăng Long – …"
 
 
 def headless(piece: str) -> bool:
@@ -215,12 +216,12 @@ def _quoted(piece: str) -> str:
 def list_share(text: str) -> float:
     """Share of the line's words in items of a list of names or numbers, 0..1 (0 under three items).
 
-    An item is what commas, "và", ";" and ":" separate into 1-5 words ending on a name or a number
+    An item is what commas, "và", ";", ":" and dashes separate into 1-5 words ending on a name or a number
     ("Hòa Lạc", "xã Tân Phú", "điều 57"), brackets left out: "Tuyến đi qua các xã Tân Lập, Tân Hòa
     (huyện Đông Sơn), Hòa Bình và Hòa An." has 6 of its 14 words in 3 items (its first segment is none)."""
     body = _BRACKETS.sub("", text).rstrip(" .!?…:;")
-    segments = _ITEM_SEPARATOR.split(body)
-    total = len(body.split())
+    segments = _LIST_SEPARATOR.split(body)
+    total = sum(any(c.isalnum() for c in word) for word in body.split())  # a dash is no word
     items = [s.split() for s in segments if 1 <= len(s.split()) <= 5 and _named(s.split()[-1])]
     if len(items) < 3 or not total:
         return 0.0

@@ -278,14 +278,14 @@ SECTIONED = (  # a wiki article: its lead, then a section; the lead states the h
 
 def test_the_lead_of_a_sectioned_document_goes_before_a_denser_sentence_of_a_section() -> None:
     units = candidate_units([_chunk(SECTIONED, source="tam-diep.md", title="Tam Điệp")])
-    two = replace(EXTRACTIVE, max_sentences=2, lead_bonus=1.0)  # measured, not adopted: the default is 0
+    two = replace(EXTRACTIVE, max_sentences=2, lead_bonus=1.0)
 
     def picked(settings: SummarySettings, topic: str = "") -> list[str]:
         return [u.text for u in select_units(units, budget_words=200, settings=settings, topic=topic)]
 
     lead = "Thành phố có 9 đơn vị hành chính cấp xã."
     section = "Khu công nghiệp của thành phố có 184 doanh nghiệp và 12 nhà máy."
-    assert EXTRACTIVE.lead_bonus == 0.0
+    assert EXTRACTIVE.lead_bonus == 5.0  # the default since stop 25
     assert picked(two) == ["Tam Điệp là thành phố công nghiệp của tỉnh Ninh Bình.", lead]  # 3 x 2 > 3 + 0.8 x 3
     assert picked(replace(two, lead_bonus=0.0))[1] == section
     assert picked(two, topic="thành phố")[1] == section  # passages on a topic have no document's lead

@@ -260,10 +260,17 @@ def test_a_unit_mostly_a_list_counts_as_one_fact_with_list_share_on() -> None:
     names = "Tuyến đi qua các xã Tân Lập, Tân Hòa, Tân Phú, Hòa Bình, Hòa An, Hòa Lạc, Hòa Thành và Hòa Phú."
     headline = "Dự án khởi công năm 2009 với tổng vốn 1,46 tỷ USD."
     units = candidate_units([Chunk("d-0", "d.txt", "Cao tốc", f"{lead} {names} {headline}", 0, 200)])
-    one = replace(SummarySettings(), max_sentences=2)
-    assert [u.text for u in select_units(units, budget_words=200, settings=one)] == [lead, names]
-    listy = replace(one, list_share=0.5)
+    listy = replace(SummarySettings(), max_sentences=2)
+    assert listy.list_share == 0.3  # the default (stop 25)
     assert [u.text for u in select_units(units, budget_words=200, settings=listy)] == [lead, headline]
+    off = replace(listy, list_share=0.0)
+    assert [u.text for u in select_units(units, budget_words=200, settings=off)] == [lead, names]
+
+
+def test_a_route_of_stops_between_dashes_is_a_list() -> None:
+    route = "Lộ trình: Nội Bài – cầu Thăng Long – Phạm Văn Đồng – Hoàng Quốc Việt – Bến xe Ngọc Khánh."
+    assert list_share(route) == 15 / 17  # all but "Lộ trình:"; the dashes are no words
+    assert list_share("Sân bay cách trung tâm 35 km - theo đường bộ - về phía tây bắc.") == 0.0
 
 
 def test_a_bare_list_a_clause_announced_is_no_line_without_it_but_a_statement_is() -> None:
