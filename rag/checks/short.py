@@ -79,7 +79,33 @@ def short_answer(
 
     checks: the answer's sentence checks; the sentence that supports it is where a number's unit
     or a date's day and month are read when the answer left them out ("1974" -> "tháng 9 năm 1974").
+    A word the text writes whole stays whole ("Al-Sabah", "dặm/giờ"), though names and units are read
+    syllable by syllable.
     """
+    short = _short_answer(text, analysis, checks, max_words=max_words)
+    if short is None:
+        return None
+    return _whole_words(short, [strip_markers(nfc(text)), *_support_sentences(analysis, checks)])
+
+
+def _whole_words(short: str, texts: Sequence[str]) -> str:
+    """short widened to the whitespace words it cuts in the first text holding it ("Fahad Al" -> "Fahad Al-Sabah")."""
+    for text in texts:
+        at = text.find(short)
+        if at < 0:
+            continue
+        start, end = at, at + len(short)
+        if end < len(text) and text[end - 1].isalnum() and (text[end].isalnum() or text[end] in "-/–"):
+            end = len(text) if (space := re.compile(r"\s").search(text, end)) is None else space.start()
+        if start > 0 and text[start].isalnum() and (text[start - 1].isalnum() or text[start - 1] in "-/–"):
+            start = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start)) + 1
+        return text[start:end].strip(".,;:!?…\"'“”()[]") or short
+    return short
+
+
+def _short_answer(
+    text: str, analysis: Analysis, checks: Sequence[SentenceSupport] = (), *, max_words: int = _MAX_WORDS
+) -> str | None:
     question = analysis.question
     sentence = _fact_sentence(text, question)
     fact = bare_fact(sentence, question) if sentence else None

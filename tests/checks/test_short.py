@@ -155,3 +155,13 @@ def test_a_range_a_quoted_title_and_a_one_letter_name_are_kept_whole() -> None:
     assert short_answer('"On through the night" [1].', analyze(question, [])) == "On through the night"
     # gold "Pháp và Ý": a one-letter name is a word of the answer
     assert short_answer("Pháp và Ý [1].", analyze("Các sở thú lan rộng từ đâu?", [])) == "Pháp và Ý"
+
+
+def test_a_word_the_text_writes_whole_stays_whole() -> None:
+    # gold "Sheikh Fahad Al-Sabah": names are read syllable by syllable, but "Al-Sabah" is one word of the answer
+    question = "Ai là đương kim chủ tịch Hội đồng Olympic châu Á (OCA)"
+    passage = "Đương kim chủ tịch Hội đồng Olympic châu Á (OCA) là Hoàng thân Sheikh Fahad Al-Sabah của Kuwait."
+    assert _short("Hoàng thân Sheikh Fahad Al-Sabah [1].", question, passage) == "Sheikh Fahad Al-Sabah"
+    # gold "65 dặm/giờ": the unit is "dặm/giờ", not "dặm"; the comma after it is no part of it
+    speed = "Sức gió tối đa là 55 knot = 65 dặm/giờ, 100 km/giờ."
+    assert _short("55 knot = 65 dặm/giờ, 100 km/giờ [1].", "55 knot là bao nhiêu dặm một giờ?", speed) == ("65 dặm/giờ")
