@@ -77,18 +77,18 @@ def load_all(path: Path, *, source: str | None = None) -> list[Document]:
 
         title, pages = pdf_pages(raw, path)
         text, page_starts = _join_pages(pages)
-        title = title or _first_line_title(text)
+        title = title or first_line_title(text)
     elif suffix in DOCX_SUFFIXES:
         from rag.text.formats.word import docx_text
 
         title, text, headings = docx_text(path)
-        title = title or _first_line_title(text)
+        title = title or first_line_title(text)
     elif suffix in HTML_SUFFIXES:
         title, text, headings = html_text(_newlines(decode(raw, path)))
     else:
         text = _newlines(decode(raw, path))
         if suffix == ".txt":
-            title = _first_line_title(text)
+            title = first_line_title(text)
         else:
             title, headings = _markdown_title(text), markdown_headings(text)
     if not text.strip():
@@ -149,17 +149,23 @@ def _jsonl_documents(text: str, path: Path, source: str, sha: str) -> list[Docum
     return docs
 
 
-def _first_line_title(text: str) -> str:
+def first_line_title(text: str) -> str:
+    """The first non-empty line when it reads as a title: short, and not a sentence of more than a dozen words
+    ending in a full stop (an article that opens with its lead, "Phan Bội Châu (1867 – 1940) là …", has none)."""
     for line in text.splitlines():
         line = line.strip()
         if line:
-            return line if len(line) <= MAX_TITLE_CHARS else ""
+            sentence = line.endswith((".", "!", "?", "…")) and len(line.split()) > _TITLE_WORDS
+            return line if len(line) <= MAX_TITLE_CHARS and not sentence else ""
     return ""
+
+
+_TITLE_WORDS = 12
 
 
 def _markdown_title(text: str) -> str:
     match = re.search(r"^#\s+(.+?)\s*#*\s*$", text, flags=re.MULTILINE)
-    return match.group(1) if match else _first_line_title(text)
+    return match.group(1) if match else first_line_title(text)
 
 
 def read_jsonl(

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.errors import LoaderError
+from rag.text.loaders import first_line_title
 from rag.text.vietnamese import nfc
 
 DEFAULT_SEGMENT_CHARS = 2_000_000
 BLOCK_BYTES = 1 << 20
-MAX_TITLE_CHARS = 200
 _SNIFF_BYTES = 8192
 
 
@@ -164,8 +164,4 @@ def _title(text: str, *, markdown: bool) -> str:
         match = re.search(r"^#\s+(.+?)\s*#*\s*$", text, flags=re.MULTILINE)
         if match:
             return match.group(1).strip()
-    for line in text.splitlines():
-        line = line.strip()
-        if line:
-            return line if len(line) <= MAX_TITLE_CHARS else ""
-    return ""
+    return first_line_title(text)

@@ -131,10 +131,18 @@ def is_vietnamese(text: str, *, min_marked_share: float = 0.15) -> bool:
 
 def without_cjk(text: str) -> str:
     """text without Chinese/Japanese/Korean characters: bracketed glosses such as "Tần Văn công
-    (文公)" lose the whole bracket, other CJK runs are removed; spaces are tidied."""
-    text = _CJK_BRACKET.sub(" ", text)
+    (文公)" lose the whole bracket, a bracket that also holds other parts keeps them ("(chữ Hán: 潘佩珠;
+    1867 – 1940)" -> "(1867 – 1940)"), other CJK runs are removed; spaces are tidied."""
+    text = _CJK_BRACKET.sub(_gloss_left_out, text)
     text = _CJK.sub(" ", text)
     return re.sub(r"\s+([,.;:!?])", r"\1", " ".join(text.split()))
+
+
+def _gloss_left_out(match: re.Match[str]) -> str:
+    inner = match.group(0).strip()[1:-1]
+    separator = "; " if ";" in inner else ", "
+    kept = [part.strip() for part in re.split(r"[;,]", inner) if part.strip() and not _CJK.search(part)]
+    return f" ({separator.join(kept)})" if kept else " "
 
 
 def reads_vietnamese(text: str, *, context: str = "") -> bool:
