@@ -25,10 +25,10 @@ def test_txt_title_is_first_line(tmp_path: Path) -> None:
 
 
 def test_a_text_that_opens_with_its_lead_sentence_has_no_title_line(tmp_path: Path) -> None:
-    lead = "Phan Bội Châu (1867 – 1940) là một danh sĩ và là nhà cách mạng Việt Nam, hoạt động trong thời kỳ Pháp thuộc."
+    lead = "Phan Bội Châu (1867 – 1940) là một danh sĩ và là nhà cách mạng Việt Nam, hoạt động thời Pháp thuộc."
     path = tmp_path / "phan-boi-chau.txt"
     path.write_text(f"{lead}\n\n== Tên gọi ==\nÔng vốn tên là Phan Văn San.\n", encoding="utf-8")
-    assert load(path).title == "phan-boi-chau"  # the file's name: a 21-word sentence is no title
+    assert load(path).title == "phan-boi-chau"  # the file's name: a 20-word sentence is no title
     # a short line is a title even with a full stop; so is a long one without
     path.write_text("Báo cáo tổng kết năm 2016.\n\nNội dung.\n", encoding="utf-8")
     assert load(path).title == "Báo cáo tổng kết năm 2016."

@@ -143,7 +143,7 @@ def test_names_copied_from_the_passages_are_not_a_drift() -> None:
         ("Hà Nội（河内）là thủ đô.", "Hà Nội là thủ đô."),
         ("Hà Nội (năm 1976) là thủ đô.", "Hà Nội (năm 1976) là thủ đô."),
         # a bracket that holds a lifespan beside the gloss keeps the lifespan
-        ("Phan Bội Châu (chữ Hán: 潘佩珠; 1867 – 1940) là nhà cách mạng.", "Phan Bội Châu (1867 – 1940) là nhà cách mạng."),
+        ("Phan Bội Châu (chữ Hán: 潘佩珠; 1867 – 1940) là danh sĩ.", "Phan Bội Châu (1867 – 1940) là danh sĩ."),
         ("Lý Nam Đế (李南帝, 503 – 548) là vua.", "Lý Nam Đế (503 – 548) là vua."),
     ],
 )
