@@ -317,7 +317,11 @@ def _after_preposition(fact: str, question: str) -> str | None:
     asked = _asks(_PREPOSITION_ASKED, question)
     if asked is None or len(fact.split()) < 3:
         return None
-    found = _in(rf"(?<!\w){asked.group(1)}\s+([^,;:.]+)", fact, not has_diacritics(question))
+    fold = not has_diacritics(question)
+    found = _in(rf"(?<!\w){asked.group(1)}\s+([^,;:.]+)", fact, fold)
+    if not found and asked.group(1).lower() in ("ở", "tại"):  # "ở đâu" answered "… phóng chúng tới cả Ả rập Xê út"
+        found = _in(r"(?<!\w)(?:ở|tại|tới|đến|vào)\s+(?:cả\s+)?([^,;:.]+)", fact, fold)
+        found = [m for m in found if not re.search(r"(?<!\w)từ\s", fact[: m.start()], re.IGNORECASE)]  # "từ A đến B"
     match = found[0] if found else None
     if match is None or match.start() == 0:
         return None

@@ -165,3 +165,11 @@ def test_a_word_the_text_writes_whole_stays_whole() -> None:
     # gold "65 dặm/giờ": the unit is "dặm/giờ", not "dặm"; the comma after it is no part of it
     speed = "Sức gió tối đa là 55 knot = 65 dặm/giờ, 100 km/giờ."
     assert _short("55 knot = 65 dặm/giờ, 100 km/giờ [1].", "55 knot là bao nhiêu dặm một giờ?", speed) == ("65 dặm/giờ")
+
+
+def test_a_where_question_answered_with_another_place_preposition_gets_the_place() -> None:
+    # gold "Ả rập Xê út và Israel": "ở đâu" answered with "tới"; was the one-letter "Ả"
+    question = "Irắc triển khai các tên lửa Scud ở đâu?"
+    passage = "Irac sử dụng các tên lửa Scud, phóng chúng tới cả Ả rập Xê út và Israel."
+    answer = "Irac sử dụng các tên lửa Scud, phóng chúng tới cả Ả rập Xê út và Israel [1]."
+    assert _short(answer, question, passage) == "Ả rập Xê út và Israel"
