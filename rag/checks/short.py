@@ -131,6 +131,10 @@ def _short_answer(
             return placed
     if len(fact.split()) <= max_words:
         return fact
+    if analysis.kind == "person":
+        partner = _after_person_preposition(fact, question)
+        if partner is not None:
+            return partner
     if analysis.kind in ("person", "place"):
         lead = leading_name(fact, question)
         # an answer's own first capital says nothing: there a name needs two words ("Con gái …" is none)
@@ -326,6 +330,23 @@ def _after_preposition(fact: str, question: str) -> str | None:
     if match is None or match.start() == 0:
         return None
     return fact[match.start(1) : match.end(1)].strip() or None
+
+
+_PERSON_PREPOSITION = re.compile(r"\b(với|cho|của|bởi)\s+ai\b", re.IGNORECASE)
+
+
+def _after_person_preposition(fact: str, question: str) -> str | None:
+    """For "kết hôn với ai" / "… cho ai", the name after the same preposition in the fact: "William Henry kết hôn
+    với Maria, nữ Bá tước …" -> "Maria" (the name the fact opens with is the question's own subject)."""
+    asked = _asks(_PERSON_PREPOSITION, question)
+    if asked is None:
+        return None
+    found = _in(rf"(?<!\w){asked.group(1)}\s+(.+)", fact, not has_diacritics(question))
+    for match in found:
+        name = leading_name(fact[match.start(1) :], question)
+        if name is not None:
+            return name
+    return None
 
 
 def _first_clause(fact: str, question: str) -> str:

@@ -173,3 +173,15 @@ def test_a_where_question_answered_with_another_place_preposition_gets_the_place
     passage = "Irac sử dụng các tên lửa Scud, phóng chúng tới cả Ả rập Xê út và Israel."
     answer = "Irac sử dụng các tên lửa Scud, phóng chúng tới cả Ả rập Xê út và Israel [1]."
     assert _short(answer, question, passage) == "Ả rập Xê út và Israel"
+
+
+def test_a_who_question_after_a_preposition_gets_the_name_after_it() -> None:
+    # gold "Maria": the name the answer opens with is the question's own subject
+    question = "Hoàng tử William Harry kết hôn với ai?"
+    passage = "Năm 1766, Hoàng tử William Henry kết hôn với Maria, nữ Bá tước Waldegrave."
+    answer = "Hoàng tử William Henry kết hôn với Maria, nữ Bá tước Waldegrave [1]."
+    assert _short(answer, question, passage) == "Maria"
+    # "của ai" the same way (gold "Tabinshwehti")
+    brother = "Bayinnaung là anh rể của Tabinshwehti, vua nhà Taungoo."
+    answer = "Bayinnaung là anh rể của Tabinshwehti, vua nhà Taungoo [1]."
+    assert _short(answer, "Bayinnaung là anh rể của ai?", brother) == "Tabinshwehti"
