@@ -106,7 +106,7 @@ def announces(clause: str) -> bool:
 
 _BRACKETS = re.compile(r"\s*[(\[][^()\[\]]*[)\]]")
 _ITEM_SEPARATOR = re.compile(r",? và |, |; |: ")
-_LIST_SEPARATOR = re.compile(r",? và |, |; |: | [–—-] ")  # a route's stops too: "Nội Bài – cầu Thăng Long – …"
+_LIST_SEPARATOR = re.compile(_ITEM_SEPARATOR.pattern + r"| [–—-] ")  # a route's stops too: "Nội Bài – cầu …"
 
 
 def headless(piece: str) -> bool:

@@ -20,6 +20,7 @@ from rag.checks.phrases import bare_fact, expected_type, folded_keys, leading_na
 from rag.text.vietnamese import fold_diacritics, has_diacritics, nfc
 from rag.types import SentenceSupport
 
+_SPACE = re.compile(r"\s")
 _MAX_WORDS = 3  # a fact this short is the answer as it stands
 _NAME_WORDS = 4  # a phrase answer to "tên … là gì" up to this long is the name
 _DAY_ASKED = re.compile(r"\b(ngày nào|ngày bao nhiêu|ngày mấy|tháng nào|thập kỷ nào|thập niên nào)\b", re.IGNORECASE)
@@ -96,7 +97,7 @@ def _whole_words(short: str, texts: Sequence[str]) -> str:
             continue
         start, end = at, at + len(short)
         if end < len(text) and text[end - 1].isalnum() and (text[end].isalnum() or text[end] in "-/–"):
-            end = len(text) if (space := re.compile(r"\s").search(text, end)) is None else space.start()
+            end = len(text) if (space := _SPACE.search(text, end)) is None else space.start()
         if start > 0 and text[start].isalnum() and (text[start - 1].isalnum() or text[start - 1] in "-/–"):
             start = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start)) + 1
         return text[start:end].strip(".,;:!?…\"'“”()[]") or short

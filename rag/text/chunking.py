@@ -123,20 +123,26 @@ def _split_long(
     """
     pieces: list[_Unit] = []
     words = word_spans(text, start, end)
+    open_after = _open_brackets(text, start, words)
     i = 0
     while i < len(words):
         w_start, w_end = words[i]
-        if count_tokens(text[w_start:w_end]) > max_tokens:  # one word longer than the budget (a URL)
+        size = count_tokens(text[w_start:w_end])
+        if size > max_tokens:  # one word longer than the budget (a URL)
             cut = _largest_prefix(text, w_start, w_end, count_tokens, max_tokens)
             pieces.append(_Unit(w_start, cut, count_tokens(text[w_start:cut]), paragraph))
             words[i] = (cut, w_end)
             continue
-        last = i
-        while last + 1 < len(words) and count_tokens(text[w_start : words[last + 1][1]]) <= max_tokens:
-            last += 1
+        sizes = [size]  # tokens of the piece ending on words[i], words[i + 1], …
+        while i + len(sizes) < len(words):
+            grown = count_tokens(text[w_start : words[i + len(sizes)][1]])
+            if grown > max_tokens:
+                break
+            sizes.append(grown)
+        last = i + len(sizes) - 1
         if last + 1 < len(words):
-            last = _pause(text, start, words, i, last, count_tokens, max_tokens)
-        pieces.append(_Unit(w_start, words[last][1], count_tokens(text[w_start : words[last][1]]), paragraph))
+            last = _pause(text, words, open_after, i, sizes, max_tokens)
+        pieces.append(_Unit(w_start, words[last][1], sizes[last - i], paragraph))
         i = last + 1
     return pieces
 
@@ -146,24 +152,30 @@ _PHRASE_END = (",", ")", "]")
 _BEFORE = frozenset({"và", "hoặc", "cùng", "–", "—", "-"})
 
 
+def _open_brackets(text: str, start: int, words: list[tuple[int, int]]) -> list[int]:
+    """How many round or square brackets the sentence (from start) leaves open at each word's end."""
+    depths, depth, at = [], 0, start
+    for _, w_end in words:
+        seen = text[at:w_end]
+        depth += seen.count("(") + seen.count("[") - seen.count(")") - seen.count("]")
+        depths.append(depth)
+        at = w_end
+    return depths
+
+
 def _pause(
-    text: str,
-    sentence_start: int,
-    words: list[tuple[int, int]],
-    first: int,
-    last: int,
-    count_tokens: TokenCounter,
-    max_tokens: int,
+    text: str, words: list[tuple[int, int]], open_after: list[int], first: int, sizes: list[int], max_tokens: int
 ) -> int:
-    """The word (index in first..last) a piece of a run-on sentence should end on (see _split_long)."""
+    """The word (index from first) a piece of a run-on sentence should end on (see _split_long); sizes[j] is the
+    piece's tokens when it ends on words[first + j]."""
     best: dict[int, int] = {}
+    last = first + len(sizes) - 1
     for k in range(last, first - 1, -1):
-        if k < last and count_tokens(text[words[first][0] : words[k][1]]) < max_tokens // 2:
+        if k < last and sizes[k - first] < max_tokens // 2:
             break
         word = text[words[k][0] : words[k][1]]
         after = text[words[k + 1][0] : words[k + 1][1]]
-        before = text[sentence_start : words[k][1]]
-        inside = before.count("(") + before.count("[") > before.count(")") + before.count("]")
+        inside = open_after[k] > 0
         name = word[-1:].isalpha() and word[:1].isupper() and after[:1].isupper()
         if not inside and word.endswith(_CLAUSE_END):
             rank = 0

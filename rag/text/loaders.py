@@ -27,6 +27,7 @@ DOCX_SUFFIXES = frozenset({".docx"})
 JSONL_SUFFIXES = frozenset({".jsonl"})  # several documents per file: see load_all
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES | JSONL_SUFFIXES
 MAX_TITLE_CHARS = 200
+_TITLE_WORDS = 12  # a first line of more words ending in a full stop is the text's first sentence
 
 
 def file_sha256(path: Path) -> str:
@@ -90,7 +91,7 @@ def load_all(path: Path, *, source: str | None = None) -> list[Document]:
         if suffix == ".txt":
             title = first_line_title(text)
         else:
-            title, headings = _markdown_title(text), markdown_headings(text)
+            title, headings = markdown_title(text), markdown_headings(text)
     if not text.strip():
         raise LoaderError(f"{path} contains no text")
     title = nfc(title).strip() or path.stem
@@ -160,12 +161,10 @@ def first_line_title(text: str) -> str:
     return ""
 
 
-_TITLE_WORDS = 12
-
-
-def _markdown_title(text: str) -> str:
+def markdown_title(text: str) -> str:
+    """The first "# heading" of a markdown text, else its first line as first_line_title reads it."""
     match = re.search(r"^#\s+(.+?)\s*#*\s*$", text, flags=re.MULTILINE)
-    return match.group(1) if match else first_line_title(text)
+    return match.group(1).strip() if match else first_line_title(text)
 
 
 def read_jsonl(

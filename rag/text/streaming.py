@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.errors import LoaderError
-from rag.text.loaders import first_line_title
+from rag.text.loaders import first_line_title, markdown_title
 from rag.text.vietnamese import nfc
 
 DEFAULT_SEGMENT_CHARS = 2_000_000
@@ -160,8 +160,4 @@ def _combines(char: str) -> bool:
 
 
 def _title(text: str, *, markdown: bool) -> str:
-    if markdown:
-        match = re.search(r"^#\s+(.+?)\s*#*\s*$", text, flags=re.MULTILINE)
-        if match:
-            return match.group(1).strip()
-    return first_line_title(text)
+    return markdown_title(text) if markdown else first_line_title(text)

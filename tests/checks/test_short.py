@@ -164,7 +164,7 @@ def test_a_word_the_text_writes_whole_stays_whole() -> None:
     assert _short("Hoàng thân Sheikh Fahad Al-Sabah [1].", question, passage) == "Sheikh Fahad Al-Sabah"
     # gold "65 dặm/giờ": the unit is "dặm/giờ", not "dặm"; the comma after it is no part of it
     speed = "Sức gió tối đa là 55 knot = 65 dặm/giờ, 100 km/giờ."
-    assert _short("55 knot = 65 dặm/giờ, 100 km/giờ [1].", "55 knot là bao nhiêu dặm một giờ?", speed) == ("65 dặm/giờ")
+    assert _short("55 knot = 65 dặm/giờ, 100 km/giờ [1].", "55 knot là bao nhiêu dặm một giờ?", speed) == "65 dặm/giờ"
 
 
 def test_a_where_question_answered_with_another_place_preposition_gets_the_place() -> None:
