@@ -59,6 +59,11 @@ def score_replies(llm, prompt: list[int], replies: Sequence[str], banned=None) -
     for reply in replies:
         tokens = llm.tokenize(reply.encode("utf-8"), add_bos=False, special=False) + [eos]
         shared = min(_reuse(llm, prompt), len(prompt) - 1)  # the last prompt token's logits predict the reply
+        if shared < len(prompt) - 1:
+            # a prompt the cache holds only in part is evaluated from its start: llama.cpp's CPU kernels (the
+            # repacked AVX-512 ones) round differently by where a batch starts, so a prompt evaluated from some
+            # earlier prompt's prefix would score its replies by up to 0.2 nats differently
+            shared = 0
         llm._ctx.kv_cache_seq_rm(-1, shared, -1)  # noqa: SLF001
         llm.n_tokens = shared
         if shared < len(prompt) - 1:

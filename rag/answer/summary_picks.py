@@ -41,6 +41,8 @@ class Picks:
     def gain(self, unit: Unit) -> float:
         new = [self.salient[k] for k in unit.facts - self.covered]
         if not unit.sentence:  # a list item ("Hồ Chí Minh (từ 2/9/1945 đến …)") is one record: one fact
+            if all(key.startswith("p:") for key in unit.facts):
+                return 0.0  # a bare name ("Hội Cựu chiến binh Việt Nam") tells a reader nothing alone
             return self.settings.list_item_weight * max(new, default=0.0)
         if unit.position in self.listy:
             new = sorted(new, reverse=True)[:1]

@@ -167,7 +167,7 @@ def sentence_units(
                 praise = sum(1 for p in _PRAISE if p in lowered)
                 facts = frozenset(fact_keys(piece))
                 # a line without a full stop is a list item, unless it is long enough to be cut into clauses
-                full = part.rstrip().endswith((".", "!", "?", "…")) or len(sentence.split()) > long_words
+                full = part.rstrip().endswith((".", "!", "?", "…", ":")) or len(sentence.split()) > long_words
                 units.append(
                     Unit(
                         piece, marker, len(units), facts, words, praise, lead, full, chunk.source, chunk.title, section

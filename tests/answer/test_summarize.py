@@ -292,3 +292,28 @@ def test_the_lead_of_a_sectioned_document_goes_before_a_denser_sentence_of_a_sec
     flat = SECTIONED.replace("## Kinh tế\n", "")  # a report without headings: all of it is body
     flat_units = candidate_units([_chunk(flat, source="bao-cao.txt", title="Báo cáo")])
     assert [u.text for u in select_units(flat_units, budget_words=200, settings=two)][1] == section
+
+
+def test_a_list_item_that_is_only_a_name_is_no_summary_line() -> None:
+    text = (
+        "Mặt trận Tổ quốc Việt Nam là tổ chức liên minh chính trị của nhân dân Việt Nam.\n"
+        "Các tổ chức thành viên gồm:\n"
+        "Hội Cựu chiến binh Việt Nam Trung ương\n"
+        "Hồ Chí Minh (từ 2/9/1945 đến 2/3/1946)\n"
+        "Ngày 10 tháng 9 năm 1955, Mặt trận Tổ quốc Việt Nam được thành lập tại Hà Nội."
+    )
+    units = candidate_units([_chunk(text, source="mat-tran.txt", title="Mặt trận")])
+    bare = next(u for u in units if u.text.startswith("Hội Cựu chiến binh"))
+    dated = next(u for u in units if u.text.startswith("Hồ Chí Minh"))
+    assert not bare.sentence and bare.facts and all(k.startswith("p:") for k in bare.facts)
+    picked = [u.text for u in select_units(units, budget_words=200)]
+    assert bare.text not in picked  # "Hội Cựu chiến binh Việt Nam" alone tells a reader nothing
+    assert dated.text in picked  # a list item with its dates is a record: still a fact
+
+
+def test_a_sentence_that_opens_a_list_is_a_sentence_not_a_list_item() -> None:
+    text = "Hiến pháp Việt Nam hiện quy định 3 cấp hành chính là:\nTỉnh/Thành phố thuộc trung ương,\nXã/Phường."
+    units = candidate_units([_chunk(text, source="phan-cap.txt", title="Phân cấp hành chính")])
+    opening = units[0]
+    assert opening.text == "Hiến pháp Việt Nam hiện quy định 3 cấp hành chính."
+    assert opening.sentence  # its facts count in full, not as one list item's
