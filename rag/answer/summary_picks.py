@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from rag.answer.summary_joins import pack
 from rag.answer.summary_salience import subjects
 from rag.answer.summary_settings import SummarySettings
-from rag.answer.summary_text import list_share
+from rag.answer.summary_text import list_share, refers_back
 from rag.answer.summary_units import Unit, weight, word_overlap
 
 
@@ -64,7 +64,12 @@ class Picks:
         return unit.words
 
     def fits(self, unit: Unit) -> bool:
-        """Not chosen yet, within the budget and the sentence cap, and not repeating a chosen sentence."""
+        """Not chosen yet, within the budget and the sentence cap, not repeating a chosen sentence, and
+        not pointing back at a sentence the summary does not hold ("Tầng này …" only after its sentence)."""
+        if refers_back(unit.text) and not any(
+            c.source == unit.source and c.position == unit.position - 1 for c in self.chosen
+        ):
+            return False
         return (
             unit not in self.chosen
             and self.used + self.length(unit) <= self.budget_words

@@ -231,3 +231,22 @@ def list_share(text: str) -> float:
 def _named(word: str) -> bool:
     word = word.strip("\"“”'’")
     return word[:1].isupper() or word[:1].isdigit()
+
+
+# a line opening like this points back at the sentence before it ("Tầng này …", "Trong đó 97,4% …", "Nó đạt …",
+# "Được khởi công năm 1937 …" with its subject in that sentence): alone in a summary it cannot be understood
+_REFERS_BACK = re.compile(r"(?:[^\W\d_]+ ){1,2}(?:này|ấy)\b|(?:Trong đó|Nó|Đó|Đây|Chúng|Họ)\b")
+_PASSIVE_OPENING = re.compile(r"Được\b[^,]*,\s*(\w)?")
+
+
+def refers_back(line: str) -> bool:
+    """Whether the line opens by pointing back at the sentence before it: an anaphor, or a passive whose
+    subject is not named after its first comma ("Được khởi công năm 1937 …, là …"; "Được xây dựng năm
+    1049, Chùa Một Cột …" names it)."""
+    if _REFERS_BACK.match(line):
+        words = line.split()
+        return not (words[0] == "Họ" and len(words) > 1 and words[1][:1].isupper())  # "Họ Nguyễn": a family name
+    passive = _PASSIVE_OPENING.match(line)
+    if line.startswith("Được ") and passive is None:
+        return True
+    return passive is not None and not (passive.group(1) or "").isupper()

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from rag.answer.cite import answer_sentences
 from rag.answer.summarize import SummarySettings, candidate_units, select_units
-from rag.answer.summary_text import counted_lists, list_share, run_ons, tidied
+from rag.answer.summary_text import counted_lists, list_share, refers_back, run_ons, tidied
 from rag.answer.summary_units import trimmed
 from rag.types import Chunk
 
@@ -288,3 +288,34 @@ def test_a_bare_list_a_clause_announced_is_no_line_without_it_but_a_statement_is
         "trị trong toàn Đảng bộ Khối."
     ]
     assert _units(stated)[1] == "Việc nắm bắt tình hình tư tưởng có lúc chưa kịp thời."  # its trailing clause trimmed
+
+
+def test_a_line_that_points_back_at_the_sentence_before_it_is_told() -> None:
+    assert refers_back("Tầng này chỉ mở một cửa hình tròn ở mặt phía Đông.")
+    assert refers_back("Trong đó 97,4% là nước mặn trong các đại dương.")
+    assert refers_back("Nó đạt sức gió lớn nhất là 185 km/h vào ngày 11 tháng 11.")
+    assert refers_back("Được khởi công năm 1937 trên nền Tả Vọng đình, là một loại hình kiến trúc đặc sắc.")
+    assert not refers_back("Được xây dựng năm 1049, Chùa Một Cột là biểu tượng của Hà Nội.")  # its subject is named
+    assert not refers_back("Họ Nguyễn là họ phổ biến nhất của người Việt.")  # a family name, not "they"
+    assert not refers_back("Hiện nay, Việt Nam có 58 tỉnh và 5 thành phố trực thuộc Trung ương.")
+
+
+def test_a_line_that_points_back_is_picked_only_after_the_sentence_it_points_at() -> None:
+    text = (
+        "Tháp Rùa nằm ở trung tâm hồ Hoàn Kiếm, được xây dựng năm 1886 trên gò Rùa.\n"
+        "Hồ có diện tích khoảng 12 ha và nằm ở quận Hoàn Kiếm của Hà Nội.\n"
+        "Đền Ngọc Sơn được Tín Trai lập ra trên nền cung Thụy Khánh cũ.\n"
+        "Tầng này chỉ mở một cửa hình tròn ở mặt phía Đông, đường kính 0,68 mét, có 3 chữ Quy Sơn tháp."
+    )
+    units = candidate_units([Chunk("h-0", "ho.txt", "Hồ Hoàn Kiếm", text, 0, len(text))])
+    anaphor = units[-1]
+    assert refers_back(anaphor.text) and len(anaphor.facts) >= 3  # the densest line of the four
+
+    def picked(n: int) -> list[str]:
+        return [
+            u.text for u in select_units(units, budget_words=200, settings=replace(SummarySettings(), max_sentences=n))
+        ]
+
+    assert anaphor.text not in picked(2)  # "Tầng này" without the sentence before it: which floor?
+    assert len(picked(2)) == 2
+    assert picked(4)[-2:] == [units[-2].text, anaphor.text]  # once that sentence is in, it may follow
