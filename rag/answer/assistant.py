@@ -415,17 +415,29 @@ class Assistant:
         return sorted((h.chunk for h in hits), key=lambda c: (c.source, c.start))
 
     def summarize(
-        self, chunks: Sequence[Chunk], *, topic: str, max_tokens: int | None = None, on_topic: bool = False
+        self,
+        chunks: Sequence[Chunk],
+        *,
+        topic: str,
+        max_tokens: int | None = None,
+        on_topic: bool = False,
+        sentences: int | None = None,
     ) -> Iterator[str | Answer]:
         """A cited summary of the given passages (a document's chunks, or the passages on a topic from several
         documents): their fact-dense sentences, streamed one by one, each cited and checked (rag.answer.summarize).
 
-        on_topic: only sentences on topic, no opening sentence (a topic summary); else topic is the title."""
+        on_topic: only sentences on topic, no opening sentence (a topic summary); else topic is the title.
+        sentences: at most this many instead of SummarySettings.max_sentences, the word limit scaled with it
+        (the share of the document stays)."""
         if self._summary.compress and (self._generator is None or self._builder is None):
             raise QuestionError("summaries with compress=True need the language model: start the assistant with one")
         if not chunks:
             raise QuestionError(f"nothing to summarise for {topic!r}: the document has no indexed passages")
-        summarizer = Summarizer(self._generator, self._builder, grounding=self._grounding, settings=self._summary)
+        settings = self._summary
+        if sentences is not None:
+            words = max(settings.min_words, settings.max_words * sentences // settings.max_sentences)
+            settings = replace(settings, max_sentences=sentences, max_words=words)
+        summarizer = Summarizer(self._generator, self._builder, grounding=self._grounding, settings=settings)
         return summarizer.stream(
             chunks, topic=self._model_question(topic), asked=topic, on_topic=on_topic, max_tokens=max_tokens
         )

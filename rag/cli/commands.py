@@ -151,6 +151,9 @@ def read_batch(path: Path) -> list[tuple[str, str]]:
     return list(read_jsonl(path, parse, error=QuestionError, problem="is not a JSON object with a 'question' field"))
 
 
+MAX_SUMMARY_SENTENCES = 40
+
+
 def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from rag.answer.question import collect
     from rag.index.files import require_index
@@ -158,6 +161,8 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err
 
     if args.doc is None and not args.topic:
         raise QuestionError("give a DOC to summarise (source path, file name or title) or --topic TEXT")
+    if args.sentences is not None and not 1 <= args.sentences <= MAX_SUMMARY_SENTENCES:
+        raise QuestionError(f"--sentences {args.sentences} is out of range: use 1..{MAX_SUMMARY_SENTENCES}")
     settings = settings.replace(index=args.index, max_tokens=args.max_tokens)
     require_index(settings.index)
     store = open_index(settings)
@@ -172,7 +177,9 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err
         topic = args.topic
         chunks = assistant.topic_passages(topic, k=args.k)
     on_topic = args.doc is None or bool(args.topic)  # DOC --topic X: the document's facts on X
-    events = assistant.summarize(chunks, topic=topic, max_tokens=args.max_tokens, on_topic=on_topic)
+    events = assistant.summarize(
+        chunks, topic=topic, max_tokens=args.max_tokens, on_topic=on_topic, sentences=args.sentences
+    )
     if args.json:
         print(json.dumps(answer_record(collect(events)), ensure_ascii=False), file=out)
         return EXIT_OK

@@ -64,6 +64,11 @@ def _add_answer_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int, default=8, help="passages retrieved for a --topic summary without DOC (default 8)")
     p.add_argument("--index", type=Path, help="index folder (default indexes/default)")
     p.add_argument("--max-tokens", type=int, help="summary length limit in tokens")
+    p.add_argument(
+        "--sentences",
+        type=int,
+        help="at most this many sentences (default 12; a summary also keeps within a quarter of the document)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of streaming text")
     add_llm_flags(p)
 

@@ -465,10 +465,30 @@ def test_a_topic_typed_without_diacritics_is_summarised(fakes: CliFakes) -> None
     )
 
 
+def test_a_summary_keeps_to_the_sentences_asked_for(fakes: CliFakes, tmp_path: Path) -> None:
+    (tmp_path / "docs" / "hue.txt").write_text(
+        "Huế\nHuế là cố đô của triều Nguyễn từ năm 1802 đến năm 1945.\n"
+        "Năm 1993, quần thể di tích Cố đô Huế được UNESCO công nhận.\n"
+        "Thành phố có diện tích 266 km² và dân số 652.572 người.\n"
+        "Cầu Trường Tiền dài 402 mét, được xây dựng năm 1899.\n",
+        encoding="utf-8",
+    )
+    ingest_docs()
+
+    def sentences(*argv: str) -> int:
+        code, out, err = run("summarize", "hue.txt", "--index", "idx", "--json", *argv)
+        assert (code, err) == (0, "")
+        return len(json.loads(out)["sentences"])
+
+    assert sentences() == 4  # every fact fits the default 12
+    assert sentences("--sentences", "2") == 2
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         ((), "rag: error: give a DOC to summarise (source path, file name or title) or --topic TEXT\n"),
+        (("hue.txt", "--sentences", "0"), "rag: error: --sentences 0 is out of range: use 1..40\n"),
         (("nowhere.txt",), "rag: error: no indexed document is called 'nowhere.txt': give its source path"),
     ],
 )
