@@ -58,16 +58,15 @@ def score_replies(llm, prompt: list[int], replies: Sequence[str], banned=None) -
     eos = llm.token_eos()
     for reply in replies:
         tokens = llm.tokenize(reply.encode("utf-8"), add_bos=False, special=False) + [eos]
-        shared = min(_reuse(llm, prompt), len(prompt) - 1)  # the last prompt token's logits predict the reply
-        if shared < len(prompt) - 1:
-            # a prompt the cache holds only in part is evaluated from its start: llama.cpp's CPU kernels (the
-            # repacked AVX-512 ones) round differently by where a batch starts, so a prompt evaluated from some
-            # earlier prompt's prefix would score its replies by up to 0.2 nats differently
-            shared = 0
+        # the last prompt token's logits predict the reply, so the cache may keep everything before it; a prompt
+        # the cache holds only in part is evaluated from its start: on an AVX-512 CPU with llama.cpp's repacked
+        # weights the same prompt gives other logits when its batches start elsewhere (0.18 nats on one reply)
+        whole = _reuse(llm, prompt) >= len(prompt) - 1
+        shared = len(prompt) - 1 if whole else 0
         llm._ctx.kv_cache_seq_rm(-1, shared, -1)  # noqa: SLF001
         llm.n_tokens = shared
-        if shared < len(prompt) - 1:
-            llm.eval(prompt[shared:-1])
+        if not whole:
+            llm.eval(prompt[:-1])
         logits = _logits(llm, [prompt[-1], *tokens[:-1]], len(prompt) - 1)
         if banned is not None and len(banned):
             logits[:, banned] = -np.inf

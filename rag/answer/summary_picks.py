@@ -33,6 +33,7 @@ class Picks:
         self.central = central or {}  # each unit's centrality in its document, 0..1 (summary_centrality)
         share = settings.list_share  # a unit mostly a list of names or numbers states one fact at most
         self.listy = {u.position for u in units if share and list_share(u.text) >= share}
+        self.pointing = {u.position for u in units if refers_back(u.text)}  # each only after the unit before it
         self.settings, self.budget_words = settings, budget_words
         self.chosen: list[Unit] = []
         self.covered: set[str] = set()
@@ -66,7 +67,7 @@ class Picks:
     def fits(self, unit: Unit) -> bool:
         """Not chosen yet, within the budget and the sentence cap, not repeating a chosen sentence, and
         not pointing back at a sentence the summary does not hold ("Tầng này …" only after its sentence)."""
-        if refers_back(unit.text) and not any(
+        if unit.position in self.pointing and not any(
             c.source == unit.source and c.position == unit.position - 1 for c in self.chosen
         ):
             return False

@@ -247,6 +247,6 @@ def refers_back(line: str) -> bool:
         words = line.split()
         return not (words[0] == "Họ" and len(words) > 1 and words[1][:1].isupper())  # "Họ Nguyễn": a family name
     passive = _PASSIVE_OPENING.match(line)
-    if line.startswith("Được ") and passive is None:
-        return True
-    return passive is not None and not (passive.group(1) or "").isupper()
+    if passive is None:
+        return line.startswith("Được ")
+    return not (passive.group(1) or "").isupper()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rag.answer.summary_settings import SummarySettings
 from rag.cli.serve import add_llm_flags
 from rag.cli.serve import add_parser as add_serve_parser
 
@@ -67,7 +68,8 @@ def _add_answer_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sentences",
         type=int,
-        help="at most this many sentences (default 12; a summary also keeps within a quarter of the document)",
+        help=f"at most this many sentences (default {SummarySettings.max_sentences}; a summary also keeps within a"
+        " quarter of the document)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of streaming text")
     add_llm_flags(p)
