@@ -114,9 +114,11 @@ class ChatActions:
         yield from self.ask(last.question, turns, k, max_tokens)
 
     def summarize_document(
-        self, source: str | None, topic: str | None, turns: list[Turn], max_tokens: int
+        self, source: str | None, topic: str | None, turns: list[Turn], max_tokens: int, sentences: int | None = None
     ) -> Iterator[Outputs]:
-        """The chosen document's summary; with a topic, only its facts on it (as `rag summarize DOC --topic`)."""
+        """The chosen document's summary; with a topic, only its facts on it (as `rag summarize DOC --topic`).
+
+        sentences: at most this many (the settings' slider; None: SummarySettings.max_sentences)."""
         turns = list(turns or [])
         if not source:
             _warn("Hãy chọn một tài liệu để tóm tắt.")
@@ -128,13 +130,14 @@ class ChatActions:
 
         def start() -> Iterator[str | Answer]:
             chunks = self.backend.chunks_of(source)
-            return self.backend.assistant().summarize(
-                chunks, topic=topic or title, max_tokens=int(max_tokens), on_topic=bool(topic)
-            )
+            limit = dict(max_tokens=int(max_tokens), sentences=_count(sentences))
+            return self.backend.assistant().summarize(chunks, topic=topic or title, on_topic=bool(topic), **limit)
 
         yield from _turn(turns, label, start)
 
-    def summarize_topic(self, topic: str | None, turns: list[Turn], max_tokens: int) -> Iterator[Outputs]:
+    def summarize_topic(
+        self, topic: str | None, turns: list[Turn], max_tokens: int, sentences: int | None = None
+    ) -> Iterator[Outputs]:
         """The facts on a topic across the index's documents, each cited to its own document."""
         turns = list(turns or [])
         topic = (topic or "").strip()
@@ -146,7 +149,9 @@ class ChatActions:
         def start() -> Iterator[str | Answer]:
             assistant = self.backend.assistant()
             chunks = assistant.topic_passages(topic, k=TOPIC_PASSAGES)
-            return assistant.summarize(chunks, topic=topic, max_tokens=int(max_tokens), on_topic=True)
+            return assistant.summarize(
+                chunks, topic=topic, max_tokens=int(max_tokens), on_topic=True, sentences=_count(sentences)
+            )
 
         yield from _turn(turns, f"Tóm tắt chủ đề: {topic}", start)
 
@@ -188,3 +193,8 @@ def _warn(message: str) -> None:
 
     log.info("%s", message)
     gr.Warning(message)
+
+
+def _count(sentences: float | None) -> int | None:
+    """The slider's sentence count as an int (a Gradio slider may send 12.0); None keeps the default."""
+    return None if sentences is None else round(sentences)

@@ -17,6 +17,7 @@ from rag.ui.actions import ChatActions, Outputs, chat_messages
 from rag.ui.backend import Backend
 from rag.ui.render import CSS, JS, sources_html
 
+from rag.answer.summary_settings import MAX_SENTENCES_ASKED, SummarySettings
 from rag.errors import ConfigError
 from rag.ingest.pipeline import IngestProgress
 from rag.setup.config import Settings
@@ -72,6 +73,14 @@ def _chat_panel(gr: Any, page: SimpleNamespace, settings: Settings) -> None:
     with gr.Accordion("Cài đặt", open=False):
         page.k = gr.Slider(1, 10, value=settings.k, step=1, label="Số đoạn tài liệu dùng để trả lời")
         page.max_tokens = gr.Slider(64, 1024, value=settings.max_tokens, step=32, label="Độ dài tối đa (token)")
+        page.sentences = gr.Slider(
+            1,
+            MAX_SENTENCES_ASKED,
+            value=SummarySettings.max_sentences,
+            step=1,
+            label="Số câu tối đa của bản tóm tắt",
+            elem_id="rag-summary-sentences",
+        )
 
 
 def _document_panel(gr: Any, page: SimpleNamespace) -> None:
@@ -105,9 +114,14 @@ def _wire_chat(gr: Any, page: SimpleNamespace, actions: ChatActions) -> None:
         page.question.submit(actions.ask, ask_inputs, ask_outputs, api_name="ask"),
         page.send.click(actions.ask, ask_inputs, ask_outputs),
         page.again.click(actions.regenerate, [page.turns, page.k, page.max_tokens], ask_outputs),
-        page.summarize.click(actions.summarize_document, [page.docs, page.topic, page.turns, page.max_tokens], chat),
+        page.summarize.click(
+            actions.summarize_document, [page.docs, page.topic, page.turns, page.max_tokens, page.sentences], chat
+        ),
         page.summarize_topic.click(
-            actions.summarize_topic, [page.topic, page.turns, page.max_tokens], chat, api_name="summarize_topic"
+            actions.summarize_topic,
+            [page.topic, page.turns, page.max_tokens, page.sentences],
+            chat,
+            api_name="summarize_topic",
         ),
     ]
     page.stop.click(None, cancels=running)

@@ -47,6 +47,8 @@ def vietnamese_error(error: Exception) -> str:
         numbers = re.findall(r"\d+", detail)
         if "characters" in detail and len(numbers) >= 2:
             return f"Câu hỏi quá dài: {numbers[0]} ký tự, tối đa {numbers[1]}. Hãy rút gọn câu hỏi."
+        if "sentences is out of range" in detail and len(numbers) >= 3:
+            return f"Bản tóm tắt có thể dài từ {numbers[1]} đến {numbers[2]} câu, không phải {numbers[0]} câu."
         return f"Không thể xử lý câu hỏi: {detail}"
     if isinstance(error, IndexNotFoundError):
         return "Chưa có chỉ mục tài liệu. Hãy tải tài liệu lên (mục Tài liệu) hoặc chạy `rag ingest <thư mục>`."

@@ -25,6 +25,7 @@ from rag.answer.sentence import as_sentence
 from rag.answer.settings import AnswerSettings
 from rag.answer.stops import strip_markers
 from rag.answer.summarize import Summarizer, SummarySettings
+from rag.answer.summary_settings import MAX_SENTENCES_ASKED
 from rag.checks.analysis import Analysis, analyze, excerpt
 from rag.checks.claims import adds_nothing
 from rag.checks.grounding import (
@@ -434,6 +435,9 @@ class Assistant:
         if not chunks:
             raise QuestionError(f"nothing to summarise for {topic!r}: the document has no indexed passages")
         settings = self._summary
+        if sentences is not None and not 1 <= sentences <= MAX_SENTENCES_ASKED:
+            limit = MAX_SENTENCES_ASKED
+            raise QuestionError(f"{sentences} sentences is out of range for a summary: ask for 1..{limit}")
         if sentences is not None:
             words = max(settings.min_words, settings.max_words * sentences // settings.max_sentences)
             settings = replace(settings, max_sentences=sentences, max_words=words)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_SENTENCES_ASKED = 40  # the most sentences a person may ask a summary for (rag summarize --sentences, the chat)
+
 
 @dataclass(frozen=True)
 class SummarySettings:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rag.answer.record import answer_record
+from rag.answer.summary_settings import MAX_SENTENCES_ASKED
 from rag.cli.codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
 from rag.cli.render import print_passages, print_sources, print_stream
 from rag.errors import QuestionError, RagError
@@ -151,9 +152,6 @@ def read_batch(path: Path) -> list[tuple[str, str]]:
     return list(read_jsonl(path, parse, error=QuestionError, problem="is not a JSON object with a 'question' field"))
 
 
-MAX_SUMMARY_SENTENCES = 40
-
-
 def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from rag.answer.question import collect
     from rag.index.files import require_index
@@ -161,8 +159,8 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err
 
     if args.doc is None and not args.topic:
         raise QuestionError("give a DOC to summarise (source path, file name or title) or --topic TEXT")
-    if args.sentences is not None and not 1 <= args.sentences <= MAX_SUMMARY_SENTENCES:
-        raise QuestionError(f"--sentences {args.sentences} is out of range: use 1..{MAX_SUMMARY_SENTENCES}")
+    if args.sentences is not None and not 1 <= args.sentences <= MAX_SENTENCES_ASKED:
+        raise QuestionError(f"--sentences {args.sentences} is out of range: use 1..{MAX_SENTENCES_ASKED}")
     settings = settings.replace(index=args.index, max_tokens=args.max_tokens)
     require_index(settings.index)
     store = open_index(settings)

@@ -85,3 +85,19 @@ def test_a_topic_summary_error_is_a_vietnamese_chat_message(actions: ChatActions
     _, (chat, _, turns) = _last(actions.summarize_topic("x" * 5000, [], max_tokens=400))
     assert turns[-1].error.startswith("Câu hỏi quá dài: 5000 ký tự")
     assert "rag-error" in chat[-1]["content"]
+
+
+def test_a_summary_keeps_to_the_sentences_the_slider_asks_for(actions: ChatActions) -> None:
+    source = next(src for _, src in actions.backend.documents() if src.endswith("song-hong.txt"))
+    _, (_, _, turns) = _last(actions.summarize_document(source, "", [], max_tokens=400))
+    assert len(turns[-1].answer.sentences) == 3  # the whole document: its three sentences
+    _, (_, _, turns) = _last(actions.summarize_document(source, "", [], max_tokens=400, sentences=1.0))
+    assert [s.text for s in turns[-1].answer.sentences] == ["Sông Hồng dài 1.149 km và chảy qua Hà Nội."]
+    _, (_, _, turns) = _last(actions.summarize_topic("hồ Tây", [], max_tokens=400, sentences=1))
+    assert len(turns[-1].answer.sentences) == 1
+
+
+def test_a_sentence_count_out_of_range_is_a_vietnamese_chat_message(actions: ChatActions) -> None:
+    _, (chat, _, turns) = _last(actions.summarize_topic("hồ Tây", [], max_tokens=400, sentences=41))
+    assert turns[-1].error == "Bản tóm tắt có thể dài từ 1 đến 40 câu, không phải 41 câu."
+    assert "rag-error" in chat[-1]["content"]

@@ -188,6 +188,20 @@ def test_upload_ask_summarise_and_remove_a_document(server, tmp_path: Path) -> N
             timeout=180_000,
         )
         page.screenshot(path=str(tmp_path / "summary.png"), full_page=True)
+        assert page.locator('#rag-chat a.rag-cite[href^="#src-1-"]').count() == 2  # both sentences, each cited
+
+        page.get_by_text("Cài đặt", exact=True).click()  # the same summary, one sentence long
+        page.fill("#rag-summary-sentences input[type=number]", "1")
+        page.press("#rag-summary-sentences input[type=number]", "Enter")
+        page.click("#rag-summarize")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#rag-chat a.rag-cite[href^=\"#src-2-\"]').length > 0"
+            " && !document.querySelector('#rag-chat').innerText.includes('▌')",
+            timeout=180_000,
+        )
+        assert page.locator('#rag-chat a.rag-cite[href^="#src-2-"]').count() == 1
+        second = page.inner_text("#rag-chat").rsplit("Tóm tắt tài liệu: Hợp tác xã Hoa Sen", 1)[1]
+        assert "57 thành viên" in second and "120 héc-ta" not in second
 
         page.click("#rag-delete")
         page.wait_for_function(
