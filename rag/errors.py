@@ -39,6 +39,10 @@ class QuestionError(RagError):
     """The question is empty or too long."""
 
 
+class DocumentNotFoundError(QuestionError):
+    """No indexed document has the name (source, file name, title or API id) a request gave."""
+
+
 class LlmServerError(RagError):
     """The OpenAI-compatible server used as the LLM is unreachable, failed or answered nothing."""
 

@@ -264,7 +264,7 @@ def _pieces(sentence: str, long_words: int) -> list[str]:
     parts = [p.strip(" ;") for p in _clauses(sentence)]
     merged: list[str] = []
     for part in parts:
-        if merged and len(part.split()) < 6:  # "Ca dao:" or a short tail belongs to its neighbour
+        if merged and (len(part.split()) < 6 or _goes_on(merged[-1], part)):  # "Ca dao:", a short tail, ellipsis
             merged[-1] = f"{merged[-1].rstrip(':')}; {part}"
         elif part:
             merged.append(part)
@@ -273,6 +273,17 @@ def _pieces(sentence: str, long_words: int) -> list[str]:
         part = part[0].upper() + part[1:]
         out.append(part if part.endswith((".", "!", "?", "…", ":")) else part.rstrip(",") + ".")
     return out
+
+
+def _goes_on(previous: str, part: str) -> bool:
+    """The clause goes on with the noun a short clause before it ended on, under its verb: "…; đẩy mạnh công tác giáo
+    dục lịch sử truyền thống; lịch sử của Đảng bộ Khối và …" (alone, "Lịch sử của Đảng bộ Khối và …" has no head)."""
+    words = previous.split()
+    if len(words) > 12:  # a list item of a task list, not a sentence of its own
+        return False
+    head = [w.lower() for w in part.split()[:2]]
+    tail = [w.lower().strip(",.") for w in words[-4:]]
+    return len(head) == 2 and any(tail[i : i + 2] == head for i in range(len(tail) - 1))
 
 
 def _clauses(sentence: str) -> list[str]:

@@ -154,6 +154,7 @@ def read_batch(path: Path) -> list[tuple[str, str]]:
 
 def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from rag.answer.question import collect
+    from rag.index.base import find_document
     from rag.index.files import require_index
     from rag.setup.wiring import build_assistant, open_index
 
@@ -183,23 +184,6 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err
         return EXIT_OK
     print_sources(print_stream(events, out), out, err)
     return EXIT_OK
-
-
-def find_document(documents: dict[str, Any], name: str) -> str:
-    """The indexed source that name designates: the exact source, else a unique file name, stem or title."""
-    if name in documents:
-        return name
-    matches = [
-        source
-        for source, record in documents.items()
-        if name in (Path(source).name, Path(source).stem, getattr(record, "title", None))
-    ]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise QuestionError(f"no indexed document is called {name!r}: give its source path as listed by `rag ingest`")
-    listed = ", ".join(sorted(matches)[:5])
-    raise QuestionError(f"{name!r} matches {len(matches)} documents ({listed}): give the source path")
 
 
 def cmd_ui(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:

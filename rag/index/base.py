@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rag.errors import ConfigError, IndexCorruptError
+from rag.errors import ConfigError, DocumentNotFoundError, IndexCorruptError, QuestionError
 from rag.index.faiss.vector_index import DEFAULT_ANN_THRESHOLD, DEFAULT_NPROBE
 from rag.index.files import MANIFEST
 
@@ -205,6 +205,27 @@ class DocumentViews:
         store = self.store()
         record = store.documents.get(source) if store else None
         return record.title if record else Path(source).stem
+
+
+def find_document(documents: Mapping[str, Any], name: str) -> str:
+    """The indexed source that name designates: the exact source, else a unique file name, stem or title.
+
+    DocumentNotFoundError when none has it; QuestionError when several do."""
+    if name in documents:
+        return name
+    matches = [
+        source
+        for source, record in documents.items()
+        if name in (Path(source).name, Path(source).stem, getattr(record, "title", None))
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise DocumentNotFoundError(
+            f"no indexed document is called {name!r}: give its source path as listed by `rag ingest`"
+        )
+    listed = ", ".join(sorted(matches)[:5])
+    raise QuestionError(f"{name!r} matches {len(matches)} documents ({listed}): give the source path")
 
 
 def check_vectors(chunks: list[Chunk], vectors: np.ndarray, dim: int) -> None:

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import (
     ConfigError,
+    DocumentNotFoundError,
     IndexLockedError,
     IndexNotFoundError,
     LlmServerError,
@@ -40,6 +41,8 @@ def from_rag_error(e: RagError) -> ApiError:
     """The HTTP status and code of a library error."""
     if isinstance(e, NotReadyError):
         return ApiError(503, str(e), code="model_loading", kind="service_unavailable_error")
+    if isinstance(e, DocumentNotFoundError):
+        return ApiError(404, str(e), code="document_not_found")
     if isinstance(e, QuestionError):
         text = str(e)
         code = "empty_question" if "empty" in text else "question_too_long" if "limit is" in text else "bad_request"

@@ -1,4 +1,4 @@
-"""The /v1 routes of `rag serve`: models, chat completions, embeddings, retrieval and the documents.
+"""The /v1 routes of `rag serve`: models, chat completions, embeddings, retrieval, summaries and the documents.
 
 Each handler reads the app's Service (``app.state.service``) through the ``service`` dependency;
 create_app (rag.server.app) adds the API-key check when it includes the router.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,8 @@ from fastapi.responses import StreamingResponse
 
 from rag.answer.question import check_question, collect
 from rag.answer.record import answer_record
+from rag.errors import DocumentNotFoundError
+from rag.index.base import find_document
 from rag.server.errors import ApiError
 from rag.server.service import Service, UploadTooLargeError, document_id
 from rag.server.wire import (
@@ -25,9 +28,12 @@ from rag.server.wire import (
     ClosingStreamingResponse,
     EmbeddingsRequest,
     RetrieveRequest,
+    SummaryRequest,
     completion,
     split_conversation,
     sse_events,
+    summary_body,
+    summary_events,
 )
 
 router = APIRouter(prefix="/v1")
@@ -113,6 +119,51 @@ def retrieve(body: RetrieveRequest, service: Service = ServiceOf) -> dict[str, A
     service.require_ready()
     answer = service.assistant().ask(body.query, k=body.k, retrieve_only=True)
     return {"object": "list", "query": answer.question, "data": answer_record(answer)["retrieved"]}
+
+
+@router.post("/summaries", response_model=None)
+def summarize(body: SummaryRequest, service: Service = ServiceOf) -> dict[str, Any] | StreamingResponse:
+    """A cited summary: of a document (only its facts on a topic, when one is given), or of a topic across the
+    index's documents, each fact cited to its own; streamed sentence by sentence with "stream": true."""
+    topic = (body.topic or "").strip() or None
+    if body.document is None and topic is None:
+        raise ApiError(
+            400,
+            "give a document (an id of GET /v1/documents, or its source path, file name or title) or a topic",
+            code="nothing_to_summarize",
+        )
+    if topic is not None:
+        check_question(topic, max_chars=service.settings.max_question_chars)
+    service.require_ready()
+    assistant, store = service.current()
+    doc_id = None
+    if body.document is not None:
+        source = find_source(store.documents, body.document)
+        doc_id = document_id(source)
+        chunks = store.chunks_of(source)
+        on_topic, topic = topic is not None, topic or store.documents[source].title
+    else:
+        assert topic is not None
+        chunks, on_topic = assistant.topic_passages(topic, k=body.k), True
+    events = assistant.summarize(
+        chunks, topic=topic, max_tokens=body.max_tokens, on_topic=on_topic, sentences=body.sentences
+    )
+    summary_id, created = f"sum-{uuid.uuid4().hex[:24]}", int(time.time())
+    if body.stream:
+        stream = summary_events(events, summary_id, created, doc_id)
+        return ClosingStreamingResponse(stream, media_type="text/event-stream")
+    return summary_body(collect(events), summary_id, created, doc_id)
+
+
+def find_source(documents: Mapping[str, Any], name: str) -> str:
+    """The source a request names: a document id of GET /v1/documents, else as `rag summarize DOC` reads DOC."""
+    by_id = [source for source in documents if document_id(source) == name]
+    if by_id:
+        return by_id[0]
+    try:
+        return find_document(documents, name)
+    except DocumentNotFoundError as e:
+        raise DocumentNotFoundError(f"no indexed document is called {name!r}: GET /v1/documents lists them") from e
 
 
 def document(source: str, record: Any) -> dict[str, Any]:

@@ -132,6 +132,13 @@ class Service(DocumentViews):
                 )
             return self._assistant
 
+    def current(self) -> tuple[Assistant, Store]:
+        """The assistant and the store it was built on, read together (an upload may swap both at any time)."""
+        with self._lock:
+            assistant = self.assistant()
+            assert self._store is not None
+            return assistant, self._store
+
     def _reload(self) -> None:
         with self._lock:
             self._assistant = None

@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.answer.record import answer_record, stream_tail
+from rag.answer.summary_settings import MAX_SENTENCES_ASKED
 from rag.errors import RagError
 from rag.server.errors import ApiError, error_body, from_rag_error
 from rag.types import Answer
@@ -59,6 +60,18 @@ class EmbeddingsRequest(BaseModel):
 class RetrieveRequest(BaseModel):
     query: str
     k: int = Field(4, ge=1, le=100)
+
+
+class SummaryRequest(BaseModel):
+    """POST /v1/summaries: a document's summary (narrowed to a topic when one is given), or a topic's across
+    the index (as `rag summarize`)."""
+
+    document: str | None = None  # an id of GET /v1/documents, or the source path, file name or title
+    topic: str | None = None
+    sentences: int | None = Field(None, ge=1, le=MAX_SENTENCES_ASKED)
+    k: int = Field(8, ge=1, le=100)  # passages a topic summary without a document reads
+    max_tokens: int | None = Field(None, ge=1, le=4096)
+    stream: bool = False
 
 
 def split_conversation(messages: list[ChatMessage]) -> tuple[list[tuple[str, str]], str]:
@@ -133,6 +146,30 @@ def sse_events(events: Iterator[str | Answer], completion_id: str, created: int)
     except RagError as e:
         error = from_rag_error(e)
         log.warning("streamed answer failed: %s", e)
+        yield _sse(error_body(error.message, error.kind, error.code))
+    yield _sse("[DONE]")
+
+
+def summary_body(answer: Answer, summary_id: str, created: int, document: str | None) -> dict[str, Any]:
+    """A summary as the API returns it: its id and document, then the fields of `rag summarize --json`."""
+    record = answer_record(answer)
+    del record["id"]
+    return {"id": summary_id, "object": "summary", "created": created, "document": document} | record
+
+
+def summary_events(
+    events: Iterator[str | Answer], summary_id: str, created: int, document: str | None
+) -> Iterator[str]:
+    """Server-Sent Events of one summary: its checked sentences as they come, the whole summary, then [DONE]."""
+    try:
+        for event in events:
+            if isinstance(event, Answer):
+                yield _sse(summary_body(event, summary_id, created, document))
+            else:
+                yield _sse({"id": summary_id, "object": "summary.chunk", "created": created, "delta": event})
+    except RagError as e:
+        error = from_rag_error(e)
+        log.warning("streamed summary failed: %s", e)
         yield _sse(error_body(error.message, error.kind, error.code))
     yield _sse("[DONE]")
 

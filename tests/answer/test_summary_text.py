@@ -29,6 +29,27 @@ def test_a_long_sentence_is_never_cut_inside_brackets_or_quotes() -> None:
     ]
 
 
+def test_a_clause_going_on_with_the_noun_a_short_clause_ended_on_stays_with_it() -> None:
+    sentence = (
+        "Năm 2017, hệ thống tuyên giáo tập trung vào một số nhiệm vụ: tăng cường nắm và kịp thời tham mưu xử lý "
+        "những vấn đề về tư tưởng phát sinh trong cán bộ, đảng viên và quần chúng; đẩy mạnh công tác giáo dục lịch "
+        "sử truyền thống; lịch sử của Đảng bộ Khối và tổ chức tốt các hoạt động nhân dịp kỷ niệm 10 năm ngày thành "
+        "lập Đảng bộ Khối (11/4/2007 - 11/4/2017)."
+    )
+    assert _units(sentence)[-1] == (  # alone, "Lịch sử của Đảng bộ Khối và tổ chức tốt …" would have no head
+        "Đẩy mạnh công tác giáo dục lịch sử truyền thống; lịch sử của Đảng bộ Khối và tổ chức tốt các hoạt động "
+        "nhân dịp kỷ niệm 10 năm ngày thành lập Đảng bộ Khối (11/4/2007 - 11/4/2017)."
+    )
+    long_before = (  # after a clause of its own (over 12 words), the next one stands alone
+        "Trong các hang động quanh thành phố các nhà khảo cổ đã tìm thấy nhiều công cụ đá có niên đại khoảng 2.000 "
+        "năm xa hơn nữa về phía Tây Nam có di tích Núi Một; di tích Núi Hai thuộc giai đoạn văn hóa Hòa Bình và "
+        "có niên đại khoảng 10.000 năm."
+    )
+    assert (
+        _units(long_before)[-1] == "Di tích Núi Hai thuộc giai đoạn văn hóa Hòa Bình và có niên đại khoảng 10.000 năm."
+    )
+
+
 def test_a_clause_cut_before_its_list_does_not_end_on_the_word_that_announced_it() -> None:
     sentence = (
         "Bộ Ngoại giao Việt Nam là cơ quan thuộc Chính phủ Việt Nam thực hiện chức năng quản lý nhà nước về "

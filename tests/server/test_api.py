@@ -280,7 +280,8 @@ def test_unreadable_upload_is_400(client: TestClient) -> None:
 
 def test_api_key_is_required_on_every_v1_route(service: Service) -> None:
     client = TestClient(create_app(service, api_key="bi-mat-42"))
-    for method, path in [("get", "/v1/models"), ("post", "/v1/chat/completions"), ("get", "/v1/documents")]:
+    routes = [("get", "/v1/models"), ("post", "/v1/chat/completions"), ("get", "/v1/documents")]
+    for method, path in [*routes, ("post", "/v1/summaries")]:
         assert error_of(getattr(client, method)(path))[:2] == (401, "authentication_error")
     wrong = client.get("/v1/models", headers={"Authorization": "Bearer nope"})
     assert error_of(wrong) == (401, "authentication_error", "invalid_api_key")
@@ -358,3 +359,75 @@ def test_llm_server_down_is_502_naming_the_url(tmp_path: Path) -> None:
     assert (status, kind, code) == (502, "server_error", "llm_server_error")
     assert ask(client, QUESTION).json()["error"]["message"].startswith(f"LLM server {url}/models: cannot connect")
     assert client.post("/v1/retrieve", json={"query": "Huế", "k": 1}).status_code == 200  # retrieval needs no LLM
+
+
+def summarize(client: TestClient, **body: object):  # noqa: ANN201 - httpx.Response
+    return client.post("/v1/summaries", json=body)
+
+
+def test_a_documents_summary_by_its_id_or_file_name_is_cited_and_checked(client: TestClient) -> None:
+    doc = next(d for d in client.get("/v1/documents").json()["data"] if d["filename"] == "ha-noi.txt")
+    body = summarize(client, document=doc["id"]).json()
+    assert (body["object"], body["document"], body["id"][:4]) == ("summary", doc["id"], "sum-")
+    assert body["answer"] == "Hà Nội là thủ đô của Việt Nam từ năm 1976 [1]."
+    assert [(c["marker"], c["source"]) for c in body["citations"]] == [(1, doc["source"])]
+    assert [(s["status"], s["supported_by"], s["span"]) for s in body["sentences"]] == [("supported", 1, [7, 49])]
+    assert set(body) - {"id", "object", "created", "document"} == RECORD_FIELDS  # as `rag summarize --json`
+    again = summarize(client, document="ha-noi.txt").json()
+    assert (again["document"], again["answer"]) == (doc["id"], body["answer"])
+
+
+def test_a_topic_summary_cites_each_fact_to_its_own_document(client: TestClient) -> None:
+    body = summarize(client, topic="sông").json()
+    assert body["document"] is None
+    sources = {c["marker"]: c["source"].rsplit("/", 1)[-1] for c in body["citations"]}
+    cited = {s["text"]: sources[s["supported_by"]] for s in body["sentences"]}
+    assert cited == {
+        "Đà Nẵng có cầu Rồng bắc qua sông Hàn.": "da-nang.txt",
+        "Huế là cố đô của triều Nguyễn, bên bờ sông Hương.": "hue.txt",
+    }  # Hà Nội's sentence names no river: off topic
+
+
+def test_a_summary_keeps_to_the_sentences_asked_for(client: TestClient) -> None:
+    text = (
+        "Hợp tác xã Hoa Sen\n\nHợp tác xã Hoa Sen được thành lập năm 2019 tại xã Tân Phú với 57 thành viên. "
+        "Năm 2023, hợp tác xã trồng 120 héc-ta lúa hữu cơ và xuất khẩu lô gạo đầu tiên sang Nhật Bản.\n"
+    ).encode()
+    doc = client.post("/v1/documents", files={"file": ("hoa-sen.txt", text, "text/plain")}).json()
+    assert len(summarize(client, document=doc["id"]).json()["sentences"]) == 2
+    [only] = summarize(client, document=doc["id"], sentences=1).json()["sentences"]
+    assert only["text"] == "Hợp tác xã Hoa Sen được thành lập năm 2019 tại xã Tân Phú với 57 thành viên."
+
+
+def test_a_streamed_summary_sends_its_sentences_then_the_whole_summary(client: TestClient) -> None:
+    response = summarize(client, document="hue.txt", stream=True)
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = [line[len("data: ") :] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    *chunks, whole = [json.loads(e) for e in events[:-1]]
+    assert {c["object"] for c in chunks} == {"summary.chunk"}
+    assert (
+        "".join(c["delta"] for c in chunks)
+        == whole["answer"]
+        == "Huế là cố đô của triều Nguyễn, bên bờ sông Hương [1]."
+    )
+    assert whole["object"] == "summary" and whole["citations"][0]["source"].endswith("hue.txt")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({}, (400, "nothing_to_summarize")),
+        ({"topic": "   "}, (400, "nothing_to_summarize")),
+        ({"document": "khong-co.txt"}, (404, "document_not_found")),
+        ({"document": "hue.txt", "sentences": 0}, (400, "invalid_request")),
+        ({"document": "hue.txt", "sentences": 41}, (400, "invalid_request")),
+        ({"topic": "á" * 2001}, (400, "question_too_long")),
+    ],
+)
+def test_bad_summary_requests_get_openai_errors(client: TestClient, body: dict, expected: tuple[int, str]) -> None:
+    response = summarize(client, **body)
+    assert error_of(response)[::2] == expected
+    if expected[1] == "document_not_found":
+        assert "GET /v1/documents lists them" in response.json()["error"]["message"]
+    assert summarize(client, document="hue.txt").status_code == 200  # the server keeps serving
