@@ -30,6 +30,7 @@ from rag.answer.summary_units import Unit, content_words, fact_keys, sentence_un
 from rag.checks.grounding import ANSWERED, GroundingSettings
 from rag.checks.support import check_answer, with_marker
 from rag.text.chunking import passage_text
+from rag.text.vietnamese import comparable, fold_diacritics, has_diacritics
 from rag.types import Answer, Chunk, Hit, SentenceSupport, Timings, Usage
 
 if TYPE_CHECKING:
@@ -68,6 +69,28 @@ class _Run:
     first_ms: float | None = None
 
 
+def on_topic(units: Sequence[Unit], topic: str) -> list[Unit]:
+    """The units on a topic, the closest tier that has any: those that hold it as a phrase ("nước nặng", compared
+    without diacritics when it is typed without them), else those holding all its content words, else any of them.
+
+    So a topic of two words is not every sentence that says "nước" of an article on water."""
+    wanted = content_words(topic, fold=True)
+    if not wanted:
+        return []
+    folded = not has_diacritics(topic)
+    phrase = _comparable(topic, folded)
+    tiers = [
+        [u for u in units if f" {phrase} " in f" {_comparable(u.text, folded)} "] if len(phrase.split()) > 1 else [],
+        [u for u in units if wanted <= content_words(u.text, fold=True)] if len(wanted) > 1 else [],
+        [u for u in units if content_words(u.text, fold=True) & wanted],
+    ]
+    return next((tier for tier in tiers if tier), [])
+
+
+def _comparable(text: str, folded: bool) -> str:
+    return comparable(fold_diacritics(text) if folded else text)
+
+
 def select_units(
     units: Sequence[Unit],
     *,
@@ -91,8 +114,7 @@ def select_units(
     picks = Picks(units, settings, budget_words, whole=not topic, central=central)
     pool = list(units)
     if topic:
-        wanted = content_words(topic, fold=True)
-        pool = [u for u in pool if content_words(u.text, fold=True) & wanted] or pool
+        pool = on_topic(pool, topic) or pool
     first = next((u for u in pool if u.lead and picks.fits(u)), None) if lead and not topic else None
     if first is not None:
         picks.add(first)

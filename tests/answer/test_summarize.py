@@ -13,6 +13,7 @@ from rag.answer.summarize import (
     candidate_units,
     fact_keys,
     fused_text,
+    on_topic,
     select_units,
     shortened,
     word_overlap,
@@ -317,3 +318,31 @@ def test_a_sentence_that_opens_a_list_is_a_sentence_not_a_list_item() -> None:
     opening = units[0]
     assert opening.text == "Hiến pháp Việt Nam hiện quy định 3 cấp hành chính."
     assert opening.sentence  # its facts count in full, not as one list item's
+
+
+WATER = (
+    "Nước là hợp chất của oxy và hidro. Nước sôi ở 100 độ C. "
+    "Bên cạnh nước thường còn có nước nặng và nước siêu nặng. Nước nặng được dùng trong lò phản ứng hạt nhân. "
+    "Nặng nhất là nước ở 4 độ C."
+)
+
+
+def test_a_topic_keeps_the_units_that_hold_it_whole_before_those_sharing_a_word() -> None:
+    units = candidate_units([_chunk(WATER, source="nuoc.md", title="Nước")])
+
+    def texts(topic: str) -> list[str]:
+        return [u.text for u in on_topic(units, topic)]
+
+    heavy = [
+        "Bên cạnh nước thường còn có nước nặng và nước siêu nặng.",
+        "Nước nặng được dùng trong lò phản ứng hạt nhân.",
+    ]
+    assert texts("nước nặng") == heavy  # as a phrase: not every sentence saying "nước"
+    assert texts("nuoc nang") == heavy  # typed without diacritics
+    assert texts("nặng nước") == [*heavy, "Nặng nhất là nước ở 4 độ C."]  # no unit holds the phrase: both words
+    assert texts("sôi") == ["Nước sôi ở 100 độ C."]
+    assert texts("hạt nhân sôi") == [
+        "Nước sôi ở 100 độ C.",
+        "Nước nặng được dùng trong lò phản ứng hạt nhân.",
+    ]  # no unit holds all three words: any of them
+    assert texts("Huế") == [] and texts("và") == []  # nothing on it; a function word is no topic

@@ -44,6 +44,9 @@ def test_the_2016_reports_summary_and_a_topic_summary_over_http(
         assert events[-1] == "[DONE]"
         *chunks, whole = [json.loads(e) for e in events[:-1]]
         assert "".join(c["delta"] for c in chunks) == whole["answer"]
-        assert whole["answer"].startswith("Nước là một hợp chất hóa học của oxy và hidro")
+        assert [s["text"] for s in whole["sentences"]] == [  # the sentences on heavy water, not all on water
+            'Bên cạnh nước "thông thường" còn có nước nặng và nước siêu nặng.',
+            "Nước nặng có tính chất vật lý và hóa học khác với nước thường.",
+        ]
         assert {s["status"] for s in whole["sentences"]} == {"supported"}
         assert all(c["source"].endswith("nuoc.md") for c in whole["citations"])
