@@ -70,25 +70,28 @@ class _Run:
 
 
 def on_topic(units: Sequence[Unit], topic: str) -> list[Unit]:
-    """The units on a topic, the closest tier that has any: those that hold it as a phrase ("nước nặng", compared
-    without diacritics when it is typed without them), else those holding all its content words, else any of them.
-
-    So a topic of two words is not every sentence that says "nước" of an article on water."""
-    wanted = content_words(topic, fold=True)
-    if not wanted:
+    """The units on a topic (compared without diacritics when it is typed without them, else with: "nặng" is not
+    "năng"). Those that hold a topic of two words or more as a phrase ("nước nặng", "nhiệt độ sôi"), where any do;
+    else those sharing one of its telling words. A word that more than half of the units hold tells nothing ("an",
+    "dương", "vương" in the article on An Dương Vương, for "An Dương Vương xây thành"); when every word is that common,
+    the rarest one is kept."""
+    fold = not has_diacritics(topic)
+    wanted = content_words(topic, fold=fold)
+    if not wanted or not units:
         return []
-    folded = not has_diacritics(topic)
-    phrase = _comparable(topic, folded)
-    tiers = [
-        [u for u in units if f" {phrase} " in f" {_comparable(u.text, folded)} "] if len(phrase.split()) > 1 else [],
-        [u for u in units if wanted <= content_words(u.text, fold=True)] if len(wanted) > 1 else [],
-        [u for u in units if content_words(u.text, fold=True) & wanted],
-    ]
-    return next((tier for tier in tiers if tier), [])
+    phrase = _comparable(topic, fold)
+    if len(phrase.split()) > 1:
+        holding = [u for u in units if f" {phrase} " in f" {_comparable(u.text, fold)} "]
+        if holding:
+            return holding
+    words = [content_words(u.text, fold=fold) for u in units]
+    share = {w: sum(w in held for held in words) / len(units) for w in wanted}
+    telling = {w for w in wanted if share[w] <= 0.5} or {min(wanted, key=lambda w: (share[w], w))}
+    return [u for u, held in zip(units, words, strict=True) if held & telling]
 
 
-def _comparable(text: str, folded: bool) -> str:
-    return comparable(fold_diacritics(text) if folded else text)
+def _comparable(text: str, fold: bool) -> str:
+    return comparable(fold_diacritics(text) if fold else text)
 
 
 def select_units(

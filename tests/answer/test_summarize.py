@@ -323,11 +323,11 @@ def test_a_sentence_that_opens_a_list_is_a_sentence_not_a_list_item() -> None:
 WATER = (
     "Nước là hợp chất của oxy và hidro. Nước sôi ở 100 độ C. "
     "Bên cạnh nước thường còn có nước nặng và nước siêu nặng. Nước nặng được dùng trong lò phản ứng hạt nhân. "
-    "Nặng nhất là nước ở 4 độ C."
+    "Nặng nhất là nước ở 4 độ C. Năng lượng mặt trời làm nước bốc hơi."
 )
 
 
-def test_a_topic_keeps_the_units_that_hold_it_whole_before_those_sharing_a_word() -> None:
+def test_a_topic_keeps_the_units_that_hold_it_as_a_phrase_else_those_with_its_telling_words() -> None:
     units = candidate_units([_chunk(WATER, source="nuoc.md", title="Nước")])
 
     def texts(topic: str) -> list[str]:
@@ -339,10 +339,9 @@ def test_a_topic_keeps_the_units_that_hold_it_whole_before_those_sharing_a_word(
     ]
     assert texts("nước nặng") == heavy  # as a phrase: not every sentence saying "nước"
     assert texts("nuoc nang") == heavy  # typed without diacritics
-    assert texts("nặng nước") == [*heavy, "Nặng nhất là nước ở 4 độ C."]  # no unit holds the phrase: both words
-    assert texts("sôi") == ["Nước sôi ở 100 độ C."]
-    assert texts("hạt nhân sôi") == [
-        "Nước sôi ở 100 độ C.",
-        "Nước nặng được dùng trong lò phản ứng hạt nhân.",
-    ]  # no unit holds all three words: any of them
+    # no unit holds "nặng nước": "nước" is in every unit, so only "nặng" tells (not "Năng lượng")
+    assert texts("nặng nước") == [*heavy, "Nặng nhất là nước ở 4 độ C."]
+    assert texts("nang nuoc")[-1] == "Năng lượng mặt trời làm nước bốc hơi."  # without marks "nang" may be either
+    assert texts("hạt nhân sôi") == ["Nước sôi ở 100 độ C.", "Nước nặng được dùng trong lò phản ứng hạt nhân."]
+    assert len(texts("nước")) == 6  # every word common: the rarest is kept
     assert texts("Huế") == [] and texts("và") == []  # nothing on it; a function word is no topic
