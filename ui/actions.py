@@ -130,8 +130,13 @@ class ChatActions:
 
         def start() -> Iterator[str | Answer]:
             chunks = self.backend.chunks_of(source)
-            limit = dict(max_tokens=int(max_tokens), sentences=_count(sentences))
-            return self.backend.assistant().summarize(chunks, topic=topic or title, on_topic=bool(topic), **limit)
+            return self.backend.assistant().summarize(
+                chunks,
+                topic=topic or title,
+                max_tokens=int(max_tokens),
+                on_topic=bool(topic),
+                sentences=_count(sentences),
+            )
 
         yield from _turn(turns, label, start)
 

@@ -435,10 +435,11 @@ class Assistant:
         if not chunks:
             raise QuestionError(f"nothing to summarise for {topic!r}: the document has no indexed passages")
         settings = self._summary
-        if sentences is not None and not 1 <= sentences <= MAX_SENTENCES_ASKED:
-            limit = MAX_SENTENCES_ASKED
-            raise QuestionError(f"{sentences} sentences is out of range for a summary: ask for 1..{limit}")
         if sentences is not None:
+            if not 1 <= sentences <= MAX_SENTENCES_ASKED:
+                raise QuestionError(
+                    f"{sentences} sentences is out of range for a summary: ask for 1..{MAX_SENTENCES_ASKED}"
+                )
             words = max(settings.min_words, settings.max_words * sentences // settings.max_sentences)
             settings = replace(settings, max_sentences=sentences, max_words=words)
         summarizer = Summarizer(self._generator, self._builder, grounding=self._grounding, settings=settings)

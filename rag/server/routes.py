@@ -157,13 +157,18 @@ def summarize(body: SummaryRequest, service: Service = ServiceOf) -> dict[str, A
 
 def find_source(documents: Mapping[str, Any], name: str) -> str:
     """The source a request names: a document id of GET /v1/documents, else as `rag summarize DOC` reads DOC."""
-    by_id = [source for source in documents if document_id(source) == name]
-    if by_id:
-        return by_id[0]
+    source = source_with_id(documents, name)
+    if source is not None:
+        return source
     try:
         return find_document(documents, name)
     except DocumentNotFoundError as e:
         raise DocumentNotFoundError(f"no indexed document is called {name!r}: GET /v1/documents lists them") from e
+
+
+def source_with_id(documents: Mapping[str, Any], doc_id: str) -> str | None:
+    """The indexed source whose document id (GET /v1/documents) is doc_id; None when there is none."""
+    return next((source for source in documents if document_id(source) == doc_id), None)
 
 
 def document(source: str, record: Any) -> dict[str, Any]:
@@ -208,8 +213,8 @@ def upload(file: UploadFile = File(...), service: Service = ServiceOf) -> dict[s
 def delete_document(doc_id: str, service: Service = ServiceOf) -> dict[str, Any]:
     service.require_ready()
     store = service.store()
-    sources = [s for s in (store.documents if store else {}) if document_id(s) == doc_id]
-    if not sources:
+    source = source_with_id(store.documents if store else {}, doc_id)
+    if source is None:
         raise ApiError(404, f"no document with id {doc_id!r}: GET /v1/documents lists them", code="document_not_found")
-    service.remove(sources[0])
+    service.remove(source)
     return {"id": doc_id, "object": "document", "deleted": True}

@@ -97,10 +97,16 @@ def split_conversation(messages: list[ChatMessage]) -> tuple[list[tuple[str, str
 # --- responses ------------------------------------------------------------------------------------
 
 
-def _extras(answer: Answer) -> dict[str, Any]:
-    """The rag ask --json fields, at the top level of a completion (OpenAI's own id and usage win)."""
+def _record(answer: Answer) -> dict[str, Any]:
+    """The rag ask --json (or rag summarize --json) fields, less the record's id: the response has its own."""
     record = answer_record(answer)
     del record["id"]
+    return record
+
+
+def _extras(answer: Answer) -> dict[str, Any]:
+    """The rag ask --json fields, at the top level of a completion (OpenAI's own id and usage win)."""
+    record = _record(answer)
     usage = record.pop("usage")
     return record | {"usage": usage | {"total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}}
 
@@ -130,11 +136,23 @@ def _sse(data: dict[str, Any] | str) -> str:
     return f"data: {data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)}\n\n"
 
 
+def _ended(events: Iterator[str], what: str) -> Iterator[str]:
+    """The events, then [DONE]; a library error on the way is sent as an OpenAI error event before it."""
+    try:
+        yield from events
+    except RagError as e:
+        error = from_rag_error(e)
+        log.warning("streamed %s failed: %s", what, e)
+        yield _sse(error_body(error.message, error.kind, error.code))
+    yield _sse("[DONE]")
+
+
 def sse_events(events: Iterator[str | Answer], completion_id: str, created: int) -> Iterator[str]:
     """Server-Sent Events of one answer: text deltas, then a last chunk with the checked answer, then [DONE]."""
-    yield _sse(_chunk(completion_id, created, {"role": "assistant", "content": ""}))
-    streamed = ""
-    try:
+
+    def chunks() -> Iterator[str]:
+        yield _sse(_chunk(completion_id, created, {"role": "assistant", "content": ""}))
+        streamed = ""
         for event in events:
             if isinstance(event, Answer):
                 tail = stream_tail(streamed, event)  # plain clients end with what the checks kept
@@ -143,35 +161,28 @@ def sse_events(events: Iterator[str | Answer], completion_id: str, created: int)
             else:
                 streamed += event
                 yield _sse(_chunk(completion_id, created, {"content": event}))
-    except RagError as e:
-        error = from_rag_error(e)
-        log.warning("streamed answer failed: %s", e)
-        yield _sse(error_body(error.message, error.kind, error.code))
-    yield _sse("[DONE]")
+
+    return _ended(chunks(), "answer")
 
 
 def summary_body(answer: Answer, summary_id: str, created: int, document: str | None) -> dict[str, Any]:
     """A summary as the API returns it: its id and document, then the fields of `rag summarize --json`."""
-    record = answer_record(answer)
-    del record["id"]
-    return {"id": summary_id, "object": "summary", "created": created, "document": document} | record
+    return {"id": summary_id, "object": "summary", "created": created, "document": document} | _record(answer)
 
 
 def summary_events(
     events: Iterator[str | Answer], summary_id: str, created: int, document: str | None
 ) -> Iterator[str]:
     """Server-Sent Events of one summary: its checked sentences as they come, the whole summary, then [DONE]."""
-    try:
+
+    def chunks() -> Iterator[str]:
         for event in events:
             if isinstance(event, Answer):
                 yield _sse(summary_body(event, summary_id, created, document))
             else:
                 yield _sse({"id": summary_id, "object": "summary.chunk", "created": created, "delta": event})
-    except RagError as e:
-        error = from_rag_error(e)
-        log.warning("streamed summary failed: %s", e)
-        yield _sse(error_body(error.message, error.kind, error.code))
-    yield _sse("[DONE]")
+
+    return _ended(chunks(), "summary")
 
 
 class ClosingStreamingResponse(StreamingResponse):

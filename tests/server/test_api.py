@@ -359,6 +359,11 @@ def test_llm_server_down_is_502_naming_the_url(tmp_path: Path) -> None:
     assert (status, kind, code) == (502, "server_error", "llm_server_error")
     assert ask(client, QUESTION).json()["error"]["message"].startswith(f"LLM server {url}/models: cannot connect")
     assert client.post("/v1/retrieve", json={"query": "Huế", "k": 1}).status_code == 200  # retrieval needs no LLM
+    streamed = ask(client, QUESTION, stream=True)  # the failure comes mid-stream: an error event, then [DONE]
+    events = [line[len("data: ") :] for line in streamed.text.splitlines() if line.startswith("data: ")]
+    assert json.loads(events[0])["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert json.loads(events[1])["error"]["code"] == "llm_server_error"
+    assert events[2:] == ["[DONE]"]
 
 
 def summarize(client: TestClient, **body: object):  # noqa: ANN201 - httpx.Response
